@@ -1,0 +1,61 @@
+/* cdl-worker-repo.h: the workers table
+ *
+ * Plain blocking functions, to be called from a cdl_db_run_async() function
+ * with the connection it was given.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <libpq-fe.h>
+
+#include "core/cdl-worker.h"
+#include "core/cdl-worker-input.h"
+
+G_BEGIN_DECLS
+
+/* All workers, by priority (highest first) then name. Elements are
+ * CdlWorker, owned by the array. */
+GPtrArray *cdl_worker_repo_list          (PGconn                *conn,
+                                          GError               **error);
+/* CDL_DB_ERROR_NOT_FOUND when no such id (a malformed uuid included). */
+CdlWorker *cdl_worker_repo_get           (PGconn                *conn,
+                                          const char            *id,
+                                          GError               **error);
+/* Fields not set in @input take the schema defaults. api_key is ignored:
+ * keys never reach the database. CDL_DB_ERROR_UNIQUE on a duplicate name. */
+CdlWorker *cdl_worker_repo_insert        (PGconn                *conn,
+                                          const CdlWorkerInput  *input,
+                                          GError               **error);
+/* Updates only the fields set in @input (api_key ignored). */
+CdlWorker *cdl_worker_repo_update        (PGconn                *conn,
+                                          const char            *id,
+                                          const CdlWorkerInput  *input,
+                                          GError               **error);
+
+/* Claims the workers due for a health check: never checked, or last checked
+ * at least @interval_ms ago, and not claimed by another instance in the last
+ * @claim_ms. Uses FOR UPDATE SKIP LOCKED so that instances share the work
+ * without checking a worker twice. */
+GPtrArray *cdl_worker_repo_claim_due     (PGconn                *conn,
+                                          guint                  interval_ms,
+                                          guint                  claim_ms,
+                                          GError               **error);
+
+/* Records one probe: applies the flap rule of cdl-health-policy.h to the
+ * row (locked for the update), sets last_checked_at, current_queue_len
+ * (when @probe_ok) and last_error, clears the claim. Returns the updated
+ * worker; *@status_changed tells whether the status flipped. */
+CdlWorker *cdl_worker_repo_record_probe  (PGconn                *conn,
+                                          const char            *id,
+                                          gboolean               probe_ok,
+                                          int                    queue_len,
+                                          const char            *error_text,
+                                          gboolean              *status_changed,
+                                          GError               **error);
+
+/* Number of enabled, HEALTHY workers. */
+int        cdl_worker_repo_count_healthy (PGconn                *conn,
+                                          GError               **error);
+
+G_END_DECLS

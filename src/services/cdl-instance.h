@@ -1,0 +1,66 @@
+/* cdl-instance.h: one running instance of the product
+ *
+ * Owns the database (embedded or configured), the ComfyUI client, the
+ * secret store, the services and the health monitor. Both programs, the
+ * desktop app and the headless server, build one of these and put their
+ * front ends (GTK, REST) on top.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "db/cdl-db.h"
+#include "db/cdl-embedded-pg.h"
+#include "services/cdl-auth-service.h"
+#include "services/cdl-health-monitor.h"
+#include "services/cdl-secret-store.h"
+#include "services/cdl-worker-service.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  char           *data_dir;           /* embedded cluster and files */
+  char           *conninfo;           /* NULL: use the embedded cluster */
+  guint           health_interval_ms; /* 0: CDL_HEALTH_DEFAULT_INTERVAL_MS */
+  guint           db_pool_size;       /* 0: default (8) */
+  CdlSecretStore *secrets;            /* NULL: a file store in data_dir */
+} CdlInstanceOptions;
+
+#define CDL_TYPE_INSTANCE (cdl_instance_get_type ())
+
+G_DECLARE_FINAL_TYPE (CdlInstance, cdl_instance, CDL, INSTANCE, GObject)
+
+CdlInstance      *cdl_instance_new                (const CdlInstanceOptions *options);
+
+/* Starts the embedded cluster when no conninfo was given, opens the pool
+ * and applies the migrations. Runs in a thread; completes on the caller's
+ * main context. Call _start_services afterwards on the main thread. */
+void              cdl_instance_start_async        (CdlInstance          *self,
+                                                   GCancellable         *cancellable,
+                                                   GAsyncReadyCallback   callback,
+                                                   gpointer              user_data);
+gboolean          cdl_instance_start_finish       (CdlInstance          *self,
+                                                   GAsyncResult         *result,
+                                                   GError              **error);
+gboolean          cdl_instance_start_sync         (CdlInstance          *self,
+                                                   GError              **error);
+
+/* Starts the health monitor. */
+void              cdl_instance_start_services     (CdlInstance          *self);
+
+/* Stops the monitor, closes the pool, stops an embedded cluster. */
+void              cdl_instance_shutdown           (CdlInstance          *self);
+
+gboolean          cdl_instance_is_embedded        (CdlInstance          *self);
+const char       *cdl_instance_get_data_dir       (CdlInstance          *self);
+CdlDb            *cdl_instance_get_db             (CdlInstance          *self);
+CdlWorkerService *cdl_instance_get_worker_service (CdlInstance          *self);
+CdlAuthService   *cdl_instance_get_auth_service   (CdlInstance          *self);
+
+/* The default data dir: $XDG_DATA_HOME/comfy-datalabel. */
+char             *cdl_instance_default_data_dir   (void);
+
+G_END_DECLS
