@@ -1,1 +1,303 @@
-/* placeholder: being written */
+/* cdl-instance.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "cdl-instance"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+
+#include "services/cdl-instance.h"
+#include "services/cdl-service-error.h"
+
+#define DEFAULT_POOL_SIZE 8
+
+struct _CdlInstance
+{
+  GObject            parent_instance;
+
+  char              *data_dir;
+  char              *conninfo;
+  guint              health_interval_ms;
+  guint              pool_size;
+
+  CdlEmbeddedPg     *embedded;
+  CdlDb             *db;
+  CdlSecretStore    *secrets;
+  CdlComfyClient    *client;
+  CdlWorkerService  *workers;
+  CdlAuthService    *auth;
+  CdlHealthMonitor  *monitor;
+};
+
+G_DEFINE_FINAL_TYPE (CdlInstance, cdl_instance, G_TYPE_OBJECT)
+
+static void
+cdl_instance_dispose (GObject *object)
+{
+  CdlInstance *self = (CdlInstance *)object;
+
+  cdl_instance_shutdown (self);
+
+  g_clear_object (&self->monitor);
+  g_clear_object (&self->workers);
+  g_clear_object (&self->auth);
+  g_clear_object (&self->client);
+  g_clear_object (&self->secrets);
+  g_clear_object (&self->db);
+  g_clear_object (&self->embedded);
+
+  G_OBJECT_CLASS (cdl_instance_parent_class)->dispose (object);
+}
+
+static void
+cdl_instance_finalize (GObject *object)
+{
+  CdlInstance *self = (CdlInstance *)object;
+
+  g_clear_pointer (&self->data_dir, g_free);
+  g_clear_pointer (&self->conninfo, g_free);
+
+  G_OBJECT_CLASS (cdl_instance_parent_class)->finalize (object);
+}
+
+static void
+cdl_instance_class_init (CdlInstanceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = cdl_instance_dispose;
+  object_class->finalize = cdl_instance_finalize;
+}
+
+static void
+cdl_instance_init (CdlInstance *self)
+{
+}
+
+char *
+cdl_instance_default_data_dir (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "comfy-datalabel", NULL);
+}
+
+CdlInstance *
+cdl_instance_new (const CdlInstanceOptions *options)
+{
+  CdlInstance *self;
+
+  g_return_val_if_fail (options != NULL, NULL);
+
+  self = g_object_new (CDL_TYPE_INSTANCE, NULL);
+  self->data_dir = options->data_dir ? g_strdup (options->data_dir)
+                                     : cdl_instance_default_data_dir ();
+  self->conninfo = g_strdup (options->conninfo);
+  self->health_interval_ms = options->health_interval_ms;
+  self->pool_size = options->db_pool_size ? options->db_pool_size : DEFAULT_POOL_SIZE;
+
+  if (options->secrets != NULL)
+    {
+      self->secrets = g_object_ref (options->secrets);
+    }
+  else
+    {
+      g_autofree char *path = g_build_filename (self->data_dir, "secrets.json", NULL);
+      self->secrets = cdl_secret_store_new_for_file (path);
+    }
+
+  return self;
+}
+
+/* The blocking part of the start: runs in a thread. */
+static gboolean
+start_database (CdlInstance  *self,
+                GError      **error)
+{
+  const char *conninfo = self->conninfo;
+
+  if (g_mkdir_with_parents (self->data_dir, 0700) != 0)
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_UNAVAILABLE,
+                   "Cannot create the data directory %s: %s",
+                   self->data_dir, g_strerror (errno));
+      return FALSE;
+    }
+
+  if (conninfo == NULL)
+    {
+      self->embedded = cdl_embedded_pg_new (self->data_dir);
+      if (!cdl_embedded_pg_start (self->embedded, error))
+        return FALSE;
+      conninfo = cdl_embedded_pg_get_conninfo (self->embedded);
+      g_message ("Using the embedded database in %s",
+                 cdl_embedded_pg_get_cluster_dir (self->embedded));
+    }
+
+  self->db = cdl_db_new (conninfo, self->pool_size);
+
+  return cdl_db_open (self->db, error) && cdl_db_migrate (self->db, error);
+}
+
+static void
+create_services (CdlInstance *self)
+{
+  self->client = cdl_comfy_client_new ();
+  self->workers = cdl_worker_service_new (self->db, self->client, self->secrets);
+  self->auth = cdl_auth_service_new (self->db);
+}
+
+static void
+start_thread (GTask        *task,
+              gpointer      source_object,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  CdlInstance *self = source_object;
+  GError *error = NULL;
+
+  if (!start_database (self, &error))
+    {
+      cdl_service_error_translate (&error);
+      g_task_return_error (task, error);
+      return;
+    }
+
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+start_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  CdlInstance *self = CDL_INSTANCE (source);
+  g_autoptr(GTask) outer = user_data;
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (outer, error);
+      return;
+    }
+
+  /* Services live on the main context so that their signals do too. */
+  create_services (self);
+  g_task_return_boolean (outer, TRUE);
+}
+
+void
+cdl_instance_start_async (CdlInstance         *self,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) inner = NULL;
+  GTask *outer;
+
+  g_return_if_fail (CDL_IS_INSTANCE (self));
+  g_return_if_fail (self->db == NULL);
+
+  outer = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (outer, cdl_instance_start_async);
+
+  inner = g_task_new (self, cancellable, start_done_cb, outer);
+  g_task_run_in_thread (inner, start_thread);
+}
+
+gboolean
+cdl_instance_start_finish (CdlInstance   *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+gboolean
+cdl_instance_start_sync (CdlInstance  *self,
+                         GError      **error)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), FALSE);
+  g_return_val_if_fail (self->db == NULL, FALSE);
+
+  if (!start_database (self, error))
+    {
+      cdl_service_error_translate (error);
+      return FALSE;
+    }
+
+  create_services (self);
+  return TRUE;
+}
+
+void
+cdl_instance_start_services (CdlInstance *self)
+{
+  g_return_if_fail (CDL_IS_INSTANCE (self));
+  g_return_if_fail (self->workers != NULL);
+
+  if (self->monitor == NULL)
+    self->monitor = cdl_health_monitor_new (self->workers, self->health_interval_ms);
+  cdl_health_monitor_start (self->monitor);
+}
+
+void
+cdl_instance_shutdown (CdlInstance *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_return_if_fail (CDL_IS_INSTANCE (self));
+
+  if (self->monitor != NULL)
+    cdl_health_monitor_stop (self->monitor);
+
+  /* A fast shutdown ends whatever connections the pool still holds. */
+  if (self->embedded != NULL && cdl_embedded_pg_is_running (self->embedded))
+    {
+      if (!cdl_embedded_pg_stop (self->embedded, &error))
+        g_warning ("The embedded database did not stop cleanly: %s", error->message);
+    }
+}
+
+gboolean
+cdl_instance_is_embedded (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), FALSE);
+
+  return self->conninfo == NULL;
+}
+
+const char *
+cdl_instance_get_data_dir (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->data_dir;
+}
+
+CdlDb *
+cdl_instance_get_db (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->db;
+}
+
+CdlWorkerService *
+cdl_instance_get_worker_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->workers;
+}
+
+CdlAuthService *
+cdl_instance_get_auth_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->auth;
+}
