@@ -1,1 +1,192 @@
-/* placeholder: being written */
+/* cdl-server-main.c: comfy-datalabel-server, the headless engine
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "cdl-server"
+
+#include "config.h"
+
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api/cdl-api-server.h"
+#include "services/cdl-instance.h"
+
+typedef struct
+{
+  char     *bind;
+  int       port;
+  char     *data_dir;
+  char     *create_admin;
+  double    health_interval;
+  gboolean  version;
+} Options;
+
+static gboolean
+quit_cb (gpointer user_data)
+{
+  GMainLoop *loop = user_data;
+
+  g_message ("Stopping");
+  g_main_loop_quit (loop);
+
+  return G_SOURCE_REMOVE;
+}
+
+/* DATABASE_URL wins; otherwise libpq's own PG* variables, when any is set,
+ * configure the connection through an empty conninfo. NULL: embedded. */
+static char *
+configured_conninfo (void)
+{
+  static const char * const pg_vars[] = {
+    "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE",
+  };
+  const char *url = g_getenv ("DATABASE_URL");
+
+  if (url != NULL && *url != '\0')
+    return g_strdup (url);
+
+  for (guint i = 0; i < G_N_ELEMENTS (pg_vars); i++)
+    if (g_getenv (pg_vars[i]) != NULL)
+      return g_strdup ("");
+
+  return NULL;
+}
+
+static int
+create_admin (CdlInstance *instance,
+              const char  *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *token = NULL;
+
+  token = cdl_auth_service_issue_token_sync (cdl_instance_get_auth_service (instance),
+                                             name, CDL_ROLE_ADMIN, "command line", &error);
+  if (token == NULL)
+    {
+      g_printerr ("Cannot create the admin %s: %s\n", name, error->message);
+      return EXIT_FAILURE;
+    }
+
+  g_print ("Created a token for the admin %s. Keep it safe: it is shown only once.\n", name);
+  g_print ("%s\n", token);
+
+  return EXIT_SUCCESS;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  Options opts = { .port = 8470 };
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlInstance) instance = NULL;
+  g_autoptr(CdlApiServer) server = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autofree char *conninfo = NULL;
+  g_autofree char *url = NULL;
+  CdlInstanceOptions instance_opts = { 0 };
+  const GOptionEntry entries[] = {
+    { "bind", 0, 0, G_OPTION_ARG_STRING, &opts.bind,
+      "Address to listen on (default 127.0.0.1)", "ADDR" },
+    { "port", 0, 0, G_OPTION_ARG_INT, &opts.port,
+      "Port to listen on (default 8470; 0 picks a free one)", "N" },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts.data_dir,
+      "Directory for the embedded database, files and secrets", "DIR" },
+    { "create-admin", 0, 0, G_OPTION_ARG_STRING, &opts.create_admin,
+      "Create an admin and print a new token as the last line, then exit", "NAME" },
+    { "health-interval", 0, 0, G_OPTION_ARG_DOUBLE, &opts.health_interval,
+      "Seconds between worker health checks (default 30)", "SECONDS" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &opts.version,
+      "Print the version and exit", NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+
+  context = g_option_context_new ("- ComfyUI DataLabel headless server");
+  g_option_context_set_summary (context,
+    "Runs the REST API, the annotation web page and the orchestrator without a GUI.\n"
+    "The database comes from DATABASE_URL or the PG* variables when set; otherwise\n"
+    "an embedded PostgreSQL cluster is kept in the data directory.");
+  g_option_context_add_main_entries (context, entries, NULL);
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("%s\nRun %s --help to see the options.\n", error->message, argv[0]);
+      return EXIT_FAILURE;
+    }
+
+  if (opts.version)
+    {
+      g_print ("comfy-datalabel-server %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+
+  if (opts.port < 0 || opts.port > 65535)
+    {
+      g_printerr ("--port must be between 0 and 65535\n");
+      return EXIT_FAILURE;
+    }
+
+  if (opts.health_interval < 0 || opts.health_interval > 86400)
+    {
+      g_printerr ("--health-interval must be between 0 and 86400 seconds\n");
+      return EXIT_FAILURE;
+    }
+
+  conninfo = configured_conninfo ();
+  instance_opts.data_dir = opts.data_dir;
+  instance_opts.conninfo = conninfo;
+  instance_opts.health_interval_ms = (guint)(opts.health_interval * 1000);
+  if (g_getenv ("CDL_SECRETS_FILE") != NULL)
+    instance_opts.secrets = cdl_secret_store_new_for_file (g_getenv ("CDL_SECRETS_FILE"));
+
+  instance = cdl_instance_new (&instance_opts);
+  g_clear_object (&instance_opts.secrets);
+
+  if (!cdl_instance_start_sync (instance, &error))
+    {
+      g_printerr ("Cannot start: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+
+  if (opts.create_admin != NULL)
+    {
+      int status = create_admin (instance, opts.create_admin);
+
+      cdl_instance_shutdown (instance);
+      return status;
+    }
+
+  server = cdl_api_server_new (instance);
+  if (!cdl_api_server_listen (server, opts.bind, opts.port, &error))
+    {
+      g_printerr ("Cannot listen on %s:%d: %s\n", opts.bind ? opts.bind : "127.0.0.1",
+                  opts.port, error->message);
+      cdl_instance_shutdown (instance);
+      return EXIT_FAILURE;
+    }
+
+  cdl_instance_start_services (instance);
+
+  url = cdl_api_server_get_url (server);
+  g_message ("Listening on %s/", url);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, quit_cb, loop);
+  g_unix_signal_add (SIGINT, quit_cb, loop);
+  g_main_loop_run (loop);
+
+  cdl_api_server_disconnect (server);
+  cdl_instance_shutdown (instance);
+
+  g_free (opts.bind);
+  g_free (opts.data_dir);
+  g_free (opts.create_admin);
+
+  return EXIT_SUCCESS;
+}
