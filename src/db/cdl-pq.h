@@ -43,6 +43,13 @@ gboolean  cdl_pq_command       (PGconn             *conn,
                                 const char * const *params,
                                 GError            **error);
 
+/* Runs the statements of @script, a file of our own resources (the
+ * migrations): PQexec without parameters, the one exception to the rule
+ * above, since several statements cannot go through PQexecParams. */
+gboolean  cdl_pq_exec_script   (PGconn             *conn,
+                                const char         *script,
+                                GError            **error);
+
 gboolean  cdl_pq_begin         (PGconn             *conn,
                                 GError            **error);
 gboolean  cdl_pq_commit        (PGconn             *conn,
