@@ -332,6 +332,8 @@ cdl_worker_to_json (CdlWorker *self)
   json_builder_set_member_name (b, "current_queue_len");
   json_builder_add_int_value (b, d->current_queue_len);
   cdl_json_add_datetime (b, "last_checked_at", d->last_checked_at);
+  json_builder_set_member_name (b, "consecutive_failures");
+  json_builder_add_int_value (b, d->consecutive_failures);
   cdl_json_add_string_or_null (b, "last_error", d->last_error);
   json_builder_set_member_name (b, "has_api_key");
   json_builder_add_boolean_value (b, self->has_api_key);

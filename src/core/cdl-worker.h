@@ -62,7 +62,7 @@ void                 cdl_worker_set_has_api_key      (CdlWorker     *self,
 
 /* Spec 2.1's worker object: id, name, base_url, tags, status, enabled,
  * priority, max_concurrent_jobs, current_queue_len, last_checked_at, plus
- * has_api_key and last_error. The key itself never appears. */
+ * consecutive_failures, last_error and has_api_key. The key itself never appears. */
 JsonNode            *cdl_worker_to_json              (CdlWorker     *self);
 
 void                 cdl_worker_data_clear           (CdlWorkerData *data);
