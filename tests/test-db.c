@@ -336,7 +336,8 @@ test_pq_values (DbFixture     *fixture,
   g_assert_null (cdl_pq_get_string (res, 0, 4));
   g_assert_null (cdl_pq_get_epoch (res, 0, 4));
   g_assert_true (cdl_pq_get_bool (res, 0, 5));
-  g_assert_cmpint (cdl_pq_get_int64 (res, 0, 6), ==, G_GINT64_CONSTANT (9007199254740991));
+  g_assert_cmpint (cdl_pq_get_int64 (res, 0, 6), ==,
+                   G_GINT64_CONSTANT (9007199254740991));
 }
 
 /* Workers -------------------------------------------------------------- */
@@ -934,6 +935,79 @@ test_pool_bounded (DbFixture     *fixture,
                    <=, TEST_POOL_SIZE);
 }
 
+typedef struct
+{
+  guint   pending;
+  guint   n_ok;
+  guint   n_cancelled;
+  GError *error;
+} QueuedRuns;
+
+static void
+queued_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  QueuedRuns *runs = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *answer = NULL;
+
+  answer = cdl_db_run_finish (CDL_DB (source), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    runs->n_cancelled++;
+  else if (error != NULL && runs->error == NULL)
+    runs->error = g_steal_pointer (&error);
+  else if (g_strcmp0 (answer, "fortytwo") == 0)
+    runs->n_ok++;
+
+  runs->pending--;
+}
+
+static void
+test_pool_queued_while_busy (DbFixture     *fixture,
+                             gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  PGconn *held[TEST_POOL_SIZE - 1];
+  QueuedRuns runs = { 0 };
+  gint64 until;
+
+  /* Every slot taken: the fixture's plus these. */
+  for (guint i = 0; i < G_N_ELEMENTS (held); i++)
+    {
+      held[i] = cdl_db_acquire (fixture->db, &error);
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (cdl_db_get_in_use (fixture->db), ==, TEST_POOL_SIZE);
+
+  for (guint i = 0; i < 6; i++)
+    cdl_db_run_async (fixture->db, select_answer, NULL, NULL, g_free,
+                      i == 2 ? cancellable : NULL, queued_done_cb, &runs);
+  runs.pending = 6;
+
+  /* They wait in the queue, not in threads holding connections. */
+  until = g_get_monotonic_time () + G_USEC_PER_SEC / 5;
+  while (g_get_monotonic_time () < until)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (runs.pending, ==, 6);
+  g_assert_cmpuint (cdl_db_get_in_use (fixture->db), ==, TEST_POOL_SIZE);
+
+  g_cancellable_cancel (cancellable);
+
+  /* Giving a connection back starts the queued work. */
+  for (guint i = 0; i < G_N_ELEMENTS (held); i++)
+    cdl_db_release (fixture->db, held[i]);
+
+  while (runs.pending > 0)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_assert_no_error (runs.error);
+  g_assert_cmpuint (runs.n_ok, ==, 5);
+  g_assert_cmpuint (runs.n_cancelled, ==, 1);
+  g_assert_cmpuint (cdl_db_get_in_use (fixture->db), ==, 1);
+}
+
 static void
 test_pool_broken_connection (DbFixture     *fixture,
                              gconstpointer  user_data)
@@ -980,6 +1054,24 @@ test_pool_bad_conninfo (void)
   g_assert_error (error, CDL_DB_ERROR, CDL_DB_ERROR_CONNECTION);
   g_assert_null (strstr (error->message, "hunter2"));
   g_assert_cmpuint (cdl_db_get_in_use (db), ==, 0);
+  g_clear_error (&error);
+
+  /* The same from a pool thread; the slot is given back. */
+  {
+    AsyncRun run = { 0 };
+
+    run.loop = g_main_loop_new (NULL, FALSE);
+    run.main_thread = g_thread_self ();
+    cdl_db_run_async (db, select_answer, NULL, NULL, g_free, NULL,
+                      run_done_cb, &run);
+    g_main_loop_run (run.loop);
+    g_main_loop_unref (run.loop);
+
+    g_assert_error (run.error, CDL_DB_ERROR, CDL_DB_ERROR_CONNECTION);
+    g_assert_null (run.answer);
+    g_clear_error (&run.error);
+    g_assert_cmpuint (cdl_db_get_in_use (db), ==, 0);
+  }
 }
 
 /* The embedded cluster ------------------------------------------------- */
@@ -1035,6 +1127,8 @@ test_embedded_pg (void)
   g_autoptr(CdlEmbeddedPg) second = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *cluster_dir = NULL;
+  g_autofree char *auto_conf = NULL;
+  g_autofree char *saved_conf = NULL;
   const char *rm[] = { "rm", "-rf", "--", NULL, NULL };
 
   if (geteuid () == 0)
@@ -1043,8 +1137,6 @@ test_embedded_pg (void)
                    "covers the embedded cluster as an unprivileged user");
       return;
     }
-
-  g_setenv ("CDL_PG_NO_SYNC", "1", TRUE);
 
   dir = g_dir_make_tmp ("cdl-test-embedded-XXXXXX", &error);
   g_assert_no_error (error);
@@ -1082,6 +1174,25 @@ test_embedded_pg (void)
 
   /* ... or one whose PID now belongs to some other program. */
   write_pid_file (cluster_dir, getppid ());
+  g_assert_true (cdl_embedded_pg_start (pg, &error));
+  g_assert_no_error (error);
+  assert_embedded_answers (pg);
+  g_assert_true (cdl_embedded_pg_stop (pg, &error));
+  g_assert_no_error (error);
+
+  /* A server that cannot start says why, from its log. */
+  auto_conf = g_build_filename (cluster_dir, "postgresql.auto.conf", NULL);
+  g_assert_true (g_file_get_contents (auto_conf, &saved_conf, NULL, NULL));
+  g_file_set_contents (auto_conf, "shared_buffers = 'plenty'\n", -1, &error);
+  g_assert_no_error (error);
+  g_assert_false (cdl_embedded_pg_start (pg, &error));
+  g_assert_error (error, CDL_DB_ERROR, CDL_DB_ERROR_EMBEDDED);
+  g_assert_nonnull (strstr (error->message, "shared_buffers"));
+  g_assert_false (cdl_embedded_pg_is_running (pg));
+  g_clear_error (&error);
+
+  g_file_set_contents (auto_conf, saved_conf, -1, &error);
+  g_assert_no_error (error);
   g_assert_true (cdl_embedded_pg_start (pg, &error));
   g_assert_no_error (error);
   assert_embedded_answers (pg);
@@ -1140,6 +1251,9 @@ main (int   argc,
 
   g_test_init (&argc, &argv, NULL);
 
+  /* Before any thread exists: setenv is not thread-safe. */
+  g_setenv ("CDL_PG_NO_SYNC", "1", TRUE);
+
   test_pg = cdl_test_pg_start (&error);
   g_assert_no_error (error);
 
@@ -1156,6 +1270,7 @@ main (int   argc,
   ADD_DB_TEST ("/db/users/tokens", test_users_tokens, TRUE);
   ADD_DB_TEST ("/db/pool/run-async", test_pool_run_async, TRUE);
   ADD_DB_TEST ("/db/pool/bounded", test_pool_bounded, TRUE);
+  ADD_DB_TEST ("/db/pool/queued-while-busy", test_pool_queued_while_busy, TRUE);
   ADD_DB_TEST ("/db/pool/broken-connection", test_pool_broken_connection, TRUE);
   g_test_add_func ("/db/pool/bad-conninfo", test_pool_bad_conninfo);
   g_test_add_func ("/db/embedded/find-bindir", test_find_bindir);

@@ -20,6 +20,12 @@
 /* Defined by the compiled data bundle (resources/cdl-data.gresource.xml). */
 GResource *cdl_data_get_resource (void);
 
+/* The pool has pool_size slots. A slot is taken by a borrower (a pool
+ * thread or a caller of cdl_db_acquire()) and holds one connection, or none
+ * yet while it connects. Async work waits in a queue, not in a thread: a
+ * task is handed to a thread only with a slot, so that waiting for the
+ * database never occupies the threads GIO shares with the rest of the
+ * program. */
 struct _CdlDb
 {
   GObject  parent_instance;
@@ -30,9 +36,11 @@ struct _CdlDb
   /* Guards everything below. */
   GMutex   mutex;
   GCond    cond;
-  GQueue   idle;     /* PGconn, connected and outside any transaction */
-  guint    n_open;   /* idle + in use, counting connects in progress */
-  guint    in_use;
+  GQueue   idle;       /* PGconn, connected and outside any transaction */
+  GQueue   pending;    /* GTask, waiting for a slot */
+  guint    n_open;     /* connections, idle or in a slot */
+  guint    in_use;     /* slots taken */
+  guint    n_waiting;  /* threads blocked in cdl_db_acquire() */
 };
 
 G_DEFINE_FINAL_TYPE (CdlDb, cdl_db, G_TYPE_OBJECT)
@@ -43,12 +51,21 @@ typedef struct
   gpointer        data;
   GDestroyNotify  data_free;
   GDestroyNotify  result_free;
+  /* The slot's connection handed to the thread; NULL to open one. */
+  PGconn         *conn;
 } CdlDbWork;
+
+static void cdl_db_run_thread (GTask        *task,
+                               gpointer      source_object,
+                               gpointer      task_data,
+                               GCancellable *cancellable);
 
 static void
 cdl_db_work_free (gpointer user_data)
 {
   CdlDbWork *work = user_data;
+
+  g_assert (work->conn == NULL);
 
   if (work->data_free != NULL && work->data != NULL)
     work->data_free (work->data);
@@ -62,9 +79,9 @@ cdl_db_finalize (GObject *object)
   CdlDb *self = (CdlDb *) object;
   PGconn *conn;
 
-  if (self->in_use > 0)
-    g_critical ("Database pool finalized with %u connections in use",
-                self->in_use);
+  /* Borrowers and queued tasks hold a reference. */
+  g_assert (self->in_use == 0);
+  g_assert (g_queue_is_empty (&self->pending));
 
   while ((conn = g_queue_pop_head (&self->idle)) != NULL)
     PQfinish (conn);
@@ -90,6 +107,7 @@ cdl_db_init (CdlDb *self)
   g_mutex_init (&self->mutex);
   g_cond_init (&self->cond);
   g_queue_init (&self->idle);
+  g_queue_init (&self->pending);
 }
 
 CdlDb *
@@ -196,39 +214,83 @@ cdl_db_conn_is_alive (PGconn *conn)
   return PQstatus (conn) == CONNECTION_OK;
 }
 
-PGconn *
-cdl_db_acquire (CdlDb   *self,
-                GError **error)
+/* Takes a free slot, with an idle connection when there is one. */
+static gboolean
+cdl_db_take_slot_locked (CdlDb   *self,
+                         PGconn **conn)
 {
-  PGconn *conn = NULL;
+  *conn = g_queue_pop_head (&self->idle);
 
-  g_return_val_if_fail (CDL_IS_DB (self), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  if (*conn != NULL)
+    {
+      self->in_use++;
+      return TRUE;
+    }
+
+  if (self->n_open < self->pool_size)
+    {
+      /* Counted now: the slot's connection is opened outside the lock. */
+      self->n_open++;
+      self->in_use++;
+      return TRUE;
+    }
+
+  return FALSE;
+}
+
+static void
+cdl_db_start_task (CdlDb  *self,
+                   GTask  *task,
+                   PGconn *conn)
+{
+  CdlDbWork *work = g_task_get_task_data (task);
+
+  work->conn = conn;
+  g_task_run_in_thread (task, cdl_db_run_thread);
+  g_object_unref (task);
+}
+
+/* Gives up a slot and its connection (NULL when it has none): to the next
+ * queued task unless a thread waits in cdl_db_acquire(), which goes first
+ * since it holds a thread already. */
+static void
+cdl_db_put_slot (CdlDb  *self,
+                 PGconn *conn)
+{
+  GTask *next = NULL;
 
   g_mutex_lock (&self->mutex);
 
-  for (;;)
+  g_assert (self->in_use > 0);
+
+  if (self->n_waiting == 0)
+    next = g_queue_pop_head (&self->pending);
+
+  if (next == NULL)
     {
-      conn = g_queue_pop_head (&self->idle);
+      self->in_use--;
 
       if (conn != NULL)
-        {
-          self->in_use++;
-          break;
-        }
+        g_queue_push_head (&self->idle, conn);
+      else
+        self->n_open--;
 
-      if (self->n_open < self->pool_size)
-        {
-          self->n_open++;
-          self->in_use++;
-          break;
-        }
-
-      g_cond_wait (&self->cond, &self->mutex);
+      g_cond_signal (&self->cond);
     }
 
   g_mutex_unlock (&self->mutex);
 
+  if (next != NULL)
+    cdl_db_start_task (self, next, conn);
+}
+
+/* Makes the connection of a slot usable: checks an idle one, or opens
+ * one. On failure the slot is still held, without a connection. */
+static PGconn *
+cdl_db_ready_conn (CdlDb   *self,
+                   PGconn  *conn,
+                   GError **error)
+{
   if (conn != NULL && !cdl_db_conn_is_alive (conn))
     {
       g_debug ("Dropped a database connection that the server closed");
@@ -238,38 +300,25 @@ cdl_db_acquire (CdlDb   *self,
   if (conn == NULL)
     conn = cdl_db_connect (self, error);
 
-  if (conn == NULL)
-    {
-      g_mutex_lock (&self->mutex);
-      self->n_open--;
-      self->in_use--;
-      g_cond_signal (&self->cond);
-      g_mutex_unlock (&self->mutex);
-    }
-
   return conn;
 }
 
-void
-cdl_db_release (CdlDb  *self,
-                PGconn *conn)
+/* Leaves @conn idle and outside any transaction, or closes it. Returns
+ * what is left to keep. */
+static PGconn *
+cdl_db_clean_conn (PGconn *conn)
 {
-  g_return_if_fail (CDL_IS_DB (self));
-  g_return_if_fail (conn != NULL);
-
   if (PQstatus (conn) == CONNECTION_OK)
     {
       switch (PQtransactionStatus (conn))
         {
-        case PQTRANS_IDLE:
-          break;
-
         case PQTRANS_INTRANS:
         case PQTRANS_INERROR:
           g_debug ("Rolling back a transaction left open on release");
           cdl_pq_rollback (conn);
           break;
 
+        case PQTRANS_IDLE:
         case PQTRANS_ACTIVE:
         case PQTRANS_UNKNOWN:
         default:
@@ -281,21 +330,46 @@ cdl_db_release (CdlDb  *self,
       PQtransactionStatus (conn) != PQTRANS_IDLE)
     {
       g_debug ("Dropped a database connection in a bad state");
-      g_clear_pointer (&conn, PQfinish);
+      PQfinish (conn);
+      return NULL;
     }
+
+  return conn;
+}
+
+PGconn *
+cdl_db_acquire (CdlDb   *self,
+                GError **error)
+{
+  PGconn *conn = NULL;
+
+  g_return_val_if_fail (CDL_IS_DB (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   g_mutex_lock (&self->mutex);
 
-  g_assert (self->in_use > 0);
-  self->in_use--;
+  self->n_waiting++;
+  while (!cdl_db_take_slot_locked (self, &conn))
+    g_cond_wait (&self->cond, &self->mutex);
+  self->n_waiting--;
 
-  if (conn != NULL)
-    g_queue_push_head (&self->idle, conn);
-  else
-    self->n_open--;
-
-  g_cond_signal (&self->cond);
   g_mutex_unlock (&self->mutex);
+
+  conn = cdl_db_ready_conn (self, conn, error);
+  if (conn == NULL)
+    cdl_db_put_slot (self, NULL);
+
+  return conn;
+}
+
+void
+cdl_db_release (CdlDb  *self,
+                PGconn *conn)
+{
+  g_return_if_fail (CDL_IS_DB (self));
+  g_return_if_fail (conn != NULL);
+
+  cdl_db_put_slot (self, cdl_db_clean_conn (conn));
 }
 
 gboolean
@@ -343,32 +417,29 @@ cdl_db_migrate (CdlDb   *self,
   return ret;
 }
 
+/* Runs @work on @conn, the connection of a slot the caller holds (NULL to
+ * open one), and gives the slot up. */
 static gpointer
-cdl_db_run_work (CdlDb         *self,
-                 CdlDbWork     *work,
-                 GCancellable  *cancellable,
-                 GError       **error)
+cdl_db_run_in_slot (CdlDb         *self,
+                    CdlDbWork     *work,
+                    PGconn        *conn,
+                    GCancellable  *cancellable,
+                    GError       **error)
 {
   g_autoptr(GError) local_error = NULL;
-  PGconn *conn;
-  gpointer result;
+  gpointer result = NULL;
 
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return NULL;
-
-  conn = cdl_db_acquire (self, error);
-  if (conn == NULL)
-    return NULL;
-
-  /* Waiting for a connection may have taken a while. */
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+  /* Waiting for a slot may have taken a while. */
+  if (!g_cancellable_set_error_if_cancelled (cancellable, &local_error))
     {
-      cdl_db_release (self, conn);
-      return NULL;
+      conn = cdl_db_ready_conn (self, conn, &local_error);
+      if (conn != NULL)
+        result = work->func (conn, work->data, cancellable, &local_error);
     }
 
-  result = work->func (conn, work->data, cancellable, &local_error);
-  cdl_db_release (self, conn);
+  if (conn != NULL)
+    conn = cdl_db_clean_conn (conn);
+  cdl_db_put_slot (self, conn);
 
   if (local_error != NULL)
     {
@@ -389,10 +460,11 @@ cdl_db_run_thread (GTask        *task,
 {
   CdlDb *self = source_object;
   CdlDbWork *work = task_data;
+  PGconn *conn = g_steal_pointer (&work->conn);
   GError *error = NULL;
   gpointer result;
 
-  result = cdl_db_run_work (self, work, cancellable, &error);
+  result = cdl_db_run_in_slot (self, work, conn, cancellable, &error);
 
   if (error != NULL)
     g_task_return_error (task, error);
@@ -412,6 +484,8 @@ cdl_db_run_async (CdlDb               *self,
 {
   g_autoptr(GTask) task = NULL;
   CdlDbWork *work;
+  PGconn *conn = NULL;
+  gboolean start;
 
   g_return_if_fail (CDL_IS_DB (self));
   g_return_if_fail (func != NULL);
@@ -426,7 +500,19 @@ cdl_db_run_async (CdlDb               *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, cdl_db_run_async);
   g_task_set_task_data (task, work, cdl_db_work_free);
-  g_task_run_in_thread (task, cdl_db_run_thread);
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  g_mutex_lock (&self->mutex);
+  start = g_queue_is_empty (&self->pending) &&
+          cdl_db_take_slot_locked (self, &conn);
+  if (!start)
+    g_queue_push_tail (&self->pending, g_object_ref (task));
+  g_mutex_unlock (&self->mutex);
+
+  if (start)
+    cdl_db_start_task (self, g_steal_pointer (&task), conn);
 }
 
 gpointer
@@ -450,15 +536,26 @@ cdl_db_run_sync (CdlDb         *self,
                  GError       **error)
 {
   CdlDbWork work = { 0 };
+  PGconn *conn = NULL;
 
   g_return_val_if_fail (CDL_IS_DB (self), NULL);
   g_return_val_if_fail (func != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
   work.func = func;
   work.data = data;
 
-  return cdl_db_run_work (self, &work, cancellable, error);
+  g_mutex_lock (&self->mutex);
+  self->n_waiting++;
+  while (!cdl_db_take_slot_locked (self, &conn))
+    g_cond_wait (&self->cond, &self->mutex);
+  self->n_waiting--;
+  g_mutex_unlock (&self->mutex);
+
+  return cdl_db_run_in_slot (self, &work, conn, cancellable, error);
 }
 
 guint

@@ -264,11 +264,13 @@ cdl_embedded_pg_set_error (CdlEmbeddedPg  *self,
                "%s%s%s%s", what, *clean != '\0' ? ": " : "", clean, tail);
 }
 
-/* Runs a PostgreSQL program of the bindir, no shell involved. */
+/* Runs a PostgreSQL program of the bindir, no shell involved. Errors of
+ * programs that work on a running server quote its log. */
 static gboolean
 cdl_embedded_pg_spawn (CdlEmbeddedPg  *self,
                        const char     *what,
                        GPtrArray      *argv,
+                       gboolean        quote_log,
                        GError        **error)
 {
   g_autoptr(GError) local_error = NULL;
@@ -289,7 +291,11 @@ cdl_embedded_pg_spawn (CdlEmbeddedPg  *self,
                                 err != NULL ? err : "",
                                 err != NULL && *err != '\0' ? "\n" : "",
                                 local_error->message);
-      cdl_embedded_pg_set_error (self, error, what, detail);
+      if (quote_log)
+        cdl_embedded_pg_set_error (self, error, what, detail);
+      else
+        g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_EMBEDDED, "%s: %s",
+                     what, g_strstrip (detail));
       return FALSE;
     }
 
@@ -308,7 +314,7 @@ cdl_embedded_pg_argv (CdlEmbeddedPg *self,
 }
 
 static void
-cdl_argv_add (GPtrArray *argv,
+cdl_argv_add (GPtrArray  *argv,
               const char *arg)
 {
   g_ptr_array_add (argv, g_strdup (arg));
@@ -362,7 +368,7 @@ cdl_embedded_pg_initdb (CdlEmbeddedPg  *self,
   if (g_strcmp0 (g_getenv ("CDL_PG_NO_SYNC"), "1") == 0)
     cdl_argv_add (argv, "--no-sync");
 
-  if (!cdl_embedded_pg_spawn (self, "initdb failed", argv, error))
+  if (!cdl_embedded_pg_spawn (self, "initdb failed", argv, FALSE, error))
     {
       cdl_remove_tree (fresh);
       return FALSE;
@@ -740,7 +746,7 @@ cdl_embedded_pg_pg_ctl_start (CdlEmbeddedPg  *self,
   cdl_argv_add (argv, options);
 
   return cdl_embedded_pg_spawn (self, "The embedded PostgreSQL could not start",
-                                argv, error);
+                                argv, TRUE, error);
 }
 
 gboolean
@@ -828,6 +834,7 @@ cdl_embedded_pg_stop (CdlEmbeddedPg  *self,
                       GError        **error)
 {
   g_autoptr(GPtrArray) argv = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autofree char *pid_path = NULL;
 
   g_return_val_if_fail (CDL_IS_EMBEDDED_PG (self), FALSE);
@@ -849,16 +856,15 @@ cdl_embedded_pg_stop (CdlEmbeddedPg  *self,
   cdl_argv_add (argv, self->cluster_dir);
 
   if (cdl_embedded_pg_spawn (self, "The embedded PostgreSQL could not stop",
-                             argv, error))
+                             argv, TRUE, &local_error))
     return TRUE;
 
   /* Already gone (killed, or stopped by hand) is what we wanted. */
   pid_path = g_build_filename (self->cluster_dir, "postmaster.pid", NULL);
   if (!g_file_test (pid_path, G_FILE_TEST_EXISTS))
-    {
-      g_clear_error (error);
-      return TRUE;
-    }
+    return TRUE;
+
+  g_propagate_error (error, g_steal_pointer (&local_error));
 
   return FALSE;
 }
