@@ -5,6 +5,24 @@
  * without a GPU. Faults can be switched on from the command line or at run
  * time through the control routes under /_sim/.
  *
+ * Control routes (they answer even in fail and hang mode, and need no key):
+ *
+ *   GET  /_sim/state   {"mode", "requests": {"GET /queue": n, …},
+ *                       "total_requests", "held_requests",
+ *                       "queue": {"running", "pending"},
+ *                       "api_key_required", "nodes_excluded": […]}
+ *                      "requests" counts every request to a ComfyUI route,
+ *                      whatever was answered; "unmatched" counts the rest.
+ *   POST /_sim/fault   {"mode": "none"|"fail"|"hang"|"garbage"}
+ *                      → {"mode": …}; leaving hang mode answers the held
+ *                      requests as they would be answered now.
+ *   POST /_sim/queue   {"pending": P, "running": R} drops every queued item
+ *                      and queues P pending and R running placeholder
+ *                      prompts → the GET /queue body.
+ *   POST /_sim/reset   mode none, counters zero, queue empty → {}.
+ *
+ * Every ComfyUI route also answers under /api, as ComfyUI's do.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
@@ -18,7 +36,12 @@ typedef enum
   CDL_SIM_FAULT_NONE,   /* answer normally */
   CDL_SIM_FAULT_FAIL,   /* answer every route with HTTP 500 */
   CDL_SIM_FAULT_HANG,   /* accept the request and never answer */
+  CDL_SIM_FAULT_GARBAGE, /* answer 200 with a body that is not JSON */
 } CdlSimFault;
+
+const char   *cdl_sim_fault_to_string   (CdlSimFault    fault);
+gboolean      cdl_sim_fault_from_string (const char    *str,
+                                         CdlSimFault   *fault);
 
 #define CDL_TYPE_SIM_SERVER (cdl_sim_server_get_type ())
 
@@ -29,12 +52,30 @@ CdlSimServer *cdl_sim_server_new        (void);
 gboolean      cdl_sim_server_listen     (CdlSimServer  *self,
                                          guint          port,
                                          GError       **error);
+/* Listens on @address (an IP literal, e.g. "0.0.0.0" or "::1"). */
+gboolean      cdl_sim_server_listen_full (CdlSimServer *self,
+                                          const char   *address,
+                                          guint         port,
+                                          GError      **error);
 guint         cdl_sim_server_get_port   (CdlSimServer  *self);
+/* "http://127.0.0.1:8188", or NULL before listening. */
+char         *cdl_sim_server_get_base_url (CdlSimServer *self);
 void          cdl_sim_server_set_fault  (CdlSimServer  *self,
                                          CdlSimFault    fault);
 CdlSimFault   cdl_sim_server_get_fault  (CdlSimServer  *self);
 /* Bearer key the server requires; NULL accepts everyone. */
 void          cdl_sim_server_set_api_key (CdlSimServer *self,
                                           const char   *api_key);
+/* Node types left out of GET /object_info, as if their custom node
+ * package were not installed. */
+void          cdl_sim_server_set_nodes_exclude (CdlSimServer       *self,
+                                                const char * const *class_types);
+/* Same as POST /_sim/queue. */
+void          cdl_sim_server_fill_queue (CdlSimServer  *self,
+                                         guint          pending,
+                                         guint          running);
+/* Requests received on @route ("GET /queue", "unmatched"). */
+guint         cdl_sim_server_get_request_count (CdlSimServer *self,
+                                                const char   *route);
 
 G_END_DECLS
