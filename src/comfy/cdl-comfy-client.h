@@ -32,7 +32,7 @@ GQuark cdl_comfy_error_quark (void);
 G_DECLARE_FINAL_TYPE (CdlComfyClient, cdl_comfy_client, CDL, COMFY_CLIENT, GObject)
 
 CdlComfyClient *cdl_comfy_client_new            (void);
-/* Seconds before a request is abandoned (default 30). */
+/* Seconds before a request is abandoned (default 30; 0: never). */
 void            cdl_comfy_client_set_timeout    (CdlComfyClient      *self,
                                                  guint                seconds);
 
