@@ -11,6 +11,9 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +62,22 @@ build_path (const char *rel)
   return buf;
 }
 
+/* Servers and workers must not outlive a test that aborts. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GSubprocessLauncher *
+new_launcher (void)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  return launcher;
+}
+
 static void
 sim_free (gpointer data)
 {
@@ -85,13 +104,11 @@ sim_spawn (Fixture    *f,
   const char *prefix = "listening on http://127.0.0.1:";
   const char *p;
 
-  if (api_key != NULL)
-    sim->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
-                                  build_path ("src/app/cdl-simworker"),
-                                  "--port", "0", "--api-key", api_key, NULL);
-  else
-    sim->proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
-                                  build_path ("src/app/cdl-simworker"), "--port", "0", NULL);
+  g_autoptr(GSubprocessLauncher) launcher = new_launcher ();
+  const char *argv[] = { build_path ("src/app/cdl-simworker"), "--port", "0",
+                         api_key ? "--api-key" : NULL, api_key, NULL };
+
+  sim->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
 
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (sim->proc));
@@ -216,7 +233,7 @@ read_log (Fixture *f)
 static GSubprocessLauncher *
 server_launcher (Fixture *f)
 {
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  GSubprocessLauncher *launcher = new_launcher ();
   g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
 
   g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
@@ -263,8 +280,12 @@ start_server (GSubprocessLauncher *launcher,
   gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
   const char *prefix = "Listening on http://";
 
-  g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+  /* GLib writes debug lines to stdout and warnings to stderr: keep both. */
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
   proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_subprocess_launcher_set_stdout_file_path (launcher, NULL);
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_assert_no_error (error);
 
   while (g_get_monotonic_time () < deadline)
@@ -283,7 +304,7 @@ start_server (GSubprocessLauncher *launcher,
           return proc;
         }
 
-      if (g_subprocess_get_if_exited (proc) || g_subprocess_get_if_signaled (proc))
+      if (g_subprocess_get_identifier (proc) == NULL)
         break;
       g_usleep (20 * 1000);
     }
@@ -809,7 +830,8 @@ check_require_healthy (CdlWorkerService *service,
   cdl_worker_service_require_healthy_async (service, NULL, require_healthy_cb, &wait);
   while (!wait.done)
     g_main_context_iteration (NULL, TRUE);
-  g_propagate_error (error, wait.error);
+  if (wait.error != NULL)
+    g_propagate_error (error, wait.error);
 }
 
 static void
@@ -864,6 +886,23 @@ test_require_healthy (Fixture       *f,
   g_assert_no_error (error);
 }
 
+typedef struct
+{
+  uid_t uid;
+  gid_t gid;
+} DropTo;
+
+/* Runs in the child between fork and exec. */
+static void
+become_user (gpointer user_data)
+{
+  const DropTo *to = user_data;
+
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  if (setgroups (0, NULL) != 0 || setgid (to->gid) != 0 || setuid (to->uid) != 0)
+    _exit (127);
+}
+
 /* The embedded default: no database configured at all. PostgreSQL refuses
  * to run as root, so as root the server runs as the postgres user. */
 static void
@@ -882,27 +921,29 @@ test_embedded_default (void)
   g_autoptr(SoupSession) session = soup_session_new_with_options ("timeout", 20, NULL);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   gboolean as_root = geteuid () == 0;
+  static DropTo drop_to;
   static const char * const pg_vars[] = {
     "DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE",
   };
 
   g_assert_no_error (error);
 
+  launcher = new_launcher ();
   if (as_root)
     {
       g_autofree char *cmd = g_strdup_printf ("chown postgres '%s'", tmpdir);
+      struct passwd *pw = getpwnam ("postgres");
 
+      g_assert_nonnull (pw);
       g_assert_true (g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL));
-      g_ptr_array_add (argv, "runuser");
-      g_ptr_array_add (argv, "-u");
-      g_ptr_array_add (argv, "postgres");
-      g_ptr_array_add (argv, "--");
+      drop_to.uid = pw->pw_uid;
+      drop_to.gid = pw->pw_gid;
+      g_subprocess_launcher_set_child_setup (launcher, become_user, &drop_to, NULL);
     }
   g_ptr_array_add (argv, (char *)build_path ("src/app/comfy-datalabel-server"));
   g_ptr_array_add (argv, "--data-dir");
   g_ptr_array_add (argv, data_dir);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   for (guint i = 0; i < G_N_ELEMENTS (pg_vars); i++)
     g_subprocess_launcher_unsetenv (launcher, pg_vars[i]);
   g_subprocess_launcher_setenv (launcher, "CDL_PG_NO_SYNC", "1", TRUE);

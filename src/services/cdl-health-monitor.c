@@ -16,6 +16,7 @@ struct _CdlHealthMonitor
   guint             interval_ms;
   guint             tick_id;
   gboolean          pass_running;
+  gboolean          failing;
 };
 
 G_DEFINE_FINAL_TYPE (CdlHealthMonitor, cdl_health_monitor, G_TYPE_OBJECT)
@@ -67,9 +68,18 @@ pass_done_cb (GObject      *source,
 
   self->pass_running = FALSE;
 
-  if (!cdl_worker_service_health_pass_finish (CDL_WORKER_SERVICE (source), result, &error)
-      && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_warning ("Health check pass failed: %s", error->message);
+  if (cdl_worker_service_health_pass_finish (CDL_WORKER_SERVICE (source), result, &error))
+    {
+      if (self->failing)
+        g_message ("Health checks run again");
+      self->failing = FALSE;
+    }
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && !self->failing)
+    {
+      /* Once per outage, not once per tick. */
+      g_warning ("Health checks cannot run: %s", error->message);
+      self->failing = TRUE;
+    }
 }
 
 static gboolean
