@@ -575,12 +575,7 @@ test_duplicate_name_stays_open (Fixture *f)
   gtk_window_destroy (GTK_WINDOW (dialog));
 }
 
-/* Warnings fail the test that logged them (checked at tear-down), all but
- * one.
- *
- * FIXME: a health pass cut short by shutdown logs its own cancellation as
- * a warning (pass_probe_cb in src/services/cdl-worker-service.c). Until it
- * stops doing so, that one message is let through. */
+/* Warnings fail the test that logged them (checked at tear-down). */
 
 static GLogWriterOutput
 log_writer_cb (GLogLevelFlags   log_level,
@@ -588,20 +583,7 @@ log_writer_cb (GLogLevelFlags   log_level,
                gsize            n_fields,
                gpointer         user_data)
 {
-  const char *domain = NULL;
-  const char *message = NULL;
-
-  for (gsize i = 0; i < n_fields; i++)
-    {
-      if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
-        domain = fields[i].value;
-      else if (g_str_equal (fields[i].key, "MESSAGE"))
-        message = fields[i].value;
-    }
-
-  if ((log_level & G_LOG_LEVEL_WARNING) != 0 &&
-      !(g_strcmp0 (domain, "cdl-workers") == 0 &&
-        message != NULL && strstr (message, "was cancelled") != NULL))
+  if ((log_level & G_LOG_LEVEL_WARNING) != 0)
     unexpected_warnings++;
 
   return g_log_writer_default (log_level, fields, n_fields, user_data);

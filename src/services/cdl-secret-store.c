@@ -19,8 +19,13 @@
 struct _CdlSecretStore
 {
   GObject  parent_instance;
-  char    *path;      /* NULL: keyring */
-  GMutex   mutex;     /* serialises read-modify-write of the file */
+  char       *path;      /* NULL: keyring */
+  GMutex      mutex;     /* serialises read-modify-write of the file */
+  /* The file as last read, reused while its mtime and size stay put:
+   * listing workers looks up one key per worker. */
+  JsonObject *cached;
+  gint64      cached_mtime;
+  goffset     cached_size;
 };
 
 G_DEFINE_FINAL_TYPE (CdlSecretStore, cdl_secret_store, G_TYPE_OBJECT)
@@ -46,6 +51,7 @@ cdl_secret_store_finalize (GObject *object)
   CdlSecretStore *self = (CdlSecretStore *)object;
 
   g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->cached, json_object_unref);
   g_mutex_clear (&self->mutex);
 
   G_OBJECT_CLASS (cdl_secret_store_parent_class)->finalize (object);
@@ -82,6 +88,12 @@ cdl_secret_store_new_for_keyring (void)
   return g_object_new (CDL_TYPE_SECRET_STORE, NULL);
 }
 
+static gint64
+mtime_us (const GStatBuf *st)
+{
+  return (gint64)st->st_mtim.tv_sec * G_USEC_PER_SEC + st->st_mtim.tv_nsec / 1000;
+}
+
 /* Reads the file into an object; a missing file is an empty store. */
 static JsonObject *
 file_load (CdlSecretStore  *self,
@@ -110,6 +122,11 @@ file_load (CdlSecretStore  *self,
       return NULL;
     }
 
+  if (self->cached != NULL
+      && self->cached_mtime == mtime_us (&st)
+      && self->cached_size == st.st_size)
+    return json_object_ref (self->cached);
+
   if (!g_file_get_contents (self->path, &contents, &len, error))
     return NULL;
 
@@ -124,7 +141,12 @@ file_load (CdlSecretStore  *self,
       return NULL;
     }
 
-  return json_object_ref (json_node_get_object (root));
+  g_clear_pointer (&self->cached, json_object_unref);
+  self->cached = json_object_ref (json_node_get_object (root));
+  self->cached_mtime = mtime_us (&st);
+  self->cached_size = st.st_size;
+
+  return json_object_ref (self->cached);
 }
 
 static gboolean
@@ -208,6 +230,15 @@ cdl_secret_store_store (CdlSecretStore  *self,
   object = file_load (self, error);
   if (object == NULL)
     return FALSE;
+
+  /* Edit a copy: the loaded object may be the cache. */
+  {
+    g_autoptr(JsonNode) wrap = json_node_init_object (json_node_alloc (), object);
+    g_autoptr(JsonNode) copy = json_node_copy (wrap);
+
+    json_object_unref (object);
+    object = json_object_ref (json_node_get_object (copy));
+  }
 
   if (clear)
     {

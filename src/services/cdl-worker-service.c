@@ -862,7 +862,7 @@ pass_probe_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   outcome = probe_and_record_finish (CDL_WORKER_SERVICE (source), result, &error);
-  if (outcome == NULL)
+  if (outcome == NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_warning ("A health check could not be recorded: %s", error->message);
 
   if (--state->outstanding == 0)

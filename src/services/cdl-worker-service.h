@@ -58,7 +58,8 @@ CdlWorker *cdl_worker_service_get_finish     (CdlWorkerService     *self,
                                               GError              **error);
 
 /* Validates @input (400-class errors name the field), stores the key in the
- * secret store, inserts the row and starts a first probe at once. */
+ * secret store, inserts the row and starts a first probe at once. Takes
+ * ownership of @input, as does _update_async. */
 void       cdl_worker_service_create_async   (CdlWorkerService     *self,
                                               CdlWorkerInput       *input,
                                               GCancellable         *cancellable,
