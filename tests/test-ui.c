@@ -175,6 +175,7 @@ fixture_set_up (Fixture       *f,
   g_setenv ("CDL_DATA_DIR", f->tmpdir, TRUE);
   g_setenv ("CDL_SECRETS_FILE", secrets, TRUE);
   g_setenv ("CDL_HEALTH_INTERVAL_MS", "500", TRUE);
+  g_setenv ("CDL_SERVER_PORT", "0", TRUE);
 
   f->sim = cdl_sim_server_new ();
   cdl_sim_server_listen (f->sim, 0, &error);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "api/cdl-api-server.h"
 #include "cdl-ui-resources.h"
 #include "ui/cdl-application.h"
 #include "ui/cdl-preferences-window.h"
@@ -21,6 +22,7 @@ struct _CdlApplication
   GSettings           *settings;
   CdlSecretStore      *secrets;
   CdlInstance         *instance;
+  CdlApiServer        *api_server;
   GCancellable        *cancellable;
   GError              *start_error;
   char                *database_label;
@@ -253,6 +255,44 @@ cdl_describe_embedded (const char *data_dir)
   return g_strdup_printf (_("Embedded database in %s"), shown);
 }
 
+/* The REST and web server that phones and scripts use; it shares the
+ * instance with the windows. */
+static void
+cdl_application_start_api_server (CdlApplication *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  const char *env = g_getenv ("CDL_SERVER_PORT");
+  int port = g_settings_get_int (self->settings, "server-port");
+
+  if (env != NULL && *env != '\0')
+    port = (int)g_ascii_strtoll (env, NULL, 10);
+
+  g_clear_object (&self->api_server);
+  self->api_server = cdl_api_server_new (self->instance);
+
+  /* FIXME: loopback only until phone pairing chooses the address to offer
+   * on the lab network; binding every interface by default would expose
+   * the API before anyone asked for it. */
+  if (!cdl_api_server_listen (self->api_server, "127.0.0.1", (guint)port, &error))
+    {
+      g_warning ("The REST server cannot listen on port %d: %s", port, error->message);
+      g_clear_object (&self->api_server);
+      return;
+    }
+
+  url = cdl_api_server_get_url (self->api_server);
+  g_message ("REST server listening on %s/", url);
+}
+
+static void
+cdl_application_stop_api_server (CdlApplication *self)
+{
+  if (self->api_server != NULL)
+    cdl_api_server_disconnect (self->api_server);
+  g_clear_object (&self->api_server);
+}
+
 static void
 cdl_application_start_cb (GObject      *object,
                           GAsyncResult *result,
@@ -277,9 +317,7 @@ cdl_application_start_cb (GObject      *object,
     }
 
   cdl_instance_start_services (instance);
-
-  /* Front ends that share the instance with the windows (the embedded REST
-   * server) start here, once the services are up. */
+  cdl_application_start_api_server (self);
 
   cdl_application_set_state (self, CDL_APPLICATION_STATE_READY);
 }
@@ -433,6 +471,7 @@ cdl_application_restart_instance (CdlApplication *self)
   if (self->start_pending || self->state == CDL_APPLICATION_STATE_READY)
     return;
 
+  cdl_application_stop_api_server (self);
   if (self->instance != NULL)
     cdl_instance_shutdown (self->instance);
   g_clear_object (&self->instance);
@@ -592,6 +631,7 @@ cdl_application_shutdown (GApplication *app)
   while (self->start_pending && self->embedded)
     g_main_context_iteration (NULL, TRUE);
 
+  cdl_application_stop_api_server (self);
   if (self->instance != NULL)
     cdl_instance_shutdown (self->instance);
 
@@ -603,6 +643,7 @@ cdl_application_dispose (GObject *object)
 {
   CdlApplication *self = CDL_APPLICATION (object);
 
+  g_clear_object (&self->api_server);
   g_clear_object (&self->instance);
   g_clear_object (&self->secrets);
   g_clear_object (&self->settings);
