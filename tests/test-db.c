@@ -587,6 +587,16 @@ test_workers_claim_due (DbFixture     *fixture,
   claimed = cdl_worker_repo_claim_due (fixture->conn, 300, 60000, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (claimed->len, ==, 1);
+  g_clear_pointer (&claimed, g_ptr_array_unref);
+
+  /* A disabled worker is never due, however stale its last check. */
+  g_assert_true (cdl_pq_command (fixture->conn,
+                                 "UPDATE workers SET enabled = false,"
+                                 " last_checked_at = NULL, health_claimed_until = NULL",
+                                 0, NULL, &error));
+  claimed = cdl_worker_repo_claim_due (fixture->conn, 300, 60000, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (claimed->len, ==, 0);
 }
 
 static CdlWorker *

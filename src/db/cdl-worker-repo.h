@@ -33,9 +33,10 @@ CdlWorker *cdl_worker_repo_update        (PGconn                *conn,
                                           const CdlWorkerInput  *input,
                                           GError               **error);
 
-/* Claims the workers due for a health check: never checked, or last checked
- * at least @interval_ms ago, and not claimed by another instance in the last
- * @claim_ms. Uses FOR UPDATE SKIP LOCKED so that instances share the work
+/* Claims the enabled workers due for a health check: never checked, or
+ * last checked at least @interval_ms ago, and not claimed by another
+ * instance in the last @claim_ms. A disabled worker is left alone; the
+ * Test action still probes it on demand. Uses FOR UPDATE SKIP LOCKED so that instances share the work
  * without checking a worker twice. */
 GPtrArray *cdl_worker_repo_claim_due     (PGconn                *conn,
                                           guint                  interval_ms,
