@@ -6,9 +6,20 @@
 
 #include "config.h"
 
+#include <glib-unix.h>
 #include <glib/gi18n.h>
 
 #include "ui/cdl-application.h"
+
+/* A session logout or a kill sends SIGTERM: quit the normal way, so that
+ * the embedded database is stopped rather than left running. */
+static gboolean
+quit_cb (gpointer user_data)
+{
+  g_application_quit (G_APPLICATION (user_data));
+
+  return G_SOURCE_CONTINUE;
+}
 
 int
 main (int   argc,
@@ -21,6 +32,8 @@ main (int   argc,
   textdomain (GETTEXT_PACKAGE);
 
   app = cdl_application_new ();
+  g_unix_signal_add (SIGTERM, quit_cb, app);
+  g_unix_signal_add (SIGINT, quit_cb, app);
 
   return g_application_run (G_APPLICATION (app), argc, argv);
 }
