@@ -33,7 +33,9 @@ const char        *cdl_api_request_get_param    (CdlApiRequest *self,
 /* A query-string value, or NULL. */
 const char        *cdl_api_request_get_query    (CdlApiRequest *self,
                                                  const char    *name);
-/* The parsed JSON body of POST/PATCH/PUT; NULL for other methods. */
+/* The parsed JSON body of POST/PATCH/PUT; NULL for other methods, an
+ * empty body, and multipart bodies (read those with
+ * soup_multipart_new_from_message() on the message). */
 JsonNode          *cdl_api_request_get_body     (CdlApiRequest *self);
 /* Cancelled when the client goes away; pass it to services. */
 GCancellable      *cdl_api_request_get_cancellable (CdlApiRequest *self);

@@ -187,6 +187,15 @@ method_has_body (const char *method)
          || strcmp (method, "PUT") == 0;
 }
 
+static gboolean
+is_multipart (SoupServerMessage *msg)
+{
+  const char *type =
+    soup_message_headers_get_content_type (soup_server_message_get_request_headers (msg), NULL);
+
+  return type != NULL && g_ascii_strncasecmp (type, "multipart/", 10) == 0;
+}
+
 /* Parses the body and hands the request to its handler. */
 static void
 dispatch_run (Dispatch *d)
@@ -195,7 +204,9 @@ dispatch_run (Dispatch *d)
   SoupServerMessage *msg = request->msg;
   const char *method = soup_server_message_get_method (msg);
 
-  if (method_has_body (method))
+  /* Multipart uploads are read by their handler; anything else with a body
+   * must be JSON. */
+  if (method_has_body (method) && !is_multipart (msg))
     {
       SoupMessageBody *body = soup_server_message_get_request_body (msg);
       g_autoptr(GBytes) bytes = soup_message_body_flatten (body);
