@@ -888,6 +888,62 @@ test_require_healthy (Fixture       *f,
 
 typedef struct
 {
+  const char *id;
+  gboolean    healthy_seen;
+} Watch;
+
+static void
+watched_change_cb (CdlWorkerService *service,
+                   CdlWorker        *worker,
+                   Watch            *watch)
+{
+  if (g_strcmp0 (cdl_worker_get_id (worker), watch->id) == 0
+      && cdl_worker_get_status (worker) == CDL_WORKER_STATUS_HEALTHY)
+    watch->healthy_seen = TRUE;
+}
+
+/* A second instance (this process) hears, through LISTEN/NOTIFY, what the
+ * server process does to a worker: the desktop stays live even when
+ * another instance runs the health checks. */
+static void
+test_other_instance_hears (Fixture       *f,
+                           gconstpointer  data)
+{
+  static const char * const channels[] = { "cdl_workers", NULL };
+  g_autoptr(CdlDb) db = cdl_db_new (f->conninfo, 2);
+  g_autoptr(CdlComfyClient) client = cdl_comfy_client_new ();
+  g_autofree char *secrets_path = g_build_filename (f->tmpdir, "watch-secrets.json", NULL);
+  g_autoptr(CdlSecretStore) secrets = cdl_secret_store_new_for_file (secrets_path);
+  g_autoptr(CdlWorkerService) service = cdl_worker_service_new (db, client, secrets);
+  g_autoptr(CdlDbListener) listener = cdl_db_listener_new (f->conninfo, channels);
+  g_autofree char *id = NULL;
+  Watch watch = { 0 };
+  gint64 deadline;
+  Sim *sim;
+
+  cdl_worker_service_watch (service, listener);
+  cdl_db_listener_start (listener);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!cdl_db_listener_is_connected (listener) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (5000);
+  g_assert_true (cdl_db_listener_is_connected (listener));
+
+  g_signal_connect (service, "worker-changed", G_CALLBACK (watched_change_cb), &watch);
+
+  sim = sim_spawn (f, NULL);
+  id = register_worker (f, "heard", sim->url, NULL);
+  watch.id = id;
+
+  deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+  while (!watch.healthy_seen && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (5000);
+  g_assert_true (watch.healthy_seen);
+
+  cdl_db_listener_stop (listener);
+}
+
+typedef struct
+{
   uid_t uid;
   gid_t gid;
 } DropTo;
@@ -1037,6 +1093,7 @@ main (int   argc,
   ADD ("/api/test-route", test_test_route);
   ADD ("/api/api-key-kept-secret", test_api_key_kept_secret);
   ADD ("/api/require-healthy", test_require_healthy);
+  ADD ("/api/other-instance-hears", test_other_instance_hears);
   g_test_add_func ("/api/embedded-default", test_embedded_default);
 
 #undef ADD

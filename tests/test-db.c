@@ -16,6 +16,7 @@
 #include "core/cdl-auth.h"
 #include "core/cdl-worker-input.h"
 #include "db/cdl-db.h"
+#include "db/cdl-db-listener.h"
 #include "db/cdl-embedded-pg.h"
 #include "db/cdl-migrations.h"
 #include "db/cdl-pq.h"
@@ -1252,6 +1253,104 @@ test_find_bindir (void)
   g_test_add (path, DbFixture, GINT_TO_POINTER (migrate), \
               db_fixture_set_up, func, db_fixture_tear_down)
 
+/* LISTEN/NOTIFY */
+
+typedef struct
+{
+  GPtrArray *payloads;
+  guint      resyncs;
+} Heard;
+
+static void
+heard_notification_cb (CdlDbListener *listener,
+                       const char    *channel,
+                       const char    *payload,
+                       Heard         *heard)
+{
+  g_assert_cmpstr (channel, ==, "cdl_workers");
+  g_ptr_array_add (heard->payloads, g_strdup (payload));
+}
+
+static void
+heard_resync_cb (CdlDbListener *listener,
+                 Heard         *heard)
+{
+  heard->resyncs++;
+}
+
+static gboolean
+iterate_until (gboolean (*done) (gpointer), gpointer data)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (!done (data) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (5000);
+
+  return done (data);
+}
+
+static gboolean
+heard_two (gpointer data)
+{
+  return ((Heard *)data)->payloads->len >= 2;
+}
+
+static gboolean
+heard_resync (gpointer data)
+{
+  return ((Heard *)data)->resyncs >= 1;
+}
+
+static gboolean
+listener_connected (gpointer data)
+{
+  return cdl_db_listener_is_connected (data);
+}
+
+static void
+test_listener_notifies (DbFixture     *fixture,
+                        gconstpointer  user_data)
+{
+  static const char * const channels[] = { "cdl_workers", NULL };
+  g_autoptr(CdlDbListener) listener = cdl_db_listener_new (fixture->conninfo, channels);
+  g_autoptr(CdlWorker) worker = NULL;
+  g_autoptr(GError) error = NULL;
+  Heard heard = { g_ptr_array_new_with_free_func (g_free), 0 };
+
+  g_signal_connect (listener, "notification", G_CALLBACK (heard_notification_cb), &heard);
+  g_signal_connect (listener, "resync", G_CALLBACK (heard_resync_cb), &heard);
+  cdl_db_listener_start (listener);
+  g_assert_true (iterate_until (listener_connected, listener));
+
+  /* An insert and a visible change notify; a health-check claim does not. */
+  worker = insert_worker (fixture->conn, "heard", 0);
+  g_assert_true (cdl_pq_command (fixture->conn,
+                                 "UPDATE workers SET health_claimed_until = now ()",
+                                 0, NULL, &error));
+  g_assert_true (cdl_pq_command (fixture->conn, "UPDATE workers SET priority = 4",
+                                 0, NULL, &error));
+  g_assert_true (iterate_until (heard_two, &heard));
+  g_usleep (100 * 1000);
+  g_main_context_iteration (NULL, FALSE);
+  g_assert_cmpuint (heard.payloads->len, ==, 2);
+  g_assert_cmpstr (heard.payloads->pdata[0], ==, cdl_worker_get_id (worker));
+  g_assert_cmpstr (heard.payloads->pdata[1], ==, cdl_worker_get_id (worker));
+
+  /* A broken connection comes back and says that it missed things. */
+  g_test_expect_message ("cdl-db", G_LOG_LEVEL_WARNING, "Lost the notification connection*");
+  g_assert_true (cdl_pq_command (fixture->conn,
+                                 "SELECT pg_terminate_backend (pid) FROM pg_stat_activity"
+                                 " WHERE query LIKE 'LISTEN%'",
+                                 0, NULL, &error));
+  g_assert_true (iterate_until (heard_resync, &heard));
+  g_test_assert_expected_messages ();
+  g_assert_true (cdl_db_listener_is_connected (listener));
+
+  cdl_db_listener_stop (listener);
+  g_assert_false (cdl_db_listener_is_connected (listener));
+  g_ptr_array_unref (heard.payloads);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1278,6 +1377,7 @@ main (int   argc,
   ADD_DB_TEST ("/db/workers/claim-due", test_workers_claim_due, TRUE);
   ADD_DB_TEST ("/db/workers/record-probe", test_workers_record_probe, TRUE);
   ADD_DB_TEST ("/db/users/tokens", test_users_tokens, TRUE);
+  ADD_DB_TEST ("/db/listener/notifies", test_listener_notifies, TRUE);
   ADD_DB_TEST ("/db/pool/run-async", test_pool_run_async, TRUE);
   ADD_DB_TEST ("/db/pool/bounded", test_pool_bounded, TRUE);
   ADD_DB_TEST ("/db/pool/queued-while-busy", test_pool_queued_while_busy, TRUE);

@@ -30,6 +30,7 @@ struct _CdlInstance
   CdlWorkerService  *workers;
   CdlAuthService    *auth;
   CdlHealthMonitor  *monitor;
+  CdlDbListener     *listener;
 };
 
 G_DEFINE_FINAL_TYPE (CdlInstance, cdl_instance, G_TYPE_OBJECT)
@@ -42,6 +43,7 @@ cdl_instance_dispose (GObject *object)
   cdl_instance_shutdown (self);
 
   g_clear_object (&self->monitor);
+  g_clear_object (&self->listener);
   g_clear_object (&self->workers);
   g_clear_object (&self->auth);
   g_clear_object (&self->client);
@@ -110,6 +112,9 @@ cdl_instance_new (const CdlInstanceOptions *options)
   return self;
 }
 
+/* What the instance hears about through LISTEN/NOTIFY. */
+static const char * const listen_channels[] = { CDL_WORKERS_CHANNEL, NULL };
+
 /* The blocking part of the start: runs in a thread. */
 static gboolean
 start_database (CdlInstance  *self,
@@ -136,6 +141,7 @@ start_database (CdlInstance  *self,
     }
 
   self->db = cdl_db_new (conninfo, self->pool_size);
+  self->listener = cdl_db_listener_new (conninfo, listen_channels);
 
   return cdl_db_open (self->db, error) && cdl_db_migrate (self->db, error);
 }
@@ -242,6 +248,9 @@ cdl_instance_start_services (CdlInstance *self)
   if (self->monitor == NULL)
     self->monitor = cdl_health_monitor_new (self->workers, self->health_interval_ms);
   cdl_health_monitor_start (self->monitor);
+
+  cdl_worker_service_watch (self->workers, self->listener);
+  cdl_db_listener_start (self->listener);
 }
 
 void
@@ -253,6 +262,8 @@ cdl_instance_shutdown (CdlInstance *self)
 
   if (self->monitor != NULL)
     cdl_health_monitor_stop (self->monitor);
+  if (self->listener != NULL)
+    cdl_db_listener_stop (self->listener);
 
   /* A fast shutdown ends whatever connections the pool still holds. */
   if (self->embedded != NULL && cdl_embedded_pg_is_running (self->embedded))

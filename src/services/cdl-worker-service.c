@@ -934,3 +934,63 @@ cdl_worker_service_health_pass_finish (CdlWorkerService  *self,
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+/* Changes announced by the database */
+
+static void
+announced_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlWorker) worker = NULL;
+
+  worker = cdl_worker_service_get_finish (CDL_WORKER_SERVICE (source), result, &error);
+  if (worker != NULL)
+    g_signal_emit (source, signals[WORKER_CHANGED], 0, worker);
+  else
+    g_debug ("An announced worker could not be read: %s", error->message);
+}
+
+static void
+notification_cb (CdlDbListener    *listener,
+                 const char       *channel,
+                 const char       *payload,
+                 CdlWorkerService *self)
+{
+  if (g_strcmp0 (channel, CDL_WORKERS_CHANNEL) != 0 || payload == NULL)
+    return;
+
+  cdl_worker_service_get_async (self, payload, NULL, announced_cb, NULL);
+}
+
+static void
+resync_list_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) workers = NULL;
+
+  workers = cdl_worker_service_list_finish (CDL_WORKER_SERVICE (source), result, &error);
+  for (guint i = 0; workers != NULL && i < workers->len; i++)
+    g_signal_emit (source, signals[WORKER_CHANGED], 0, g_ptr_array_index (workers, i));
+}
+
+static void
+resync_cb (CdlDbListener    *listener,
+           CdlWorkerService *self)
+{
+  cdl_worker_service_list_async (self, NULL, resync_list_cb, NULL);
+}
+
+void
+cdl_worker_service_watch (CdlWorkerService *self,
+                          CdlDbListener    *listener)
+{
+  g_return_if_fail (CDL_IS_WORKER_SERVICE (self));
+  g_return_if_fail (CDL_IS_DB_LISTENER (listener));
+
+  g_signal_connect_object (listener, "notification", G_CALLBACK (notification_cb), self, 0);
+  g_signal_connect_object (listener, "resync", G_CALLBACK (resync_cb), self, 0);
+}

@@ -15,6 +15,7 @@
 #include "core/cdl-worker.h"
 #include "core/cdl-worker-input.h"
 #include "db/cdl-db.h"
+#include "db/cdl-db-listener.h"
 #include "services/cdl-secret-store.h"
 
 G_BEGIN_DECLS
@@ -110,8 +111,17 @@ gboolean   cdl_worker_service_health_pass_finish (CdlWorkerService    *self,
                                                   GAsyncResult        *result,
                                                   GError             **error);
 
+/* The NOTIFY channel of resources/sql/0004_worker_notify.sql. */
+#define CDL_WORKERS_CHANNEL "cdl_workers"
+
+/* Re-emits "worker-changed" for changes that other instances make, as the
+ * database announces them on @listener's "cdl_workers" channel. */
+void       cdl_worker_service_watch (CdlWorkerService    *self,
+                                     CdlDbListener       *listener);
+
 /* Signals (emitted on the main context the service was created in):
- *   "worker-changed" (CdlWorker *worker): after a create, edit or probe.
+ *   "worker-changed" (CdlWorker *worker): after a create, edit or probe,
+ *   by this instance or, once watched, any other.
  */
 
 G_END_DECLS
