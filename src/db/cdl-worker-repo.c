@@ -475,3 +475,94 @@ cdl_worker_repo_count_healthy (PGconn  *conn,
 
   return cdl_pq_get_int (res, 0, 0);
 }
+
+gboolean
+cdl_worker_repo_node_types_due (PGconn      *conn,
+                                const char  *id,
+                                guint        max_age_s,
+                                GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *age = g_strdup_printf ("%u", max_age_s);
+  const char *params[2] = { id, age };
+
+  g_return_val_if_fail (conn != NULL, FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+
+  if (!g_uuid_string_is_valid (id))
+    return FALSE;
+
+  res = cdl_pq_exec (conn,
+                     "SELECT node_types IS NULL OR node_types_checked_at IS NULL"
+                     "   OR node_types_checked_at <= now ()"
+                     "      - make_interval (secs => $2::double precision)"
+                     " FROM workers WHERE id = $1",
+                     2, params, error);
+  if (res == NULL || PQntuples (res) == 0)
+    return FALSE;
+
+  return cdl_pq_get_bool (res, 0, 0);
+}
+
+gboolean
+cdl_worker_repo_set_node_types (PGconn             *conn,
+                                const char         *id,
+                                const char * const *node_types,
+                                GError            **error)
+{
+  g_autofree char *literal = NULL;
+  const char *params[2];
+
+  g_return_val_if_fail (conn != NULL, FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+
+  if (!g_uuid_string_is_valid (id))
+    {
+      cdl_worker_repo_set_not_found (id, error);
+      return FALSE;
+    }
+
+  literal = cdl_pq_strv_literal (node_types);
+  params[0] = id;
+  params[1] = literal;
+
+  return cdl_pq_command (conn,
+                         "UPDATE workers SET node_types = $2::text[],"
+                         "   node_types_checked_at = now ()"
+                         " WHERE id = $1",
+                         2, params, error);
+}
+
+GHashTable *
+cdl_worker_repo_healthy_node_types (PGconn  *conn,
+                                    GError **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  GHashTable *catalog;
+
+  g_return_val_if_fail (conn != NULL, NULL);
+
+  res = cdl_pq_exec (conn,
+                     "SELECT id, node_types FROM workers"
+                     " WHERE enabled AND status = 'HEALTHY'"
+                     "   AND node_types IS NOT NULL",
+                     0, NULL, error);
+  if (res == NULL)
+    return NULL;
+
+  catalog = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                   (GDestroyNotify) g_hash_table_unref);
+
+  for (int row = 0; row < PQntuples (res); row++)
+    {
+      g_auto(GStrv) types = cdl_pq_get_strv (res, row, 1);
+      GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+      for (guint i = 0; types[i] != NULL; i++)
+        g_hash_table_add (set, g_steal_pointer (&types[i]));
+
+      g_hash_table_insert (catalog, g_strdup (cdl_pq_get_string (res, row, 0)), set);
+    }
+
+  return catalog;
+}

@@ -59,4 +59,22 @@ CdlWorker *cdl_worker_repo_record_probe  (PGconn                *conn,
 int        cdl_worker_repo_count_healthy (PGconn                *conn,
                                           GError               **error);
 
+/* Whether the worker's node types were never read or are older than
+ * @max_age_s seconds. FALSE for an unknown id. */
+gboolean   cdl_worker_repo_node_types_due (PGconn             *conn,
+                                           const char         *id,
+                                           guint               max_age_s,
+                                           GError            **error);
+
+/* Stores the class names of the worker's GET /object_info and the time. */
+gboolean   cdl_worker_repo_set_node_types (PGconn             *conn,
+                                           const char         *id,
+                                           const char * const *node_types,
+                                           GError            **error);
+
+/* The node types of every enabled HEALTHY worker whose types are known:
+ * worker id (char *) → set of class names (GHashTable of char *). */
+GHashTable *cdl_worker_repo_healthy_node_types (PGconn        *conn,
+                                                GError       **error);
+
 G_END_DECLS

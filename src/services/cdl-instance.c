@@ -29,6 +29,8 @@ struct _CdlInstance
   CdlComfyClient    *client;
   CdlWorkerService  *workers;
   CdlAuthService    *auth;
+  CdlSettingsService *settings;
+  CdlWorkflowService *workflows;
   CdlHealthMonitor  *monitor;
   CdlDbListener     *listener;
 };
@@ -46,6 +48,8 @@ cdl_instance_dispose (GObject *object)
   g_clear_object (&self->listener);
   g_clear_object (&self->workers);
   g_clear_object (&self->auth);
+  g_clear_object (&self->settings);
+  g_clear_object (&self->workflows);
   g_clear_object (&self->client);
   g_clear_object (&self->secrets);
   g_clear_object (&self->db);
@@ -152,6 +156,8 @@ create_services (CdlInstance *self)
   self->client = cdl_comfy_client_new ();
   self->workers = cdl_worker_service_new (self->db, self->client, self->secrets);
   self->auth = cdl_auth_service_new (self->db);
+  self->settings = cdl_settings_service_new (self->db);
+  self->workflows = cdl_workflow_service_new (self->db);
 }
 
 static void
@@ -311,4 +317,20 @@ cdl_instance_get_auth_service (CdlInstance *self)
   g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
 
   return self->auth;
+}
+
+CdlSettingsService *
+cdl_instance_get_settings_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->settings;
+}
+
+CdlWorkflowService *
+cdl_instance_get_workflow_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->workflows;
 }

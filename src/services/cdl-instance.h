@@ -16,7 +16,9 @@
 #include "services/cdl-auth-service.h"
 #include "services/cdl-health-monitor.h"
 #include "services/cdl-secret-store.h"
+#include "services/cdl-settings-service.h"
 #include "services/cdl-worker-service.h"
+#include "services/cdl-workflow-service.h"
 
 G_BEGIN_DECLS
 
@@ -59,6 +61,8 @@ const char       *cdl_instance_get_data_dir       (CdlInstance          *self);
 CdlDb            *cdl_instance_get_db             (CdlInstance          *self);
 CdlWorkerService *cdl_instance_get_worker_service (CdlInstance          *self);
 CdlAuthService   *cdl_instance_get_auth_service   (CdlInstance          *self);
+CdlSettingsService *cdl_instance_get_settings_service (CdlInstance        *self);
+CdlWorkflowService *cdl_instance_get_workflow_service (CdlInstance        *self);
 
 /* The default data dir: $XDG_DATA_HOME/comfy-datalabel. */
 char             *cdl_instance_default_data_dir   (void);

@@ -536,6 +536,142 @@ record_done_cb (GObject      *source,
   g_task_return_pointer (task, outcome, (GDestroyNotify)cdl_worker_test_result_free);
 }
 
+/* The node types cache: after a good probe, GET /object_info when the
+ * stored list is missing or older than NODE_TYPES_MAX_AGE_S, so that
+ * workflow uploads can tell which workers run which graphs. It runs beside
+ * the health pass and never changes its outcome. */
+
+#define NODE_TYPES_MAX_AGE_S 600
+
+typedef struct
+{
+  CdlWorkerService *self;
+  char             *id;
+  char             *base_url;
+  char             *api_key;
+  char            **node_types;
+} NodeTypesOp;
+
+static void
+node_types_op_free (gpointer data)
+{
+  NodeTypesOp *op = data;
+
+  g_clear_object (&op->self);
+  g_free (op->id);
+  g_free (op->base_url);
+  g_free (op->api_key);
+  g_strfreev (op->node_types);
+  g_free (op);
+}
+
+static gpointer
+node_types_due_in_thread (PGconn        *conn,
+                          gpointer       data,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  NodeTypesOp *op = data;
+
+  if (!cdl_worker_repo_node_types_due (conn, op->id, NODE_TYPES_MAX_AGE_S, error))
+    return NULL;
+
+  return GINT_TO_POINTER (TRUE);
+}
+
+static gpointer
+node_types_store_in_thread (PGconn        *conn,
+                            gpointer       data,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  NodeTypesOp *op = data;
+
+  if (!cdl_worker_repo_set_node_types (conn, op->id,
+                                       (const char * const *) op->node_types,
+                                       error))
+    return NULL;
+
+  return GINT_TO_POINTER (TRUE);
+}
+
+static void
+node_types_stored_cb (GObject      *source,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (cdl_db_run_finish (CDL_DB (source), result, &error) == NULL && error != NULL)
+    g_warning ("Cannot store a worker's node types: %s", error->message);
+}
+
+static void
+object_info_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  NodeTypesOp *op = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) info = NULL;
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GList) names = NULL;
+
+  info = cdl_comfy_client_get_json_finish (CDL_COMFY_CLIENT (source), result, &error);
+  if (info == NULL || !JSON_NODE_HOLDS_OBJECT (info))
+    {
+      g_debug ("No node types from a worker: %s",
+               error != NULL ? error->message : "not a JSON object");
+      node_types_op_free (op);
+      return;
+    }
+
+  names = json_object_get_members (json_node_get_object (info));
+  for (const GList *l = names; l != NULL; l = l->next)
+    g_strv_builder_add (builder, l->data);
+  op->node_types = g_strv_builder_end (builder);
+
+  cdl_db_run_async (op->self->db, node_types_store_in_thread, op,
+                    node_types_op_free, NULL, NULL, node_types_stored_cb, NULL);
+}
+
+static void
+node_types_due_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  NodeTypesOp *op = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (cdl_db_run_finish (CDL_DB (source), result, &error) == NULL)
+    {
+      if (error != NULL)
+        g_warning ("Cannot check a worker's node types: %s", error->message);
+      node_types_op_free (op);
+      return;
+    }
+
+  cdl_comfy_client_get_json_async (op->self->client, op->base_url, op->api_key,
+                                   "/object_info", NULL, object_info_cb, op);
+}
+
+static void
+refresh_node_types (CdlWorkerService *self,
+                    Target           *target)
+{
+  NodeTypesOp *op = g_new0 (NodeTypesOp, 1);
+
+  op->self = g_object_ref (self);
+  op->id = g_strdup (cdl_worker_get_id (target->worker));
+  op->base_url = g_strdup (cdl_worker_get_base_url (target->worker));
+  op->api_key = g_strdup (target->api_key);
+
+  /* The op is passed as plain user data: the thread function only reads
+   * it and the callback owns it afterwards. */
+  cdl_db_run_async (self->db, node_types_due_in_thread, op, NULL, NULL,
+                    NULL, node_types_due_cb, op);
+}
+
 static void
 probe_done_cb (GObject      *source,
                GAsyncResult *result,
@@ -560,6 +696,8 @@ probe_done_cb (GObject      *source,
 
   if (state->probe == NULL)
     state->message = g_strdup (error->message);
+  else
+    refresh_node_types (self, state->target);
 
   op = op_new (self, cdl_worker_get_id (state->target->worker));
   op->probe_ok = state->probe != NULL;
