@@ -96,3 +96,48 @@ cdl_json_to_string (JsonNode *node,
 
   return json_generator_to_data (gen, NULL);
 }
+
+JsonNode *
+cdl_json_deep_copy (JsonNode *node)
+{
+  g_return_val_if_fail (node != NULL, NULL);
+
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *src = json_node_get_object (node);
+        JsonObject *dst = json_object_new ();
+        JsonObjectIter iter;
+        const char *name;
+        JsonNode *member;
+        JsonNode *copy;
+
+        json_object_iter_init (&iter, src);
+        while (json_object_iter_next (&iter, &name, &member))
+          json_object_set_member (dst, name, cdl_json_deep_copy (member));
+
+        copy = json_node_init_object (json_node_alloc (), dst);
+        json_object_unref (dst);
+        return copy;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *src = json_node_get_array (node);
+        guint n = json_array_get_length (src);
+        JsonArray *dst = json_array_sized_new (n);
+        JsonNode *copy;
+
+        for (guint i = 0; i < n; i++)
+          json_array_add_element (dst, cdl_json_deep_copy (json_array_get_element (src, i)));
+
+        copy = json_node_init_array (json_node_alloc (), dst);
+        json_array_unref (dst);
+        return copy;
+      }
+    case JSON_NODE_VALUE:
+    case JSON_NODE_NULL:
+    default:
+      return json_node_copy (node);
+    }
+}

@@ -28,4 +28,8 @@ JsonNode  *cdl_json_parse          (const char  *data,
 char      *cdl_json_to_string      (JsonNode    *node,
                                     gboolean     pretty);
 
+/* A copy that shares nothing with @node: json_node_copy() only takes a
+ * reference on objects and arrays, so editing its result edits @node. */
+JsonNode  *cdl_json_deep_copy      (JsonNode    *node);
+
 G_END_DECLS
