@@ -234,7 +234,7 @@ cdl_secret_store_store (CdlSecretStore  *self,
   /* Edit a copy: the loaded object may be the cache. */
   {
     g_autoptr(JsonNode) wrap = json_node_init_object (json_node_alloc (), object);
-    g_autoptr(JsonNode) copy = json_node_copy (wrap);
+    g_autoptr(JsonNode) copy = cdl_json_deep_copy (wrap);
 
     json_object_unref (object);
     object = json_object_ref (json_node_get_object (copy));
