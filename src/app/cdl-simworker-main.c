@@ -2,6 +2,8 @@
  *
  * Prints "cdl-simworker listening on http://ADDRESS:PORT" once it listens,
  * so that a test or script that starts it with --port 0 learns the port.
+ * Accepted prompts run and write PNGs; see cdl-sim-server.h for the
+ * faults and the control routes that change them at run time.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -9,6 +11,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +42,18 @@ main (int   argc,
   g_autofree char *api_key = NULL;
   g_autofree char *nodes_exclude = NULL;
   g_autofree char *base_url = NULL;
+  g_autofree char *output_dir = NULL;
   g_auto(GStrv) exclude = NULL;
   gint port = 8188;
+  gint ms_per_image = 50;
+  gint crash_after = 0;
+  gint64 oom_pixels = 0;
+  gint64 fault_seed = 0;
+  double error_rate = 0;
+  double partial_rate = 0;
   gboolean fail = FALSE;
   gboolean hang = FALSE;
+  gboolean garbage = FALSE;
   gboolean version = FALSE;
   guint sigterm_id;
   guint sigint_id;
@@ -55,6 +66,22 @@ main (int   argc,
       "Answer every ComfyUI route with HTTP 500", NULL },
     { "hang", 0, 0, G_OPTION_ARG_NONE, &hang,
       "Accept requests and never answer them", NULL },
+    { "garbage", 0, 0, G_OPTION_ARG_NONE, &garbage,
+      "Answer every ComfyUI route with a body that is not JSON", NULL },
+    { "output-dir", 'o', 0, G_OPTION_ARG_FILENAME, &output_dir,
+      "Folder for output images (default: a private temporary one)", "DIR" },
+    { "ms-per-image", 0, 0, G_OPTION_ARG_INT, &ms_per_image,
+      "Time each image takes (default 50)", "MS" },
+    { "error-rate", 0, 0, G_OPTION_ARG_DOUBLE, &error_rate,
+      "Share of jobs that fail with a RuntimeError (0 to 1)", "P" },
+    { "partial-rate", 0, 0, G_OPTION_ARG_DOUBLE, &partial_rate,
+      "Share of jobs that keep only half of their images (0 to 1)", "P" },
+    { "oom-pixels", 0, 0, G_OPTION_ARG_INT64, &oom_pixels,
+      "Fail jobs above width × height × batch N with CUDA OOM", "N" },
+    { "crash-after", 0, 0, G_OPTION_ARG_INT, &crash_after,
+      "Exit abruptly during a job once N prompts were accepted", "N" },
+    { "fault-seed", 0, 0, G_OPTION_ARG_INT64, &fault_seed,
+      "Seed of the draws that pick failing jobs (default 0)", "SEED" },
     { "api-key", 0, 0, G_OPTION_ARG_STRING, &api_key,
       "Require \"Authorization: Bearer KEY\"", "KEY" },
     { "nodes-exclude", 0, 0, G_OPTION_ARG_STRING, &nodes_exclude,
@@ -69,7 +96,7 @@ main (int   argc,
   context = g_option_context_new (NULL);
   g_option_context_set_summary (context,
       "A simulated ComfyUI worker: ComfyUI's HTTP routes and JSON shapes,\n"
-      "no GPU. Faults can also be switched at run time: POST /_sim/fault.");
+      "no GPU. Faults can also be switched at run time: POST /_sim/config.");
   g_option_context_add_main_entries (context, entries, NULL);
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -90,9 +117,19 @@ main (int   argc,
       return EXIT_FAILURE;
     }
 
-  if (fail && hang)
+  if (fail + hang + garbage > 1)
     {
-      g_printerr ("cdl-simworker: --fail and --hang exclude each other\n");
+      g_printerr ("cdl-simworker: --fail, --hang and --garbage exclude "
+                  "each other\n");
+      return EXIT_FAILURE;
+    }
+
+  if (ms_per_image < 0 || crash_after < 0 || oom_pixels < 0 || fault_seed < 0 ||
+      !(error_rate >= 0 && error_rate <= 1) ||
+      !(partial_rate >= 0 && partial_rate <= 1))
+    {
+      g_printerr ("cdl-simworker: rates go from 0 to 1, and times, counts "
+                  "and seeds cannot be negative\n");
       return EXIT_FAILURE;
     }
 
@@ -102,6 +139,24 @@ main (int   argc,
     cdl_sim_server_set_fault (server, CDL_SIM_FAULT_FAIL);
   else if (hang)
     cdl_sim_server_set_fault (server, CDL_SIM_FAULT_HANG);
+  else if (garbage)
+    cdl_sim_server_set_fault (server, CDL_SIM_FAULT_GARBAGE);
+
+  if (output_dir != NULL &&
+      g_mkdir_with_parents (output_dir, 0755) != 0)
+    {
+      g_printerr ("cdl-simworker: cannot create %s: %s\n", output_dir,
+                  g_strerror (errno));
+      return EXIT_FAILURE;
+    }
+
+  cdl_sim_server_set_output_dir (server, output_dir);
+  cdl_sim_server_set_ms_per_image (server, (guint) ms_per_image);
+  cdl_sim_server_set_error_rate (server, error_rate);
+  cdl_sim_server_set_partial_rate (server, partial_rate);
+  cdl_sim_server_set_oom_pixels (server, (guint64) oom_pixels);
+  cdl_sim_server_set_crash_after (server, (guint) crash_after);
+  cdl_sim_server_set_fault_seed (server, (guint64) fault_seed);
 
   cdl_sim_server_set_api_key (server, api_key);
 

@@ -19,7 +19,32 @@
  *   POST /_sim/queue   {"pending": P, "running": R} drops every queued item
  *                      and queues P pending and R running placeholder
  *                      prompts → the GET /queue body.
- *   POST /_sim/reset   mode none, counters zero, queue empty → {}.
+ *   POST /_sim/reset   mode none, counters zero, queue and history empty
+ *                      → {}; the config below stays.
+ *   POST /_sim/config  {"ms_per_image", "error_rate", "partial_rate",
+ *                       "oom_pixels", "crash_after", "fault_seed", "mode"},
+ *                      any subset → the whole config. GET /_sim/state
+ *                      reports it under "config", with the counters
+ *                      "accepted", "executed", "history", "interrupts",
+ *                      "frees", "last_free" and "output_dir".
+ *
+ * Execution: accepted prompts run one at a time, ms_per_image (default 50)
+ * for every image, and write real PNGs (see cdl-sim-job.h for how seeds
+ * map to pictures) named {prefix}_{counter:05}_.png into the output
+ * folder. Faults, decided when a job starts:
+ *
+ *   oom_pixels N      width × height × batch_size above N fails the job with
+ *                     ComfyUI's CUDA out-of-memory execution_error.
+ *   error_rate P      that share of jobs fail with a RuntimeError. Every
+ *                     job draws two numbers from a generator seeded with
+ *                     fault_seed (one for errors, one for partial runs), so
+ *                     the same seed and the same order fail the same jobs.
+ *   partial_rate P    that share of jobs keep only the first half (rounded
+ *                     down) of each output node's batch: history says
+ *                     success, and "outputs" lists fewer images, or lacks
+ *                     the node when none is left.
+ *   crash_after N     once N prompts were accepted, the process _exit (1)s
+ *                     at the next step of the running job.
  *
  * Every ComfyUI route also answers under /api, as ComfyUI's do.
  *
@@ -77,5 +102,26 @@ void          cdl_sim_server_fill_queue (CdlSimServer  *self,
 /* Requests received on @route ("GET /queue", "unmatched"). */
 guint         cdl_sim_server_get_request_count (CdlSimServer *self,
                                                 const char   *route);
+
+/* Where output images go; NULL (the default) makes a private temporary
+ * folder, removed with the server. */
+void          cdl_sim_server_set_output_dir   (CdlSimServer *self,
+                                               const char   *path);
+const char   *cdl_sim_server_get_output_dir   (CdlSimServer *self);
+void          cdl_sim_server_set_ms_per_image (CdlSimServer *self,
+                                               guint         ms);
+void          cdl_sim_server_set_error_rate   (CdlSimServer *self,
+                                               double        rate);
+void          cdl_sim_server_set_partial_rate (CdlSimServer *self,
+                                               double        rate);
+/* 0 turns the out-of-memory fault off. */
+void          cdl_sim_server_set_oom_pixels   (CdlSimServer *self,
+                                               guint64       pixels);
+/* Only for a process of its own: the crash takes the process down. */
+void          cdl_sim_server_set_crash_after  (CdlSimServer *self,
+                                               guint         prompts);
+void          cdl_sim_server_set_fault_seed   (CdlSimServer *self,
+                                               guint64       seed);
+guint         cdl_sim_server_get_history_length (CdlSimServer *self);
 
 G_END_DECLS
