@@ -11,6 +11,7 @@
 #include <libsoup/soup.h>
 
 #include "cdl-comfy-client.h"
+#include "cdl-comfy-client-private.h"
 
 #define USER_AGENT "comfy-datalabel/0.1"
 
@@ -645,6 +646,246 @@ cdl_comfy_parse_queue (JsonNode  *node,
     *running = r;
 
   return TRUE;
+}
+
+/* Any method, any answer: the base of cdl-comfy-jobs.c */
+
+#define SEND_CHUNK (64 * 1024)
+
+typedef struct
+{
+  Request    *req;
+  GByteArray *body;
+  gsize       max_bytes;
+} SendData;
+
+static void
+send_data_free (SendData *data)
+{
+  g_clear_pointer (&data->req, request_free);
+  g_clear_pointer (&data->body, g_byte_array_unref);
+  g_free (data);
+}
+
+void
+cdl_comfy_response_free (CdlComfyResponse *response)
+{
+  if (response == NULL)
+    return;
+
+  g_free (response->content_type);
+  g_clear_pointer (&response->body, g_bytes_unref);
+  g_free (response->url);
+  g_free (response);
+}
+
+static void
+send_stop_deadline (Request *req)
+{
+  if (req->deadline != NULL)
+    {
+      g_source_destroy (req->deadline);
+      g_clear_pointer (&req->deadline, g_source_unref);
+    }
+}
+
+static void
+send_read_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) chunk = NULL;
+  GInputStream *stream = G_INPUT_STREAM (object);
+  SendData *data = g_task_get_task_data (task);
+  Request *req = data->req;
+  CdlComfyResponse *response;
+  SoupMessageHeaders *headers;
+
+  chunk = g_input_stream_read_bytes_finish (stream, result, &error);
+  if (chunk == NULL)
+    {
+      send_stop_deadline (req);
+      g_task_return_error (task, map_transport_error (req, error));
+      return;
+    }
+
+  if (g_bytes_get_size (chunk) > 0)
+    {
+      if (data->max_bytes > 0 &&
+          data->body->len + g_bytes_get_size (chunk) > data->max_bytes)
+        {
+          send_stop_deadline (req);
+          g_input_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+          g_task_return_new_error (task, CDL_COMFY_ERROR,
+                                   CDL_COMFY_ERROR_BAD_RESPONSE,
+                                   "The answer from %s is larger than %"
+                                   G_GSIZE_FORMAT " bytes",
+                                   req->url, data->max_bytes);
+          return;
+        }
+
+      g_byte_array_append (data->body, g_bytes_get_data (chunk, NULL),
+                           (guint) g_bytes_get_size (chunk));
+      g_input_stream_read_bytes_async (stream, SEND_CHUNK, G_PRIORITY_DEFAULT,
+                                       req->cancellable, send_read_cb,
+                                       g_steal_pointer (&task));
+      return;
+    }
+
+  send_stop_deadline (req);
+  g_input_stream_close_async (stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+
+  headers = soup_message_get_response_headers (req->msg);
+  response = g_new0 (CdlComfyResponse, 1);
+  response->status = soup_message_get_status (req->msg);
+  response->content_type = g_strdup (soup_message_headers_get_one (headers,
+                                                                   "Content-Type"));
+  response->body = g_byte_array_free_to_bytes (g_steal_pointer (&data->body));
+  response->url = g_strdup (req->url);
+
+  g_debug ("%s %s -> %u in %" G_GINT64_FORMAT " ms",
+           soup_message_get_method (req->msg), req->url, response->status,
+           (g_get_monotonic_time () - req->started_us) / 1000);
+
+  g_task_return_pointer (task, response,
+                         (GDestroyNotify) cdl_comfy_response_free);
+}
+
+static void
+send_sent_cb (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+  SendData *data = g_task_get_task_data (task);
+  Request *req = data->req;
+
+  stream = soup_session_send_finish (SOUP_SESSION (object), result, &error);
+  if (stream == NULL)
+    {
+      GError *mapped;
+
+      send_stop_deadline (req);
+      mapped = map_transport_error (req, error);
+      g_debug ("%s %s failed: %s", soup_message_get_method (req->msg),
+               req->url, mapped->message);
+      g_task_return_error (task, mapped);
+      return;
+    }
+
+  g_input_stream_read_bytes_async (stream, SEND_CHUNK, G_PRIORITY_DEFAULT,
+                                   req->cancellable, send_read_cb,
+                                   g_steal_pointer (&task));
+}
+
+void
+cdl_comfy_client_send_async (CdlComfyClient      *self,
+                             const char          *base_url,
+                             const char          *api_key,
+                             const char          *method,
+                             const char          *path,
+                             GBytes              *json_body,
+                             gsize                max_bytes,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GUri) uri = NULL;
+  g_autofree char *base = NULL;
+  g_autofree char *full = NULL;
+  SoupMessageHeaders *headers;
+  SendData *data;
+  Request *req;
+  const char *scheme;
+
+  g_return_if_fail (CDL_IS_COMFY_CLIENT (self));
+  g_return_if_fail (base_url != NULL);
+  g_return_if_fail (method != NULL);
+  g_return_if_fail (path != NULL && path[0] == '/');
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, cdl_comfy_client_send_async);
+
+  base = base_without_slash (base_url);
+  full = g_strconcat (base, path, NULL);
+
+  req = g_new0 (Request, 1);
+  req->origin = displayable_url (base);
+  req->url = displayable_url (full);
+  req->timeout_s = self->timeout_s;
+
+  data = g_new0 (SendData, 1);
+  data->req = req;
+  data->body = g_byte_array_new ();
+  data->max_bytes = max_bytes;
+  g_task_set_task_data (task, data, (GDestroyNotify) send_data_free);
+
+  uri = g_uri_parse (full, SOUP_HTTP_URI_FLAGS, NULL);
+  scheme = uri ? g_uri_get_scheme (uri) : NULL;
+  if (uri == NULL || g_uri_get_host (uri) == NULL ||
+      g_uri_get_host (uri)[0] == '\0' ||
+      (g_ascii_strcasecmp (scheme, "http") != 0 &&
+       g_ascii_strcasecmp (scheme, "https") != 0))
+    {
+      g_task_return_new_error (task, CDL_COMFY_ERROR,
+                               CDL_COMFY_ERROR_UNREACHABLE,
+                               "“%s” is not an http:// or https:// address",
+                               req->origin);
+      return;
+    }
+
+  req->msg = soup_message_new_from_uri (method, uri);
+  headers = soup_message_get_request_headers (req->msg);
+  if (json_body != NULL)
+    soup_message_set_request_body_from_bytes (req->msg, "application/json",
+                                              json_body);
+  if (api_key != NULL && api_key[0] != '\0')
+    {
+      g_autofree char *value = g_strconcat ("Bearer ", api_key, NULL);
+
+      soup_message_headers_replace (headers, "Authorization", value);
+      memset (value, 0, strlen (value));
+    }
+
+  req->cancellable = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      req->caller_cancellable = g_object_ref (cancellable);
+      req->caller_cancelled_id =
+        g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled_cb),
+                               g_object_ref (req->cancellable),
+                               g_object_unref);
+    }
+
+  if (req->timeout_s > 0)
+    {
+      req->deadline = g_timeout_source_new (req->timeout_s * 1000);
+      g_source_set_callback (req->deadline, deadline_cb, req, NULL);
+      g_source_set_static_name (req->deadline, "[cdl-comfy] request deadline");
+      g_source_attach (req->deadline, g_main_context_get_thread_default ());
+    }
+
+  req->started_us = g_get_monotonic_time ();
+  soup_session_send_async (self->http, req->msg, G_PRIORITY_DEFAULT,
+                           req->cancellable, send_sent_cb,
+                           g_steal_pointer (&task));
+}
+
+CdlComfyResponse *
+cdl_comfy_client_send_finish (CdlComfyClient  *self,
+                              GAsyncResult    *result,
+                              GError         **error)
+{
+  g_return_val_if_fail (CDL_IS_COMFY_CLIENT (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* GObject */
