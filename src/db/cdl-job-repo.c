@@ -1,0 +1,465 @@
+/* cdl-job-repo.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "cdl-db"
+
+#include "config.h"
+
+#include "db/cdl-job-repo.h"
+#include "db/cdl-pq.h"
+
+#define JOB_COLUMNS \
+  "id, task_id, prompt_id, kind, state, worker_id, client_id, comfy_prompt_id," \
+  " seed_ids::text[], native_batch, batch_size, attempt, retry_of, error, seq"
+
+#define CLAIM_UNTIL "now () + make_interval (secs => $%d::double precision / 1000)"
+
+static gboolean
+check_uuid (const char  *id,
+            const char  *what,
+            GError     **error)
+{
+  if (id != NULL && g_uuid_string_is_valid (id))
+    return TRUE;
+
+  g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND, "No %s with id %s", what,
+               id ? id : "(none)");
+  return FALSE;
+}
+
+static CdlJob *
+job_from_row (const PGresult *res,
+              int             row)
+{
+  CdlJob *job = g_new0 (CdlJob, 1);
+
+  job->id = g_strdup (cdl_pq_get_string (res, row, 0));
+  job->task_id = g_strdup (cdl_pq_get_string (res, row, 1));
+  job->prompt_id = g_strdup (cdl_pq_get_string (res, row, 2));
+  job->kind = g_strdup (cdl_pq_get_string (res, row, 3));
+  job->state = g_strdup (cdl_pq_get_string (res, row, 4));
+  job->worker_id = g_strdup (cdl_pq_get_string (res, row, 5));
+  job->client_id = g_strdup (cdl_pq_get_string (res, row, 6));
+  job->comfy_prompt_id = g_strdup (cdl_pq_get_string (res, row, 7));
+  job->seed_ids = cdl_pq_get_strv (res, row, 8);
+  job->native_batch = cdl_pq_get_bool (res, row, 9);
+  job->batch_size = cdl_pq_get_int (res, row, 10);
+  job->attempt = cdl_pq_get_int (res, row, 11);
+  job->retry_of = g_strdup (cdl_pq_get_string (res, row, 12));
+  job->error = g_strdup (cdl_pq_get_string (res, row, 13));
+  job->seq = cdl_pq_get_int64 (res, row, 14);
+
+  return job;
+}
+
+static GPtrArray *
+jobs_from_result (const PGresult *res)
+{
+  GPtrArray *jobs = g_ptr_array_new_with_free_func ((GDestroyNotify)cdl_job_free);
+
+  for (int i = 0; i < PQntuples (res); i++)
+    g_ptr_array_add (jobs, job_from_row (res, i));
+
+  return jobs;
+}
+
+gint64
+cdl_job_repo_plan (PGconn      *conn,
+                   const char  *task_id,
+                   gboolean     native,
+                   GError     **error)
+{
+  g_autoptr(PGresult) lock = NULL;
+  g_autoptr(PGresult) res = NULL;
+  const char *params[1] = { task_id };
+
+  g_return_val_if_fail (conn != NULL, -1);
+
+  if (!check_uuid (task_id, "task", error))
+    return -1;
+
+  lock = cdl_pq_exec (conn, "SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", 1, params, error);
+  if (lock == NULL)
+    return -1;
+  if (PQntuples (lock) == 0)
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND, "No task with id %s", task_id);
+      return -1;
+    }
+
+  /* Identity values follow the order rows are produced in, so seq keeps
+   * the prompt order of the SELECT. */
+  if (native)
+    res = cdl_pq_exec (conn,
+                       "INSERT INTO jobs (task_id, prompt_id, kind, seed_ids, native_batch,"
+                       "                  batch_size)"
+                       " SELECT p.task_id, p.id, 'mass', s.ids, true, cardinality (s.ids)"
+                       " FROM prompts p"
+                       " CROSS JOIN LATERAL (SELECT array_agg (id ORDER BY position) AS ids"
+                       "                     FROM seeds WHERE prompt_id = p.id) s"
+                       " WHERE p.task_id = $1 AND s.ids IS NOT NULL"
+                       "   AND NOT EXISTS (SELECT 1 FROM jobs"
+                       "                   WHERE task_id = $1 AND kind = 'mass')"
+                       " ORDER BY p.position",
+                       1, params, error);
+  else
+    res = cdl_pq_exec (conn,
+                       "INSERT INTO jobs (task_id, prompt_id, kind, seed_ids, native_batch,"
+                       "                  batch_size)"
+                       " SELECT s.task_id, s.prompt_id, 'mass', ARRAY[s.id], false, 1"
+                       " FROM seeds s JOIN prompts p ON p.id = s.prompt_id"
+                       " WHERE s.task_id = $1"
+                       "   AND NOT EXISTS (SELECT 1 FROM jobs"
+                       "                   WHERE task_id = $1 AND kind = 'mass')"
+                       " ORDER BY p.position, s.position",
+                       1, params, error);
+  if (res == NULL)
+    return -1;
+
+  return g_ascii_strtoll (PQcmdTuples (res), NULL, 10);
+}
+
+CdlJob *
+cdl_job_repo_claim_next (PGconn      *conn,
+                         const char  *task_id,
+                         const char  *holder,
+                         guint        claim_ms,
+                         GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *ms = g_strdup_printf ("%u", claim_ms);
+  g_autofree char *sql = NULL;
+  const char *params[3] = { task_id, holder, ms };
+
+  g_return_val_if_fail (conn != NULL && holder != NULL, NULL);
+
+  if (!check_uuid (task_id, "task", error))
+    return NULL;
+
+  sql = g_strdup_printf ("UPDATE jobs SET claimed_by = $2, claimed_until = " CLAIM_UNTIL ","
+                         "  updated_at = now ()"
+                         " WHERE id = (SELECT id FROM jobs"
+                         "             WHERE task_id = $1 AND state = 'queued'"
+                         "               AND (claimed_until IS NULL OR claimed_until < now ())"
+                         "             ORDER BY seq LIMIT 1"
+                         "             FOR UPDATE SKIP LOCKED)"
+                         " RETURNING " JOB_COLUMNS, 3);
+  res = cdl_pq_exec (conn, sql, 3, params, error);
+  if (res == NULL || PQntuples (res) == 0)
+    return NULL;
+
+  return job_from_row (res, 0);
+}
+
+GPtrArray *
+cdl_job_repo_claim_orphans (PGconn      *conn,
+                            const char  *holder,
+                            guint        claim_ms,
+                            GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *ms = g_strdup_printf ("%u", claim_ms);
+  g_autofree char *sql = NULL;
+  const char *params[2] = { holder, ms };
+
+  g_return_val_if_fail (conn != NULL && holder != NULL, NULL);
+
+  sql = g_strdup_printf ("UPDATE jobs SET claimed_by = $1, claimed_until = " CLAIM_UNTIL ","
+                         "  updated_at = now ()"
+                         " WHERE id IN (SELECT id FROM jobs"
+                         "              WHERE state IN ('submitted', 'running')"
+                         "                AND (claimed_until IS NULL OR claimed_until < now ())"
+                         "              ORDER BY seq"
+                         "              FOR UPDATE SKIP LOCKED)"
+                         " RETURNING " JOB_COLUMNS, 2);
+  res = cdl_pq_exec (conn, sql, 2, params, error);
+  if (res == NULL)
+    return NULL;
+
+  return jobs_from_result (res);
+}
+
+gint64
+cdl_job_repo_renew_claims (PGconn      *conn,
+                           const char  *holder,
+                           guint        claim_ms,
+                           GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *ms = g_strdup_printf ("%u", claim_ms);
+  g_autofree char *sql = NULL;
+  const char *params[2] = { holder, ms };
+
+  g_return_val_if_fail (conn != NULL && holder != NULL, -1);
+
+  sql = g_strdup_printf ("UPDATE jobs SET claimed_until = " CLAIM_UNTIL
+                         " WHERE claimed_by = $1"
+                         "   AND state IN ('queued', 'submitted', 'running')", 2);
+  res = cdl_pq_exec (conn, sql, 2, params, error);
+  if (res == NULL)
+    return -1;
+
+  return g_ascii_strtoll (PQcmdTuples (res), NULL, 10);
+}
+
+gboolean
+cdl_job_repo_mark_submitted (PGconn      *conn,
+                             const char  *job_id,
+                             const char  *holder,
+                             const char  *worker_id,
+                             const char  *client_id,
+                             GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[4] = { job_id, holder, worker_id, client_id };
+
+  g_return_val_if_fail (conn != NULL, FALSE);
+
+  if (!check_uuid (job_id, "job", error) || !check_uuid (worker_id, "worker", error))
+    return FALSE;
+
+  /* The job's own id is the prompt_id ComfyUI gets (cdl_job_comfy_prompt_id). */
+  res = cdl_pq_exec (conn,
+                     "UPDATE jobs SET state = 'submitted', worker_id = $3, client_id = $4,"
+                     "  comfy_prompt_id = id::text, submitted_at = now (), updated_at = now ()"
+                     " WHERE id = $1 AND claimed_by = $2 AND state = 'queued'",
+                     4, params, error);
+  if (res == NULL)
+    return FALSE;
+
+  return g_strcmp0 (PQcmdTuples (res), "1") == 0;
+}
+
+gboolean
+cdl_job_repo_mark_running (PGconn      *conn,
+                           const char  *job_id,
+                           GError     **error)
+{
+  const char *params[1] = { job_id };
+
+  if (!check_uuid (job_id, "job", error))
+    return FALSE;
+
+  return cdl_pq_command (conn,
+                         "UPDATE jobs SET state = 'running', updated_at = now ()"
+                         " WHERE id = $1 AND state = 'submitted'",
+                         1, params, error);
+}
+
+gboolean
+cdl_job_repo_finish (PGconn      *conn,
+                     const char  *job_id,
+                     const char  *state,
+                     const char  *error_text,
+                     GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[3] = { job_id, state, error_text };
+
+  g_return_val_if_fail (conn != NULL && state != NULL, FALSE);
+
+  if (!check_uuid (job_id, "job", error))
+    return FALSE;
+
+  res = cdl_pq_exec (conn,
+                     "UPDATE jobs SET state = $2, error = $3, finished_at = now (),"
+                     "  claimed_by = NULL, claimed_until = NULL, updated_at = now ()"
+                     " WHERE id = $1 AND state IN ('queued', 'submitted', 'running')",
+                     3, params, error);
+  if (res == NULL)
+    return FALSE;
+
+  return g_strcmp0 (PQcmdTuples (res), "1") == 0;
+}
+
+CdlJob *
+cdl_job_repo_retry (PGconn      *conn,
+                    const char  *job_id,
+                    const char  *state,
+                    const char  *error_text,
+                    GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[3] = { job_id, state, error_text };
+
+  g_return_val_if_fail (conn != NULL && state != NULL, NULL);
+
+  if (!check_uuid (job_id, "job", error))
+    return NULL;
+
+  res = cdl_pq_exec (conn,
+                     "WITH old AS ("
+                     "  UPDATE jobs SET state = $2, error = $3, finished_at = now (),"
+                     "    claimed_by = NULL, claimed_until = NULL, updated_at = now ()"
+                     "  WHERE id = $1 AND state IN ('queued', 'submitted', 'running')"
+                     "  RETURNING *)"
+                     " INSERT INTO jobs (task_id, prompt_id, kind, seed_ids, native_batch,"
+                     "                   batch_size, attempt, settings, retry_of)"
+                     " SELECT task_id, prompt_id, kind, seed_ids, native_batch, batch_size,"
+                     "        attempt + 1, settings, id FROM old"
+                     " RETURNING " JOB_COLUMNS,
+                     3, params, error);
+  if (res == NULL)
+    return NULL;
+
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND,
+                   "Job %s is not running, so it cannot be retried", job_id);
+      return NULL;
+    }
+
+  return job_from_row (res, 0);
+}
+
+gint64
+cdl_job_repo_cancel_queued (PGconn      *conn,
+                            const char  *task_id,
+                            GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[1] = { task_id };
+
+  if (!check_uuid (task_id, "task", error))
+    return -1;
+
+  res = cdl_pq_exec (conn,
+                     "UPDATE jobs SET state = 'cancelled', finished_at = now (),"
+                     "  claimed_by = NULL, claimed_until = NULL, updated_at = now ()"
+                     " WHERE task_id = $1 AND state = 'queued'",
+                     1, params, error);
+  if (res == NULL)
+    return -1;
+
+  return g_ascii_strtoll (PQcmdTuples (res), NULL, 10);
+}
+
+CdlJob *
+cdl_job_repo_get (PGconn      *conn,
+                  const char  *job_id,
+                  GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[1] = { job_id };
+
+  if (!check_uuid (job_id, "job", error))
+    return NULL;
+
+  res = cdl_pq_exec (conn, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1", 1, params, error);
+  if (res == NULL)
+    return NULL;
+
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND, "No job with id %s", job_id);
+      return NULL;
+    }
+
+  return job_from_row (res, 0);
+}
+
+gboolean
+cdl_job_repo_progress (PGconn           *conn,
+                       const char       *task_id,
+                       CdlTaskProgress  *progress,
+                       GError          **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[1] = { task_id };
+
+  g_return_val_if_fail (progress != NULL, FALSE);
+
+  if (!check_uuid (task_id, "task", error))
+    return FALSE;
+
+  res = cdl_pq_exec (conn,
+                     "SELECT (SELECT count (*) FROM seeds WHERE task_id = $1),"
+                     "       (SELECT count (*) FROM generations"
+                     "        WHERE task_id = $1 AND state = 'done'),"
+                     "       count (*) FILTER (WHERE state IN ('submitted', 'running')),"
+                     "       count (*) FILTER (WHERE state = 'queued'),"
+                     "       count (*) FILTER (WHERE state = 'failed'"
+                     "                         AND NOT EXISTS (SELECT 1 FROM jobs r"
+                     "                                         WHERE r.retry_of = j.id))"
+                     " FROM jobs j WHERE task_id = $1 AND kind = 'mass'",
+                     1, params, error);
+  if (res == NULL)
+    return FALSE;
+
+  progress->total = cdl_pq_get_int64 (res, 0, 0);
+  progress->done = cdl_pq_get_int64 (res, 0, 1);
+  progress->running = cdl_pq_get_int64 (res, 0, 2);
+  progress->pending = cdl_pq_get_int64 (res, 0, 3);
+  progress->failed = cdl_pq_get_int64 (res, 0, 4);
+
+  return TRUE;
+}
+
+char *
+cdl_generation_repo_insert (PGconn                    *conn,
+                            const CdlGenerationInput  *in,
+                            gboolean                  *inserted,
+                            GError                   **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *seed = g_strdup_printf ("%" G_GINT64_FORMAT, in->seed_value);
+  g_autofree char *index = g_strdup_printf ("%d", in->batch_index);
+  g_autofree char *bytes = g_strdup_printf ("%" G_GINT64_FORMAT, in->bytes);
+  g_autofree char *width = g_strdup_printf ("%d", in->width);
+  g_autofree char *height = g_strdup_printf ("%d", in->height);
+  g_autofree char *metadata = NULL;
+  const char *params[14];
+
+  g_return_val_if_fail (conn != NULL && in != NULL, NULL);
+
+  if (inserted != NULL)
+    *inserted = FALSE;
+
+  if (in->metadata != NULL)
+    {
+      g_autoptr(JsonGenerator) gen = json_generator_new ();
+
+      json_generator_set_root (gen, in->metadata);
+      metadata = json_generator_to_data (gen, NULL);
+    }
+
+  params[0] = in->task_id;
+  params[1] = in->prompt_id;
+  params[2] = in->seed_id;
+  params[3] = in->job_id;
+  params[4] = in->worker_id;
+  params[5] = seed;
+  params[6] = index;
+  params[7] = in->image_uri;
+  params[8] = in->thumb_uri;
+  params[9] = in->checksum;
+  params[10] = bytes;
+  params[11] = width;
+  params[12] = height;
+  params[13] = metadata ? metadata : "{}";
+
+  /* The slot row makes "one image per seed and index" hold across
+   * partitions, where a unique index on generations cannot. */
+  res = cdl_pq_exec (conn,
+                     "WITH slot AS ("
+                     "  INSERT INTO generation_slots (seed_id, batch_index, generation_id,"
+                     "                                created_at)"
+                     "  VALUES ($3, $7, gen_random_uuid (), now ())"
+                     "  ON CONFLICT DO NOTHING"
+                     "  RETURNING generation_id, created_at)"
+                     " INSERT INTO generations (id, created_at, task_id, prompt_id, seed_id,"
+                     "   job_id, worker_id, seed_value, batch_index, state, image_uri,"
+                     "   thumb_uri, checksum, bytes, width, height, metadata)"
+                     " SELECT generation_id, created_at, $1, $2, $3, $4, $5, $6, $7, 'done',"
+                     "   $8, $9, $10, $11, $12, $13, $14::jsonb FROM slot"
+                     " RETURNING id",
+                     14, params, error);
+  if (res == NULL || PQntuples (res) == 0)
+    return NULL;
+
+  if (inserted != NULL)
+    *inserted = TRUE;
+
+  return g_strdup (cdl_pq_get_string (res, 0, 0));
+}
