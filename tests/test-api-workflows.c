@@ -906,6 +906,16 @@ test_settings (Fixture       *f,
   s = json_node_get_object (expect_ok (root, status, 200));
   g_assert_cmpint (json_object_get_int_member (s, "max_workflow_batch_size"), ==, 2);
   g_assert_true (json_object_get_boolean_member (s, "controlnet_allowed"));
+  g_clear_pointer (&root, json_node_unref);
+
+  /* A row spoiled behind the product's back reads as the default. */
+  {
+    g_autoptr(PGresult) res = sql (f, "UPDATE settings SET value = '\"many\"'"
+                                      " WHERE key = 'max_workflow_batch_size'", 0, NULL);
+  }
+  root = api (f, "GET", "/api/settings", f->admin_token, NULL, &status);
+  s = json_node_get_object (expect_ok (root, status, 200));
+  g_assert_cmpint (json_object_get_int_member (s, "max_workflow_batch_size"), ==, 8);
 }
 
 static void
@@ -966,6 +976,18 @@ test_refusals (Fixture       *f,
   root = upload_full (f, f->admin_token, "workflow", "x", NULL, text, length / 2, &status);
   expect_error (root, status, 400, "not valid JSON");
   g_clear_pointer (&root, json_node_unref);
+
+  /* 413 above 8 MiB, before the body is read. */
+  {
+    gsize big_length = 9 * 1024 * 1024;
+    g_autofree char *big = g_malloc (big_length);
+
+    memset (big, ' ', big_length);
+    root = upload_full (f, f->admin_token, "workflow", "huge", NULL, big, big_length,
+                        &status);
+    g_assert_cmpuint (status, ==, 413);
+    g_clear_pointer (&root, json_node_unref);
+  }
 
   root = api (f, "GET", "/api/workflows", operator, NULL, &status);
   g_assert_cmpuint (json_array_get_length (json_node_get_array (expect_ok (root, status, 200))),
