@@ -462,6 +462,8 @@ cdl_api_server_new (CdlInstance *instance)
   g_signal_connect (self->server, "request-started", G_CALLBACK (request_started_cb), NULL);
 
   cdl_api_workers_register (self);
+  cdl_api_pools_register (self);
+  cdl_api_tasks_register (self);
   cdl_api_settings_register (self);
   cdl_api_workflows_register (self);
 

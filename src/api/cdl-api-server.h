@@ -44,6 +44,8 @@ void          cdl_api_server_add_route    (CdlApiServer  *self,
 
 /* Route tables, one per resource. */
 void          cdl_api_workers_register    (CdlApiServer  *self);
+void          cdl_api_pools_register      (CdlApiServer  *self);
+void          cdl_api_tasks_register      (CdlApiServer  *self);
 void          cdl_api_settings_register   (CdlApiServer  *self);
 void          cdl_api_workflows_register  (CdlApiServer  *self);
 

@@ -46,8 +46,14 @@ char      *cdl_task_repo_insert   (PGconn              *conn,
                                    JsonNode            *settings,
                                    GError             **error);
 
+/* The settings the task's prompts were generated under (tasks.settings). */
+JsonNode  *cdl_task_repo_get_settings (PGconn            *conn,
+                                       const char        *task_id,
+                                       GError           **error);
+
 /* Writes the task's row fields from @data (name, notes, workflow_id,
- * prompt_template, target_prompts, seeds_per_prompt, rng_seed). */
+ * prompt_template, target_prompts, seeds_per_prompt, rng_seed); NULL
+ * @settings keeps the stored ones. */
 gboolean   cdl_task_repo_update   (PGconn              *conn,
                                    const char          *id,
                                    const CdlTaskData   *data,

@@ -29,6 +29,8 @@ struct _CdlInstance
   CdlComfyClient    *client;
   CdlWorkerService  *workers;
   CdlAuthService    *auth;
+  CdlPoolService    *pools;
+  CdlTaskService    *tasks;
   CdlSettingsService *settings;
   CdlWorkflowService *workflows;
   CdlHealthMonitor  *monitor;
@@ -48,6 +50,8 @@ cdl_instance_dispose (GObject *object)
   g_clear_object (&self->listener);
   g_clear_object (&self->workers);
   g_clear_object (&self->auth);
+  g_clear_object (&self->pools);
+  g_clear_object (&self->tasks);
   g_clear_object (&self->settings);
   g_clear_object (&self->workflows);
   g_clear_object (&self->client);
@@ -156,6 +160,8 @@ create_services (CdlInstance *self)
   self->client = cdl_comfy_client_new ();
   self->workers = cdl_worker_service_new (self->db, self->client, self->secrets);
   self->auth = cdl_auth_service_new (self->db);
+  self->pools = cdl_pool_service_new (self->db);
+  self->tasks = cdl_task_service_new (self->db);
   self->settings = cdl_settings_service_new (self->db);
   self->workflows = cdl_workflow_service_new (self->db);
 }
@@ -317,6 +323,22 @@ cdl_instance_get_auth_service (CdlInstance *self)
   g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
 
   return self->auth;
+}
+
+CdlPoolService *
+cdl_instance_get_pool_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->pools;
+}
+
+CdlTaskService *
+cdl_instance_get_task_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->tasks;
 }
 
 CdlSettingsService *

@@ -15,7 +15,9 @@
 #include "db/cdl-embedded-pg.h"
 #include "services/cdl-auth-service.h"
 #include "services/cdl-health-monitor.h"
+#include "services/cdl-pool-service.h"
 #include "services/cdl-secret-store.h"
+#include "services/cdl-task-service.h"
 #include "services/cdl-settings-service.h"
 #include "services/cdl-worker-service.h"
 #include "services/cdl-workflow-service.h"
@@ -61,6 +63,8 @@ const char       *cdl_instance_get_data_dir       (CdlInstance          *self);
 CdlDb            *cdl_instance_get_db             (CdlInstance          *self);
 CdlWorkerService *cdl_instance_get_worker_service (CdlInstance          *self);
 CdlAuthService   *cdl_instance_get_auth_service   (CdlInstance          *self);
+CdlPoolService   *cdl_instance_get_pool_service   (CdlInstance          *self);
+CdlTaskService   *cdl_instance_get_task_service   (CdlInstance          *self);
 CdlSettingsService *cdl_instance_get_settings_service (CdlInstance        *self);
 CdlWorkflowService *cdl_instance_get_workflow_service (CdlInstance        *self);
 

@@ -1,0 +1,954 @@
+/* test-api-tasks.c: variable pools and tasks over the real REST server
+ *
+ * The server binary runs against a real PostgreSQL database; workflows are
+ * stored straight into the database, so these tests do not depend on the
+ * upload route.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "cdl-test-pg.h"
+#include "core/cdl-auth.h"
+#include "core/cdl-json.h"
+#include "core/cdl-sampling.h"
+#include "db/cdl-pq.h"
+#include "services/cdl-auth-service.h"
+
+static CdlTestPg *pg;
+
+typedef struct
+{
+  char        *conninfo;
+  char        *tmpdir;
+  char        *log_path;
+  GSubprocess *server;
+  char        *base_url;
+  char        *admin_token;
+  SoupSession *session;
+} Fixture;
+
+static const char *
+build_path (const char *rel)
+{
+  static char buf[4096];
+  const char *dir = g_getenv ("CDL_BUILD_DIR");
+
+  g_assert_nonnull (dir);
+  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
+  return buf;
+}
+
+/* The server must not outlive a test that aborts. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GSubprocessLauncher *
+server_launcher (Fixture *f)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
+  return launcher;
+}
+
+static char *
+run_create_admin (GSubprocessLauncher *launcher,
+                  const char * const  *argv)
+{
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n;
+
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (proc));
+
+  /* The token is the last line of stdout. */
+  g_strchomp (out);
+  lines = g_strsplit (out, "\n", -1);
+  n = g_strv_length (lines);
+  g_assert_cmpuint (n, >=, 1);
+  return g_strdup (lines[n - 1]);
+}
+
+static GSubprocess *
+start_server (GSubprocessLauncher *launcher,
+              const char * const  *argv,
+              const char          *log_path,
+              char               **base_url)
+{
+  g_autoptr(GError) error = NULL;
+  GSubprocess *proc;
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  const char *prefix = "Listening on http://";
+
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *text = NULL;
+      const char *p;
+
+      if (g_file_get_contents (log_path, &text, NULL, NULL)
+          && (p = strstr (text, prefix)) != NULL)
+        {
+          const char *end = strchr (p + strlen (prefix), '/');
+
+          g_assert_nonnull (end);
+          *base_url = g_strndup (p + strlen ("Listening on "),
+                                 end - p - strlen ("Listening on "));
+          return proc;
+        }
+
+      if (g_subprocess_get_identifier (proc) == NULL)
+        break;
+      g_usleep (20 * 1000);
+    }
+
+  {
+    g_autofree char *text = NULL;
+
+    g_file_get_contents (log_path, &text, NULL, NULL);
+    g_error ("The server did not start; its log:\n%s", text ? text : "(empty)");
+  }
+  return NULL;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autofree char *data_dir = NULL;
+
+  f->conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+  f->tmpdir = g_dir_make_tmp ("cdl-api-tasks-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->log_path = g_build_filename (f->tmpdir, "server.log", NULL);
+  data_dir = g_build_filename (f->tmpdir, "data", NULL);
+  f->session = soup_session_new_with_options ("timeout", 60, NULL);
+
+  launcher = server_launcher (f);
+  {
+    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+                           "--data-dir", data_dir, "--create-admin", "root", NULL };
+    f->admin_token = run_create_admin (launcher, argv);
+  }
+  {
+    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+                           "--port", "0", "--data-dir", data_dir, NULL };
+    f->server = start_server (launcher, argv, f->log_path, &f->base_url);
+  }
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  if (f->server != NULL)
+    {
+      g_subprocess_send_signal (f->server, SIGTERM);
+      g_subprocess_wait (f->server, NULL, NULL);
+      g_assert_true (g_subprocess_get_if_exited (f->server));
+      g_assert_cmpint (g_subprocess_get_exit_status (f->server), ==, 0);
+    }
+  g_clear_object (&f->server);
+  g_clear_object (&f->session);
+
+  if (f->tmpdir != NULL)
+    {
+      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->tmpdir);
+
+      g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
+    }
+
+  g_free (f->tmpdir);
+  g_free (f->log_path);
+  g_free (f->conninfo);
+  g_free (f->base_url);
+  g_free (f->admin_token);
+}
+
+/* HTTP and SQL ---------------------------------------------------------------- */
+
+static JsonNode *
+api (Fixture    *f,
+     const char *method,
+     const char *path,
+     const char *token,
+     const char *body,
+     guint      *status)
+{
+  g_autofree char *url = g_strconcat (f->base_url, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  const char *data;
+
+  g_assert_nonnull (msg);
+
+  if (token != NULL)
+    {
+      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
+
+      soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                    "Authorization", value);
+    }
+
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+
+  reply = soup_session_send_and_read (f->session, msg, NULL, &error);
+  g_assert_no_error (error);
+
+  *status = soup_message_get_status (msg);
+  data = g_bytes_get_data (reply, &len);
+  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
+}
+
+/* Asserts a successful envelope with @want and returns a copy of its data. */
+static JsonNode *
+call_ok (Fixture    *f,
+         const char *method,
+         const char *path,
+         const char *body,
+         guint       want)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *obj;
+  guint status;
+
+  root = api (f, method, path, f->admin_token, body, &status);
+  g_assert_nonnull (root);
+  obj = json_node_get_object (root);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             json_object_get_string_member_with_default (obj, "error", "(none)"));
+  g_assert_true (json_object_get_boolean_member (obj, "success"));
+  return json_node_copy (json_object_get_member (obj, "data"));
+}
+
+/* Asserts a failed envelope with @want whose message mentions @needle. */
+static void
+call_error (Fixture    *f,
+            const char *method,
+            const char *path,
+            const char *token,
+            const char *body,
+            guint       want,
+            const char *needle)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *obj;
+  const char *message;
+  guint status;
+
+  root = api (f, method, path, token, body, &status);
+  g_assert_nonnull (root);
+  obj = json_node_get_object (root);
+  message = json_object_get_string_member_with_default (obj, "error", NULL);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             message ? message : "(none)");
+  g_assert_false (json_object_get_boolean_member (obj, "success"));
+  g_assert_true (json_object_get_null_member (obj, "data"));
+  g_assert_nonnull (message);
+  if (needle != NULL && strstr (message, needle) == NULL)
+    g_error ("%s %s: expected the error to mention \"%s\", got: %s", method, path,
+             needle, message);
+}
+
+static PGconn *
+connect_db (Fixture *f)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  return conn;
+}
+
+static PGresult *
+sql (Fixture            *f,
+     const char         *query,
+     int                 n_params,
+     const char * const *params)
+{
+  PGconn *conn = connect_db (f);
+  g_autoptr(GError) error = NULL;
+  PGresult *res;
+
+  res = cdl_pq_exec (conn, query, n_params, params, &error);
+  g_assert_no_error (error);
+  PQfinish (conn);
+  return res;
+}
+
+/* Runs @query, which must fail with the freeze triggers' error. */
+static void
+sql_frozen (Fixture            *f,
+            const char         *query,
+            int                 n_params,
+            const char * const *params)
+{
+  PGconn *conn = connect_db (f);
+  g_autoptr(GError) error = NULL;
+  PGresult *res;
+
+  res = cdl_pq_exec (conn, query, n_params, params, &error);
+  if (res != NULL)
+    g_error ("expected \"%s\" to be refused on a frozen task; %s rows changed",
+             query, PQcmdTuples (res));
+  g_assert_error (error, CDL_DB_ERROR, CDL_DB_ERROR_FROZEN);
+  PQfinish (conn);
+}
+
+static char *
+issue_token (Fixture    *f,
+             const char *name,
+             CdlRole     role)
+{
+  g_autoptr(CdlDb) db = cdl_db_new (f->conninfo, 1);
+  g_autoptr(CdlAuthService) auth = cdl_auth_service_new (db);
+  g_autoptr(GError) error = NULL;
+  char *token;
+
+  token = cdl_auth_service_issue_token_sync (auth, name, role, "test", &error);
+  g_assert_no_error (error);
+  return token;
+}
+
+/* A stored workflow version whose positive prompt is @positive. */
+static char *
+insert_workflow (Fixture    *f,
+                 const char *name,
+                 const char *positive,
+                 gboolean    valid)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) nodes = NULL;
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *nodes_text = NULL;
+  const char *raw = "{\"3\": {\"class_type\": \"KSampler\", \"inputs\": {\"seed\": 1}},"
+                    " \"6\": {\"class_type\": \"CLIPTextEncode\", \"inputs\": {\"text\": \"x\"}}}";
+  const char *problems = valid ? "[]"
+    : "[{\"code\": \"forbidden_node\", \"node_id\": \"9\","
+      " \"message\": \"Node 9 (ControlNetApply) is forbidden by the admin\"}]";
+
+  json_builder_begin_array (b);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "node_id");
+  json_builder_add_string_value (b, "6");
+  json_builder_set_member_name (b, "class_type");
+  json_builder_add_string_value (b, "CLIPTextEncode");
+  json_builder_set_member_name (b, "role");
+  json_builder_add_string_value (b, "positive");
+  json_builder_set_member_name (b, "input");
+  json_builder_add_string_value (b, "text");
+  json_builder_set_member_name (b, "text");
+  json_builder_add_string_value (b, positive);
+  json_builder_end_object (b);
+  json_builder_end_array (b);
+  nodes = json_builder_get_root (b);
+  nodes_text = cdl_json_to_string (nodes, FALSE);
+
+  {
+    const char *params[5] = { name, raw, valid ? "true" : "false", nodes_text, problems };
+
+    res = sql (f,
+               "INSERT INTO workflows (name, version, raw_text, raw_definition, valid,"
+               " prompt_nodes, seed_nodes, problems, batch_size, width, height, model)"
+               " VALUES ($1, 1, $2::text, $2::jsonb, $3::boolean, $4::jsonb,"
+               " '[{\"node_id\": \"3\", \"class_type\": \"KSampler\", \"input\": \"seed\"}]',"
+               " $5::jsonb, 1, 512, 512, 'sd15.safetensors') RETURNING id",
+               5, params);
+  }
+  return g_strdup (cdl_pq_get_string (res, 0, 0));
+}
+
+/* POST /api/variable-pools with @n items "<prefix> <i>"; returns the id. */
+static char *
+create_pool (Fixture    *f,
+             const char *name,
+             const char *mode,
+             const char *prefix,
+             guint       n)
+{
+  g_autoptr(GString) body = g_string_new (NULL);
+  g_autoptr(JsonNode) data = NULL;
+
+  g_string_append_printf (body, "{\"name\": \"%s\", \"mode\": \"%s\", \"items\": [", name, mode);
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (body, "%s\"%s %u\"", i > 0 ? ", " : "", prefix, i);
+  g_string_append (body, "]}");
+
+  data = call_ok (f, "POST", "/api/variable-pools", body->str, 201);
+  return g_strdup (json_object_get_string_member (json_node_get_object (data), "id"));
+}
+
+static char *
+create_task_body (const char *workflow_id,
+                  const char *pool_a,
+                  const char *pool_b,
+                  int         k,
+                  int         n,
+                  const char *extra)
+{
+  g_autoptr(GString) pools = g_string_new (NULL);
+
+  if (pool_a != NULL)
+    g_string_append_printf (pools, "\"%s\"", pool_a);
+  if (pool_b != NULL)
+    g_string_append_printf (pools, ", \"%s\"", pool_b);
+
+  return g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [%s],"
+                          " \"target_prompts\": %d, \"seeds_per_prompt\": %d%s%s}",
+                          workflow_id, pools->str, k, n, extra ? ", " : "", extra ? extra : "");
+}
+
+/* Every prompt of a task, through keyset pages of @limit. */
+static GPtrArray *
+all_prompts (Fixture    *f,
+             const char *task_id,
+             guint       limit)
+{
+  GPtrArray *prompts = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  gint64 after = -1;
+  guint pages = 0;
+
+  do
+    {
+      g_autofree char *path = g_strdup_printf ("/api/tasks/%s?limit=%u&after=%" G_GINT64_FORMAT,
+                                               task_id, limit, after);
+      g_autoptr(JsonNode) data = call_ok (f, "GET", path, NULL, 200);
+      JsonObject *obj = json_node_get_object (data);
+      JsonArray *page = json_object_get_array_member (obj, "prompts");
+      JsonArray *seeds = json_object_get_array_member (obj, "seeds");
+
+      g_assert_cmpuint (json_array_get_length (page), <=, limit);
+      g_assert_cmpuint (json_array_get_length (seeds), ==, json_array_get_length (page));
+      for (guint i = 0; i < json_array_get_length (page); i++)
+        g_ptr_array_add (prompts, json_node_copy (json_array_get_element (page, i)));
+
+      after = json_object_get_null_member (obj, "next_after")
+        ? -1 : json_object_get_int_member (obj, "next_after");
+      pages++;
+    }
+  while (after >= 0);
+
+  g_assert_cmpuint (pages, >=, 1);
+  return prompts;
+}
+
+/* Tests ---------------------------------------------------------------------- */
+
+static void
+test_pools (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(JsonNode) created = NULL;
+  g_autoptr(JsonNode) patched = NULL;
+  g_autoptr(JsonNode) old = NULL;
+  g_autoptr(JsonNode) list = NULL;
+  g_autoptr(JsonNode) one = NULL;
+  g_autoptr(JsonNode) again = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *sample_path = NULL;
+  JsonObject *obj;
+  JsonArray *items;
+  const char *id;
+
+  created = call_ok (f, "POST", "/api/variable-pools",
+                     "{\"name\": \"lighting\", \"mode\": \"no_replacement\","
+                     " \"items\": [\" soft light \", \"soft light\", \"\", \"neon\", \"dusk\","
+                     " \"noon\", \"candle\"]}", 201);
+  obj = json_node_get_object (created);
+  id = json_object_get_string_member (obj, "id");
+  g_assert_cmpint (json_object_get_int_member (obj, "version"), ==, 1);
+  items = json_object_get_array_member (obj, "items");
+  g_assert_cmpuint (json_array_get_length (items), ==, 5);
+  g_assert_cmpstr (json_array_get_string_element (items, 0), ==, "soft light");
+
+  call_error (f, "POST", "/api/variable-pools", f->admin_token,
+              "{\"name\": \"lighting\", \"mode\": \"permutation\", \"items\": [\"a\"]}",
+              409, "lighting");
+  call_error (f, "POST", "/api/variable-pools", f->admin_token,
+              "{\"name\": \"2nd-pool\", \"mode\": \"permutation\", \"items\": [\"a\"]}",
+              400, "name");
+  call_error (f, "POST", "/api/variable-pools", f->admin_token,
+              "{\"name\": \"p\", \"mode\": \"random\", \"items\": [\"a\"]}", 400, "mode");
+  call_error (f, "POST", "/api/variable-pools", f->admin_token,
+              "{\"name\": \"p\", \"mode\": \"permutation\", \"items\": [\"\"]}", 400, "items");
+
+  list = call_ok (f, "GET", "/api/variable-pools", NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (list)), ==, 1);
+
+  /* An edit makes version 2; version 1 stays readable. */
+  path = g_strdup_printf ("/api/variable-pools/%s", id);
+  patched = call_ok (f, "PATCH", path, "{\"items\": [\"rim light\", \"fog\"], \"mode\": \"permutation\"}",
+                     200);
+  obj = json_node_get_object (patched);
+  g_assert_cmpint (json_object_get_int_member (obj, "version"), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (obj, "mode"), ==, "permutation");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "items")), ==, 2);
+
+  {
+    g_autofree char *v1 = g_strdup_printf ("%s?version=1", path);
+
+    old = call_ok (f, "GET", v1, NULL, 200);
+    obj = json_node_get_object (old);
+    g_assert_cmpint (json_object_get_int_member (obj, "version"), ==, 1);
+    g_assert_cmpint (json_object_get_int_member (obj, "current_version"), ==, 2);
+    g_assert_cmpstr (json_object_get_string_member (obj, "mode"), ==, "no_replacement");
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "items")), ==, 5);
+  }
+  {
+    g_autofree char *v9 = g_strdup_printf ("%s?version=9", path);
+
+    call_error (f, "GET", v9, f->admin_token, NULL, 404, "version 9");
+  }
+  call_error (f, "PATCH", path, f->admin_token, "{\"name\": \"other\"}", 400, "name");
+  call_error (f, "GET", "/api/variable-pools/8d1f3c2e-0000-4000-8000-000000000000",
+              f->admin_token, NULL, 404, NULL);
+
+  /* Sampling: distinct, deterministic from the seed, bounded by the pool. */
+  sample_path = g_strdup_printf ("%s/sample?count=4&seed=7&version=1", path);
+  one = call_ok (f, "GET", sample_path, NULL, 200);
+  again = call_ok (f, "GET", sample_path, NULL, 200);
+  items = json_object_get_array_member (json_node_get_object (one), "items");
+  g_assert_cmpuint (json_array_get_length (items), ==, 4);
+  for (guint i = 0; i < 4; i++)
+    {
+      JsonArray *other = json_object_get_array_member (json_node_get_object (again), "items");
+
+      g_assert_cmpstr (json_array_get_string_element (items, i), ==,
+                       json_array_get_string_element (other, i));
+      for (guint j = 0; j < i; j++)
+        g_assert_cmpstr (json_array_get_string_element (items, i), !=,
+                         json_array_get_string_element (items, j));
+    }
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (one), "rng_seed"), ==, 7);
+
+  {
+    g_autofree char *too_many = g_strdup_printf ("%s/sample?count=3", path);
+    g_autofree char *zero = g_strdup_printf ("%s/sample?count=0", path);
+    g_autofree char *none = g_strdup_printf ("%s/sample", path);
+
+    call_error (f, "GET", too_many, f->admin_token, NULL, 400, "only 2");
+    call_error (f, "GET", zero, f->admin_token, NULL, 400, "count");
+    call_error (f, "GET", none, f->admin_token, NULL, 400, "count");
+  }
+}
+
+static void
+test_create_1000x4 (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *workflow = insert_workflow (f, "portrait", "a photo of {subject}, {style}", TRUE);
+  g_autofree char *subject = create_pool (f, "subject", "permutation", "person", 50);
+  g_autofree char *style = create_pool (f, "style", "permutation", "style", 40);
+  g_autofree char *body = create_task_body (workflow, subject, style, 1000, 4,
+                                            "\"rng_seed\": 42, \"notes\": \"summer\"");
+  g_autoptr(JsonNode) first = NULL;
+  g_autoptr(JsonNode) second = NULL;
+  g_autoptr(GPtrArray) prompts = NULL;
+  g_autoptr(GPtrArray) prompts2 = NULL;
+  g_autoptr(GHashTable) texts = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(JsonNode) list = NULL;
+  JsonObject *obj;
+  JsonObject *counts;
+  const char *id;
+
+  first = call_ok (f, "POST", "/api/tasks", body, 201);
+  obj = json_node_get_object (first);
+  id = json_object_get_string_member (obj, "id");
+  g_assert_cmpstr (json_object_get_string_member (obj, "state"), ==, "DRAFT");
+  g_assert_cmpint (json_object_get_int_member (obj, "rng_seed"), ==, 42);
+  counts = json_object_get_object_member (obj, "counts");
+  g_assert_cmpint (json_object_get_int_member (counts, "prompts"), ==, 1000);
+  g_assert_cmpint (json_object_get_int_member (counts, "seeds"), ==, 4000);
+  /* The first page and its seeds as number[][]. */
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "prompts")), ==, 100);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "seeds")), ==, 100);
+  g_assert_cmpuint (json_array_get_length (json_array_get_array_element (
+                      json_object_get_array_member (obj, "seeds"), 0)), ==, 4);
+  g_assert_cmpint (json_object_get_int_member (obj, "next_after"), ==, 99);
+
+  prompts = all_prompts (f, id, 300);
+  g_assert_cmpuint (prompts->len, ==, 1000);
+
+  for (guint i = 0; i < prompts->len; i++)
+    {
+      JsonObject *p = json_node_get_object (g_ptr_array_index (prompts, i));
+      JsonArray *seeds = json_object_get_array_member (p, "seeds");
+      JsonObject *vars = json_object_get_object_member (p, "variables");
+      g_autofree char *expected = NULL;
+
+      g_assert_cmpint (json_object_get_int_member (p, "position"), ==, i);
+      g_assert_true (g_hash_table_add (texts, (gpointer) json_object_get_string_member (p, "text")));
+      expected = g_strdup_printf ("a photo of %s, %s",
+                                  json_object_get_string_member (vars, "subject"),
+                                  json_object_get_string_member (vars, "style"));
+      g_assert_cmpstr (json_object_get_string_member (p, "text"), ==, expected);
+
+      g_assert_cmpuint (json_array_get_length (seeds), ==, 4);
+      for (guint a = 0; a < 4; a++)
+        {
+          gint64 s = json_array_get_int_element (seeds, a);
+
+          g_assert_cmpint (s, >=, 0);
+          g_assert_cmpint (s, <, (gint64) CDL_SEED_LIMIT);
+          for (guint b = 0; b < a; b++)
+            g_assert_cmpint (s, !=, json_array_get_int_element (seeds, b));
+        }
+    }
+  g_assert_cmpuint (g_hash_table_size (texts), ==, 1000);
+
+  /* The same rng seed gives the same prompts and seeds. */
+  second = call_ok (f, "POST", "/api/tasks", body, 201);
+  prompts2 = all_prompts (f, json_object_get_string_member (json_node_get_object (second), "id"),
+                          1000);
+  g_assert_cmpuint (prompts2->len, ==, 1000);
+  for (guint i = 0; i < 1000; i++)
+    {
+      JsonObject *a = json_node_get_object (g_ptr_array_index (prompts, i));
+      JsonObject *b = json_node_get_object (g_ptr_array_index (prompts2, i));
+      JsonArray *sa = json_object_get_array_member (a, "seeds");
+      JsonArray *sb = json_object_get_array_member (b, "seeds");
+
+      g_assert_cmpstr (json_object_get_string_member (a, "text"), ==,
+                       json_object_get_string_member (b, "text"));
+      g_assert_cmpstr (json_object_get_string_member (a, "id"), !=,
+                       json_object_get_string_member (b, "id"));
+      for (guint s = 0; s < 4; s++)
+        g_assert_cmpint (json_array_get_int_element (sa, s), ==, json_array_get_int_element (sb, s));
+    }
+
+  /* Stored rows, not just the answer. */
+  {
+    const char *params[1] = { id };
+    g_autoptr(PGresult) res = sql (f,
+                                   "SELECT (SELECT count(*) FROM prompts WHERE task_id = $1),"
+                                   " (SELECT count(DISTINCT text) FROM prompts WHERE task_id = $1),"
+                                   " (SELECT count(*) FROM seeds WHERE task_id = $1),"
+                                   " (SELECT count(*) FROM task_pools WHERE task_id = $1)",
+                                   1, params);
+
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, 1000);
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 1), ==, 1000);
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 2), ==, 4000);
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 3), ==, 2);
+  }
+
+  /* Newest first. */
+  list = call_ok (f, "GET", "/api/tasks", NULL, 200);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (list)), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (
+                     json_node_get_array (list), 0), "id"), ==,
+                   json_object_get_string_member (json_node_get_object (second), "id"));
+}
+
+static void
+test_pinned_version (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *workflow = insert_workflow (f, "plain", "ignored without slots", TRUE);
+  g_autofree char *pool = create_pool (f, "dress", "no_replacement", "dress", 6);
+  g_autofree char *body = create_task_body (workflow, pool, NULL, 5, 2, "\"rng_seed\": 1");
+  g_autofree char *pool_path = g_strdup_printf ("/api/variable-pools/%s", pool);
+  g_autofree char *task_path = NULL;
+  g_autoptr(JsonNode) task = NULL;
+  g_autoptr(JsonNode) edited = NULL;
+  g_autoptr(JsonNode) repinned = NULL;
+  g_autoptr(JsonNode) pool_v2 = NULL;
+  JsonArray *prompts;
+  JsonObject *pinned;
+
+  task = call_ok (f, "POST", "/api/tasks", body, 201);
+  task_path = g_strdup_printf ("/api/tasks/%s",
+                               json_object_get_string_member (json_node_get_object (task), "id"));
+
+  pool_v2 = call_ok (f, "PATCH", pool_path, "{\"items\": [\"gown\", \"suit\"]}", 200);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (pool_v2), "version"), ==, 2);
+
+  /* A change of K regenerates from the pinned version 1, which still has
+   * the six items that five prompts need. */
+  edited = call_ok (f, "PATCH", task_path, "{\"target_prompts\": 6, \"name\": \"dresses\"}", 200);
+  pinned = json_array_get_object_element (
+             json_object_get_array_member (json_node_get_object (edited), "pools"), 0);
+  g_assert_cmpint (json_object_get_int_member (pinned, "version"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (edited), "name"), ==,
+                   "dresses");
+  prompts = json_object_get_array_member (json_node_get_object (edited), "prompts");
+  g_assert_cmpuint (json_array_get_length (prompts), ==, 6);
+  for (guint i = 0; i < 6; i++)
+    {
+      const char *text = json_object_get_string_member (json_array_get_object_element (prompts, i),
+                                                        "text");
+
+      /* No slots: the item is the whole prompt. */
+      g_assert_true (g_str_has_prefix (text, "dress "));
+    }
+
+  /* Naming the pools again re-pins the current version, whose two items
+   * cannot give six prompts. */
+  {
+    g_autofree char *repin = g_strdup_printf ("{\"variable_pool_ids\": [\"%s\"]}", pool);
+    g_autofree char *repin_two = g_strdup_printf ("{\"variable_pool_ids\": [\"%s\"],"
+                                                  " \"target_prompts\": 2}", pool);
+
+    call_error (f, "PATCH", task_path, f->admin_token, repin, 400, "only 2");
+    repinned = call_ok (f, "PATCH", task_path, repin_two, 200);
+    pinned = json_array_get_object_element (
+               json_object_get_array_member (json_node_get_object (repinned), "pools"), 0);
+    g_assert_cmpint (json_object_get_int_member (pinned, "version"), ==, 2);
+  }
+}
+
+static void
+test_freeze (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autofree char *workflow = insert_workflow (f, "frozen", "a {thing}", TRUE);
+  g_autofree char *pool = create_pool (f, "thing", "permutation", "thing", 10);
+  g_autofree char *body = create_task_body (workflow, pool, NULL, 8, 3, NULL);
+  g_autofree char *task_path = NULL;
+  g_autofree char *freeze_path = NULL;
+  g_autoptr(JsonNode) task = NULL;
+  g_autoptr(JsonNode) frozen = NULL;
+  g_autoptr(JsonNode) after = NULL;
+  JsonObject *obj;
+  JsonObject *snapshot;
+  const char *id;
+
+  task = call_ok (f, "POST", "/api/tasks", body, 201);
+  id = json_object_get_string_member (json_node_get_object (task), "id");
+  task_path = g_strdup_printf ("/api/tasks/%s", id);
+  freeze_path = g_strdup_printf ("/api/tasks/%s/freeze", id);
+
+  frozen = call_ok (f, "POST", freeze_path, NULL, 200);
+  obj = json_node_get_object (frozen);
+  g_assert_cmpstr (json_object_get_string_member (obj, "state"), ==, "FROZEN");
+  g_assert_false (json_object_get_null_member (obj, "frozen_at"));
+  snapshot = json_object_get_object_member (obj, "snapshot");
+  g_assert_nonnull (snapshot);
+  g_assert_cmpuint (strlen (json_object_get_string_member (
+                      json_object_get_object_member (snapshot, "checksum"), "prompts_and_seeds")),
+                    ==, 64);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (snapshot, "counts"),
+                                               "seeds"), ==, 24);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (snapshot, "workflow"),
+                                               "version"), ==, 1);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (snapshot, "pools")), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (snapshot, "settings"),
+                                               "max_workflow_batch_size"), ==, 8);
+  /* The summary leaves the raw graph out; the stored snapshot keeps it. */
+  g_assert_false (json_object_has_member (json_object_get_object_member (snapshot, "workflow"),
+                                          "raw_definition"));
+  {
+    const char *params[1] = { id };
+    g_autoptr(PGresult) res = sql (f,
+                                   "SELECT frozen_snapshot -> 'workflow' -> 'raw_definition'"
+                                   " -> '3' ->> 'class_type' FROM tasks WHERE id = $1",
+                                   1, params);
+
+    g_assert_cmpstr (cdl_pq_get_string (res, 0, 0), ==, "KSampler");
+  }
+
+  call_error (f, "POST", freeze_path, f->admin_token, NULL, 409, "already");
+  call_error (f, "PATCH", task_path, f->admin_token, "{\"notes\": \"late\"}", 409, "DRAFT");
+  call_error (f, "PATCH", task_path, f->admin_token, "{\"target_prompts\": 2}", 409, "DRAFT");
+
+  /* The database itself refuses, whatever the code path. */
+  {
+    const char *params[1] = { id };
+
+    sql_frozen (f, "UPDATE prompts SET text = 'changed' WHERE task_id = $1", 1, params);
+    sql_frozen (f, "DELETE FROM prompts WHERE task_id = $1", 1, params);
+    sql_frozen (f, "UPDATE seeds SET seed_value = seed_value + 1 WHERE task_id = $1", 1, params);
+    sql_frozen (f, "DELETE FROM seeds WHERE task_id = $1", 1, params);
+    sql_frozen (f, "UPDATE tasks SET rng_seed = rng_seed + 1 WHERE id = $1", 1, params);
+  }
+
+  after = call_ok (f, "GET", task_path, NULL, 200);
+  obj = json_node_get_object (after);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (obj, "counts"),
+                                               "seeds"), ==, 24);
+  g_assert_cmpstr (json_object_get_string_member (obj, "state"), ==, "FROZEN");
+}
+
+static void
+test_invalid_workflow (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *bad = insert_workflow (f, "broken", "x {thing}", FALSE);
+  g_autofree char *good = insert_workflow (f, "fine", "x {thing}", TRUE);
+  g_autofree char *pool = create_pool (f, "thing", "permutation", "thing", 10);
+  g_autofree char *bad_body = create_task_body (bad, pool, NULL, 2, 1, NULL);
+  g_autofree char *good_body = create_task_body (good, pool, NULL, 2, 1, NULL);
+  g_autofree char *freeze_path = NULL;
+  g_autoptr(JsonNode) task = NULL;
+
+  call_error (f, "POST", "/api/tasks", f->admin_token, bad_body, 409, "ControlNetApply");
+
+  /* A workflow found invalid after the task was made blocks the freeze. */
+  task = call_ok (f, "POST", "/api/tasks", good_body, 201);
+  freeze_path = g_strdup_printf ("/api/tasks/%s/freeze",
+                                 json_object_get_string_member (json_node_get_object (task), "id"));
+  {
+    const char *params[1] = { good };
+    g_autoptr(PGresult) res = sql (f,
+                                   "UPDATE workflows SET valid = false, problems ="
+                                   " '[{\"code\": \"missing_node_type\", \"message\":"
+                                   " \"No healthy worker has node type FancySampler\"}]'"
+                                   " WHERE id = $1",
+                                   1, params);
+  }
+  call_error (f, "POST", freeze_path, f->admin_token, NULL, 409, "FancySampler");
+}
+
+static void
+test_bad_input (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autofree char *workflow = insert_workflow (f, "wf", "a {thing} in {place}", TRUE);
+  g_autofree char *thing = create_pool (f, "thing", "permutation", "thing", 5);
+  g_autofree char *place = create_pool (f, "place", "permutation", "place", 4);
+  g_autofree char *too_many = create_task_body (workflow, thing, place, 21, 2, NULL);
+  g_autofree char *no_seeds = create_task_body (workflow, thing, place, 2, 0, NULL);
+  g_autofree char *over_batch = create_task_body (workflow, thing, place, 2, 9, NULL);
+  g_autofree char *unknown_slot = create_task_body (workflow, thing, place, 2, 2,
+                                                    "\"prompt_template\": \"{thing} at {plaice}\"");
+  g_autofree char *missing_slot = create_task_body (workflow, thing, NULL, 2, 2, NULL);
+  g_autofree char *unknown_pool = create_task_body (workflow, thing,
+                                                    "5b0e1d4c-0000-4000-8000-000000000000", 2, 2,
+                                                    NULL);
+  g_autofree char *unknown_workflow = create_task_body ("5b0e1d4c-0000-4000-8000-000000000001",
+                                                        thing, place, 2, 2, NULL);
+  g_autofree char *by_name = create_task_body (workflow, "thing", "place", 20, 1, NULL);
+  g_autoptr(JsonNode) named = NULL;
+
+  call_error (f, "POST", "/api/tasks", f->admin_token, "{\"workflow_id\": ", 400, "JSON");
+  call_error (f, "POST", "/api/tasks", f->admin_token, "[1]", 400, "object");
+  call_error (f, "POST", "/api/tasks", f->admin_token,
+              "{\"workflow_id\": 5, \"variable_pool_ids\": [], \"target_prompts\": 1,"
+              " \"seeds_per_prompt\": 1}", 400, "workflow_id");
+  call_error (f, "POST", "/api/tasks", f->admin_token,
+              "{\"variable_pool_ids\": [], \"target_prompts\": 1, \"seeds_per_prompt\": 1}",
+              400, "workflow_id");
+  call_error (f, "POST", "/api/tasks", f->admin_token, too_many, 400, "only 20");
+  call_error (f, "POST", "/api/tasks", f->admin_token, too_many, 400, "target_prompts");
+  call_error (f, "POST", "/api/tasks", f->admin_token, no_seeds, 400, "seeds_per_prompt");
+  call_error (f, "POST", "/api/tasks", f->admin_token, over_batch, 400, "max_workflow_batch_size");
+  call_error (f, "POST", "/api/tasks", f->admin_token, unknown_slot, 400, "{plaice}");
+  call_error (f, "POST", "/api/tasks", f->admin_token, unknown_slot, 400, "prompt_template");
+  call_error (f, "POST", "/api/tasks", f->admin_token, missing_slot, 400, "{place}");
+  call_error (f, "POST", "/api/tasks", f->admin_token, unknown_pool, 400, "variable_pool_ids");
+  call_error (f, "POST", "/api/tasks", f->admin_token, unknown_workflow, 400, "workflow_id");
+  call_error (f, "GET", "/api/tasks/not-a-task", f->admin_token, NULL, 404, NULL);
+  call_error (f, "GET", "/api/tasks/5b0e1d4c-0000-4000-8000-000000000002?limit=0",
+              f->admin_token, NULL, 400, "limit");
+
+  /* Nothing half-made is left behind by the failures. */
+  {
+    g_autoptr(PGresult) res = sql (f, "SELECT count(*) FROM tasks", 0, NULL);
+
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, 0);
+  }
+
+  /* Pools may be named by name too; 20 is exactly what 5 × 4 gives. */
+  named = call_ok (f, "POST", "/api/tasks", by_name, 201);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (
+                     json_node_get_object (named), "counts"), "prompts"), ==, 20);
+}
+
+static void
+test_auth (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autofree char *annotator = issue_token (f, "anna", CDL_ROLE_ANNOTATOR);
+  g_autofree char *operator = issue_token (f, "otto", CDL_ROLE_OPERATOR);
+  g_autofree char *workflow = insert_workflow (f, "wf", "a {thing}", TRUE);
+  g_autofree char *pool = NULL;
+  g_autofree char *body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  guint status;
+
+  call_error (f, "GET", "/api/tasks", NULL, NULL, 401, NULL);
+  call_error (f, "GET", "/api/variable-pools", NULL, NULL, 401, NULL);
+  call_error (f, "GET", "/api/tasks", annotator, NULL, 403, "operator");
+  call_error (f, "POST", "/api/variable-pools", annotator,
+              "{\"name\": \"thing\", \"mode\": \"permutation\", \"items\": [\"a\"]}", 403,
+              "operator");
+
+  /* An operator builds tasks and pools. */
+  root = api (f, "POST", "/api/variable-pools", operator,
+              "{\"name\": \"thing\", \"mode\": \"permutation\", \"items\": [\"a\", \"b\"]}",
+              &status);
+  g_assert_cmpuint (status, ==, 201);
+  pool = g_strdup (json_object_get_string_member (json_object_get_object_member (
+                     json_node_get_object (root), "data"), "id"));
+  g_clear_pointer (&root, json_node_unref);
+
+  body = create_task_body (workflow, pool, NULL, 2, 1, NULL);
+  call_error (f, "POST", "/api/tasks", annotator, body, 403, "operator");
+  root = api (f, "POST", "/api/tasks", operator, body, &status);
+  g_assert_cmpuint (status, ==, 201);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+
+  pg = cdl_test_pg_start (&error);
+  g_assert_no_error (error);
+
+#define ADD(path, fn) \
+  g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+
+  ADD ("/api-tasks/pools", test_pools);
+  ADD ("/api-tasks/create-1000x4", test_create_1000x4);
+  ADD ("/api-tasks/pinned-version", test_pinned_version);
+  ADD ("/api-tasks/freeze", test_freeze);
+  ADD ("/api-tasks/invalid-workflow", test_invalid_workflow);
+  ADD ("/api-tasks/bad-input", test_bad_input);
+  ADD ("/api-tasks/auth", test_auth);
+
+#undef ADD
+
+  ret = g_test_run ();
+  cdl_test_pg_stop (pg);
+
+  return ret;
+}
