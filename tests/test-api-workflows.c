@@ -677,6 +677,30 @@ test_corpus (Fixture       *f,
     g_assert_cmpint (json_object_get_int_member (w, "height"), ==, 1024);
     g_assert_cmpint (json_object_get_int_member (w, "batch_size"), ==, 1);
   }
+
+  /* The workers' /object_info names their partner API nodes … */
+  {
+    const char *params[1] = { full_id };
+    g_autoptr(PGresult) res = sql (f, "SELECT 'OpenAIDalle3' = ANY (api_node_types),"
+                                      "   'KSampler' = ANY (api_node_types)"
+                                      " FROM workers WHERE id = $1", 1, params);
+
+    g_assert_cmpstr (PQgetvalue (res, 0, 0), ==, "t");
+    g_assert_cmpstr (PQgetvalue (res, 0, 1), ==, "f");
+  }
+
+  /* … and uploads are checked against what the workers say, not only
+   * against the names the validator knows. */
+  {
+    const char *params[1] = { full_id };
+    g_autoptr(PGresult) res = sql (f, "UPDATE workers SET api_node_types ="
+                                      " '{LatentBatchSeedBehavior}' WHERE id = $1",
+                                   1, params);
+    g_autoptr(JsonNode) node = upload_corpus (f, "latent-batch-seed.json", "paid latent");
+    g_autofree char *codes = codes_of (json_node_get_object (node));
+
+    g_assert_cmpstr (codes, ==, "api_node");
+  }
 }
 
 static void

@@ -508,10 +508,12 @@ gboolean
 cdl_worker_repo_set_node_types (PGconn             *conn,
                                 const char         *id,
                                 const char * const *node_types,
+                                const char * const *api_node_types,
                                 GError            **error)
 {
   g_autofree char *literal = NULL;
-  const char *params[2];
+  g_autofree char *api_literal = NULL;
+  const char *params[3];
 
   g_return_val_if_fail (conn != NULL, FALSE);
   g_return_val_if_fail (id != NULL, FALSE);
@@ -523,14 +525,17 @@ cdl_worker_repo_set_node_types (PGconn             *conn,
     }
 
   literal = cdl_pq_strv_literal (node_types);
+  api_literal = cdl_pq_strv_literal (api_node_types);
   params[0] = id;
   params[1] = literal;
+  params[2] = api_literal;
 
   return cdl_pq_command (conn,
                          "UPDATE workers SET node_types = $2::text[],"
+                         "   api_node_types = $3::text[],"
                          "   node_types_checked_at = now ()"
                          " WHERE id = $1",
-                         2, params, error);
+                         3, params, error);
 }
 
 GHashTable *
@@ -565,4 +570,28 @@ cdl_worker_repo_healthy_node_types (PGconn  *conn,
     }
 
   return catalog;
+}
+
+GHashTable *
+cdl_worker_repo_healthy_api_node_types (PGconn  *conn,
+                                        GError **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  GHashTable *set;
+
+  g_return_val_if_fail (conn != NULL, NULL);
+
+  res = cdl_pq_exec (conn,
+                     "SELECT DISTINCT unnest (api_node_types) FROM workers"
+                     " WHERE enabled AND status = 'HEALTHY'",
+                     0, NULL, error);
+  if (res == NULL)
+    return NULL;
+
+  set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (int row = 0; row < PQntuples (res); row++)
+    if (cdl_pq_get_string (res, row, 0) != NULL)
+      g_hash_table_add (set, g_strdup (cdl_pq_get_string (res, row, 0)));
+
+  return set;
 }

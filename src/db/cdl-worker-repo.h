@@ -66,15 +66,23 @@ gboolean   cdl_worker_repo_node_types_due (PGconn             *conn,
                                            guint               max_age_s,
                                            GError            **error);
 
-/* Stores the class names of the worker's GET /object_info and the time. */
+/* Stores the class names of the worker's GET /object_info, those of them
+ * it marks as partner API nodes (@api_node_types, may be NULL), and the
+ * time. */
 gboolean   cdl_worker_repo_set_node_types (PGconn             *conn,
                                            const char         *id,
                                            const char * const *node_types,
+                                           const char * const *api_node_types,
                                            GError            **error);
 
 /* The node types of every enabled HEALTHY worker whose types are known:
  * worker id (char *) → set of class names (GHashTable of char *). */
 GHashTable *cdl_worker_repo_healthy_node_types (PGconn        *conn,
                                                 GError       **error);
+
+/* The partner API node classes any enabled HEALTHY worker reports: a set
+ * of class names (GHashTable of char *). */
+GHashTable *cdl_worker_repo_healthy_api_node_types (PGconn    *conn,
+                                                    GError   **error);
 
 G_END_DECLS

@@ -550,6 +550,7 @@ typedef struct
   char             *base_url;
   char             *api_key;
   char            **node_types;
+  char            **api_node_types;
 } NodeTypesOp;
 
 static void
@@ -562,6 +563,7 @@ node_types_op_free (gpointer data)
   g_free (op->base_url);
   g_free (op->api_key);
   g_strfreev (op->node_types);
+  g_strfreev (op->api_node_types);
   g_free (op);
 }
 
@@ -589,6 +591,7 @@ node_types_store_in_thread (PGconn        *conn,
 
   if (!cdl_worker_repo_set_node_types (conn, op->id,
                                        (const char * const *) op->node_types,
+                                       (const char * const *) op->api_node_types,
                                        error))
     return NULL;
 
@@ -615,7 +618,9 @@ object_info_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) info = NULL;
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) api_builder = g_strv_builder_new ();
   g_autoptr(GList) names = NULL;
+  JsonObject *classes;
 
   info = cdl_comfy_client_get_json_finish (CDL_COMFY_CLIENT (source), result, &error);
   if (info == NULL || !JSON_NODE_HOLDS_OBJECT (info))
@@ -626,10 +631,32 @@ object_info_cb (GObject      *source,
       return;
     }
 
-  names = json_object_get_members (json_node_get_object (info));
+  classes = json_node_get_object (info);
+  names = json_object_get_members (classes);
   for (const GList *l = names; l != NULL; l = l->next)
-    g_strv_builder_add (builder, l->data);
+    {
+      JsonNode *details = json_object_get_member (classes, l->data);
+      JsonNode *flag = NULL;
+      JsonNode *module = NULL;
+
+      g_strv_builder_add (builder, l->data);
+
+      if (details == NULL || !JSON_NODE_HOLDS_OBJECT (details))
+        continue;
+
+      /* Partner nodes say so, or live in ComfyUI's comfy_api_nodes. */
+      flag = json_object_get_member (json_node_get_object (details), "api_node");
+      module = json_object_get_member (json_node_get_object (details), "python_module");
+      if ((flag != NULL && JSON_NODE_HOLDS_VALUE (flag)
+           && json_node_get_value_type (flag) == G_TYPE_BOOLEAN
+           && json_node_get_boolean (flag))
+          || (module != NULL && JSON_NODE_HOLDS_VALUE (module)
+              && json_node_get_value_type (module) == G_TYPE_STRING
+              && g_str_has_prefix (json_node_get_string (module), "comfy_api_nodes")))
+        g_strv_builder_add (api_builder, l->data);
+    }
   op->node_types = g_strv_builder_end (builder);
+  op->api_node_types = g_strv_builder_end (api_builder);
 
   cdl_db_run_async (op->self->db, node_types_store_in_thread, op,
                     node_types_op_free, NULL, NULL, node_types_stored_cb, NULL);

@@ -126,6 +126,8 @@ upload_in_thread (PGconn        *conn,
   Op *op = data;
   g_autoptr(CdlSettings) settings = NULL;
   g_autoptr(GHashTable) catalog = NULL;
+  g_autoptr(GHashTable) api_nodes = NULL;
+  g_autoptr(JsonObject) object_info = NULL;
   g_autoptr(CdlWorkflowReport) report = NULL;
   g_autofree char *text = NULL;
   gsize size;
@@ -139,7 +141,28 @@ upload_in_thread (PGconn        *conn,
   if (catalog == NULL)
     return NULL;
 
-  report = cdl_workflow_validate (bytes, size, settings, catalog, NULL);
+  api_nodes = cdl_worker_repo_healthy_api_node_types (conn, error);
+  if (api_nodes == NULL)
+    return NULL;
+
+  /* The workers' own word on partner nodes, in the shape of /object_info;
+   * the validator still knows the common ones by name. */
+  object_info = json_object_new ();
+  {
+    GHashTableIter iter;
+    gpointer name;
+
+    g_hash_table_iter_init (&iter, api_nodes);
+    while (g_hash_table_iter_next (&iter, &name, NULL))
+      {
+        JsonObject *details = json_object_new ();
+
+        json_object_set_boolean_member (details, "api_node", TRUE);
+        json_object_set_object_member (object_info, name, details);
+      }
+  }
+
+  report = cdl_workflow_validate (bytes, size, settings, catalog, object_info);
 
   /* Not JSON at all: there is nothing to show the admin later. */
   if (report->definition == NULL)
