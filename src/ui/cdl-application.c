@@ -538,6 +538,10 @@ cdl_application_preferences_action (GSimpleAction *action,
                                  (gpointer *) &self->preferences);
     }
 
+  if (self->state == CDL_APPLICATION_STATE_READY)
+    cdl_preferences_window_add_limits (CDL_PREFERENCES_WINDOW (self->preferences),
+                                       cdl_instance_get_settings_service (self->instance));
+
   gtk_window_present (self->preferences);
 }
 
@@ -566,6 +570,8 @@ cdl_application_startup (GApplication *app)
   static const char *close_accels[] = { "<Control>w", NULL };
   static const char *add_worker_accels[] = { "<Control>n", NULL };
   static const char *reload_accels[] = { "<Control>r", "F5", NULL };
+  static const char *upload_workflow_accels[] = { "<Control>o", NULL };
+  static const char *new_task_accels[] = { "<Control><Shift>n", NULL };
   const char *secrets_file;
 
   G_APPLICATION_CLASS (cdl_application_parent_class)->startup (app);
@@ -582,6 +588,10 @@ cdl_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.add-worker",
                                          add_worker_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.reload", reload_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.upload-workflow",
+                                         upload_workflow_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.new-task",
+                                         new_task_accels);
 
   for (guint i = 1; i <= 6; i++)
     {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "ui/cdl-limits-page.h"
 #include "ui/cdl-preferences-window.h"
 
 struct _CdlPreferencesWindow
@@ -29,6 +30,7 @@ struct _CdlPreferencesWindow
   AdwEntryRow          *password_row;
   GtkSpinButton        *server_port_spin;
   GtkSpinButton        *health_interval_spin;
+  CdlLimitsPage        *limits_page;
 };
 
 G_DEFINE_FINAL_TYPE (CdlPreferencesWindow, cdl_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -274,4 +276,19 @@ cdl_preferences_window_new (GtkWindow      *parent,
                        "settings", settings,
                        "secrets", secrets,
                        NULL);
+}
+
+void
+cdl_preferences_window_add_limits (CdlPreferencesWindow *self,
+                                   CdlSettingsService   *service)
+{
+  g_return_if_fail (CDL_IS_PREFERENCES_WINDOW (self));
+  g_return_if_fail (CDL_IS_SETTINGS_SERVICE (service));
+
+  if (self->limits_page != NULL)
+    return;
+
+  self->limits_page = cdl_limits_page_new (service);
+  adw_preferences_window_add (ADW_PREFERENCES_WINDOW (self),
+                              ADW_PREFERENCES_PAGE (self->limits_page));
 }

@@ -10,6 +10,7 @@
 #include <adwaita.h>
 
 #include "services/cdl-secret-store.h"
+#include "services/cdl-settings-service.h"
 
 G_BEGIN_DECLS
 
@@ -21,5 +22,10 @@ G_DECLARE_FINAL_TYPE (CdlPreferencesWindow, cdl_preferences_window, CDL, PREFERE
 GtkWindow *cdl_preferences_window_new (GtkWindow      *parent,
                                        GSettings      *settings,
                                        CdlSecretStore *secrets);
+
+/* Adds the Generation Limits page, which edits the settings shared through
+ * the database; once the instance runs. */
+void       cdl_preferences_window_add_limits (CdlPreferencesWindow *self,
+                                              CdlSettingsService   *service);
 
 G_END_DECLS

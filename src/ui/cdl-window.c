@@ -8,7 +8,10 @@
 
 #include <glib/gi18n.h>
 
+#include "ui/cdl-pools-page.h"
+#include "ui/cdl-tasks-page.h"
 #include "ui/cdl-window.h"
+#include "ui/cdl-workflows-page.h"
 
 struct _CdlWindow
 {
@@ -29,8 +32,14 @@ struct _CdlWindow
   AdwWindowTitle       *content_title;
   GtkWidget            *add_worker_button;
   GtkWidget            *reload_button;
+  GtkWidget            *upload_button;
+  GtkWidget            *new_pool_button;
+  GtkWidget            *new_task_button;
   GtkStack             *page_stack;
   CdlWorkersPage       *workers_page;
+  CdlWorkflowsPage     *workflows_page;
+  CdlPoolsPage         *pools_page;
+  CdlTasksPage         *tasks_page;
 };
 
 G_DEFINE_FINAL_TYPE (CdlWindow, cdl_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -55,11 +64,21 @@ cdl_window_update_actions (CdlWindow *self)
   gboolean ready = app != NULL && cdl_application_get_state (app) == CDL_APPLICATION_STATE_READY;
   const char *page = gtk_stack_get_visible_child_name (self->page_stack);
   gboolean on_workers = g_strcmp0 (page, "workers") == 0;
+  gboolean on_workflows = g_strcmp0 (page, "workflows") == 0;
+  gboolean on_pools = g_strcmp0 (page, "pools") == 0;
+  gboolean on_tasks = g_strcmp0 (page, "tasks") == 0;
+  gboolean reloads = on_workers || on_workflows || on_pools || on_tasks;
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.add-worker", ready);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.reload", ready && on_workers);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.upload-workflow", ready);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.new-pool", ready);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.new-task", ready);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.reload", ready && reloads);
   gtk_widget_set_visible (self->add_worker_button, on_workers);
-  gtk_widget_set_visible (self->reload_button, on_workers);
+  gtk_widget_set_visible (self->upload_button, on_workflows);
+  gtk_widget_set_visible (self->new_pool_button, on_pools);
+  gtk_widget_set_visible (self->new_task_button, on_tasks);
+  gtk_widget_set_visible (self->reload_button, reloads);
 }
 
 static void
@@ -105,6 +124,16 @@ cdl_window_sync_state (CdlWindow *self)
 
         cdl_workers_page_set_service (self->workers_page,
                                       cdl_instance_get_worker_service (instance));
+        cdl_workflows_page_set_services (self->workflows_page,
+                                         cdl_instance_get_workflow_service (instance),
+                                         cdl_instance_get_worker_service (instance));
+        cdl_pools_page_set_service (self->pools_page,
+                                    cdl_instance_get_pool_service (instance));
+        cdl_tasks_page_set_services (self->tasks_page,
+                                     cdl_instance_get_task_service (instance),
+                                     cdl_instance_get_workflow_service (instance),
+                                     cdl_instance_get_pool_service (instance),
+                                     cdl_instance_get_settings_service (instance));
         gtk_stack_set_visible_child_name (self->main_stack, "ready");
       }
       break;
@@ -222,13 +251,54 @@ cdl_window_add_worker_action (GtkWidget  *widget,
 }
 
 static void
+cdl_window_upload_workflow_action (GtkWidget  *widget,
+                                   const char *action_name,
+                                   GVariant   *parameter)
+{
+  CdlWindow *self = CDL_WINDOW (widget);
+
+  cdl_window_set_visible_page (self, "workflows");
+  cdl_workflows_page_upload (self->workflows_page);
+}
+
+static void
+cdl_window_new_pool_action (GtkWidget  *widget,
+                            const char *action_name,
+                            GVariant   *parameter)
+{
+  CdlWindow *self = CDL_WINDOW (widget);
+
+  cdl_window_set_visible_page (self, "pools");
+  cdl_pools_page_new_pool (self->pools_page);
+}
+
+static void
+cdl_window_new_task_action (GtkWidget  *widget,
+                            const char *action_name,
+                            GVariant   *parameter)
+{
+  CdlWindow *self = CDL_WINDOW (widget);
+
+  cdl_window_set_visible_page (self, "tasks");
+  cdl_tasks_page_new_task (self->tasks_page);
+}
+
+static void
 cdl_window_reload_action (GtkWidget  *widget,
                           const char *action_name,
                           GVariant   *parameter)
 {
   CdlWindow *self = CDL_WINDOW (widget);
+  const char *page = gtk_stack_get_visible_child_name (self->page_stack);
 
-  cdl_workers_page_reload (self->workers_page);
+  if (g_strcmp0 (page, "workflows") == 0)
+    cdl_workflows_page_reload (self->workflows_page);
+  else if (g_strcmp0 (page, "pools") == 0)
+    cdl_pools_page_reload (self->pools_page);
+  else if (g_strcmp0 (page, "tasks") == 0)
+    cdl_tasks_page_reload (self->tasks_page);
+  else
+    cdl_workers_page_reload (self->workers_page);
 }
 
 static void
@@ -308,6 +378,9 @@ cdl_window_class_init (CdlWindowClass *klass)
   object_class->dispose = cdl_window_dispose;
 
   g_type_ensure (CDL_TYPE_WORKERS_PAGE);
+  g_type_ensure (CDL_TYPE_WORKFLOWS_PAGE);
+  g_type_ensure (CDL_TYPE_POOLS_PAGE);
+  g_type_ensure (CDL_TYPE_TASKS_PAGE);
 
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE "/ui/cdl-window.ui");
   gtk_widget_class_bind_template_child (widget_class, CdlWindow, toast_overlay);
@@ -323,7 +396,13 @@ cdl_window_class_init (CdlWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CdlWindow, add_worker_button);
   gtk_widget_class_bind_template_child (widget_class, CdlWindow, reload_button);
   gtk_widget_class_bind_template_child (widget_class, CdlWindow, page_stack);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, upload_button);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, new_pool_button);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, new_task_button);
   gtk_widget_class_bind_template_child (widget_class, CdlWindow, workers_page);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, workflows_page);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, pools_page);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, tasks_page);
   gtk_widget_class_bind_template_callback (widget_class, cdl_window_row_selected_cb);
   gtk_widget_class_bind_template_callback (widget_class, cdl_window_row_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, cdl_window_back_cb);
@@ -332,6 +411,12 @@ cdl_window_class_init (CdlWindowClass *klass)
 
   gtk_widget_class_install_action (widget_class, "win.add-worker", NULL,
                                    cdl_window_add_worker_action);
+  gtk_widget_class_install_action (widget_class, "win.upload-workflow", NULL,
+                                   cdl_window_upload_workflow_action);
+  gtk_widget_class_install_action (widget_class, "win.new-pool", NULL,
+                                   cdl_window_new_pool_action);
+  gtk_widget_class_install_action (widget_class, "win.new-task", NULL,
+                                   cdl_window_new_task_action);
   gtk_widget_class_install_action (widget_class, "win.reload", NULL,
                                    cdl_window_reload_action);
   gtk_widget_class_install_action (widget_class, "win.show-page", "i",
@@ -396,4 +481,28 @@ cdl_window_get_workers_page (CdlWindow *self)
   g_return_val_if_fail (CDL_IS_WINDOW (self), NULL);
 
   return self->workers_page;
+}
+
+CdlWorkflowsPage *
+cdl_window_get_workflows_page (CdlWindow *self)
+{
+  g_return_val_if_fail (CDL_IS_WINDOW (self), NULL);
+
+  return self->workflows_page;
+}
+
+CdlPoolsPage *
+cdl_window_get_pools_page (CdlWindow *self)
+{
+  g_return_val_if_fail (CDL_IS_WINDOW (self), NULL);
+
+  return self->pools_page;
+}
+
+CdlTasksPage *
+cdl_window_get_tasks_page (CdlWindow *self)
+{
+  g_return_val_if_fail (CDL_IS_WINDOW (self), NULL);
+
+  return self->tasks_page;
 }

@@ -11,7 +11,10 @@
 #include <adwaita.h>
 
 #include "ui/cdl-application.h"
+#include "ui/cdl-pools-page.h"
+#include "ui/cdl-tasks-page.h"
 #include "ui/cdl-workers-page.h"
+#include "ui/cdl-workflows-page.h"
 
 G_BEGIN_DECLS
 
@@ -29,6 +32,9 @@ const char     *cdl_window_get_visible_page (CdlWindow      *self);
 void            cdl_window_set_visible_page (CdlWindow      *self,
                                              const char     *name);
 
-CdlWorkersPage *cdl_window_get_workers_page (CdlWindow      *self);
+CdlWorkersPage   *cdl_window_get_workers_page   (CdlWindow *self);
+CdlWorkflowsPage *cdl_window_get_workflows_page (CdlWindow *self);
+CdlPoolsPage     *cdl_window_get_pools_page     (CdlWindow *self);
+CdlTasksPage     *cdl_window_get_tasks_page     (CdlWindow *self);
 
 G_END_DECLS
