@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,18 +49,21 @@ char *
 cdl_sim_format_float (double value)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  gboolean fixed = fabs (value) >= 1e-4 && fabs (value) < 1e16;
 
-  for (int precision = 1; precision <= 17; precision++)
+  /* Python writes plain decimals in this range and exponents outside
+   * it, each with the fewest digits that read back the same. */
+  for (int digits = fixed ? 0 : 1; digits <= 17; digits++)
     {
-      g_ascii_formatd (buf, sizeof buf,
-                       precision < 10 ? (const char *[]) { "", "%.1g", "%.2g",
-                           "%.3g", "%.4g", "%.5g", "%.6g", "%.7g", "%.8g",
-                           "%.9g" }[precision] : "%.17g", value);
+      g_autofree char *format = g_strdup_printf (fixed ? "%%.%df" : "%%.%de",
+                                                 fixed ? digits : digits - 1);
+
+      g_ascii_formatd (buf, sizeof buf, format, value);
       if (g_ascii_strtod (buf, NULL) == value)
         break;
     }
 
-  if (strpbrk (buf, ".eni") == NULL)
+  if (fixed && strchr (buf, '.') == NULL)
     return g_strconcat (buf, ".0", NULL);
 
   return g_strdup (buf);
