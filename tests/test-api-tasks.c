@@ -794,6 +794,11 @@ test_freeze (Fixture       *f,
     sql_frozen (f, "UPDATE seeds SET seed_value = seed_value + 1 WHERE task_id = $1", 1, params);
     sql_frozen (f, "DELETE FROM seeds WHERE task_id = $1", 1, params);
     sql_frozen (f, "UPDATE tasks SET rng_seed = rng_seed + 1 WHERE id = $1", 1, params);
+    sql_frozen (f, "INSERT INTO prompts (task_id, position, text) VALUES ($1, 99, 'extra')",
+                1, params);
+    sql_frozen (f, "INSERT INTO seeds (task_id, prompt_id, position, seed_value)"
+                " SELECT task_id, id, 99, 12345 FROM prompts WHERE task_id = $1 LIMIT 1",
+                1, params);
   }
 
   after = call_ok (f, "GET", task_path, NULL, 200);
