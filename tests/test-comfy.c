@@ -19,6 +19,7 @@
 #include <libsoup/soup.h>
 
 #include "comfy/cdl-comfy-client.h"
+#include "comfy/cdl-comfy-client-private.h"
 #include "comfy/cdl-comfy-jobs.h"
 #include "sim/cdl-sim-nodes.h"
 #include "sim/cdl-sim-server.h"
@@ -2279,6 +2280,7 @@ test_jobs_queue (Fixture       *f,
 
   /* Delete one pending item, then clear the rest. */
   none = post_raw (f->base_url, "/queue", NULL, 500);
+  g_free (request);
   request = g_strdup_printf ("{\"delete\": [\"%s\"]}", s3->prompt_id);
   none = post_raw (f->base_url, "/queue", request, 200);
   g_assert_null (none);
@@ -2396,6 +2398,55 @@ test_jobs_history_routes (Fixture       *f,
   none = post_raw (f->base_url, "/history", "{\"clear\": true}", 200);
   g_assert_cmpuint (cdl_sim_server_get_history_length (f->sim), ==, 0);
   none = post_raw (f->base_url, "/history", NULL, 500);
+}
+
+static void
+test_jobs_key_and_limit (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(JsonNode) graph = small_graph (21);
+  g_autoptr(CdlComfySubmitted) s = NULL;
+  g_autoptr(CdlComfyResponse) response = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* The key goes with every call, and never into the log. */
+  cdl_sim_server_set_api_key (f->sim, TEST_KEY);
+  s = submit (f->client, f->base_url, graph, NULL, &error);
+  g_assert_error (error, CDL_COMFY_ERROR, CDL_COMFY_ERROR_HTTP);
+  g_assert_true (g_str_has_prefix (error->message, "HTTP 401 from "));
+  g_clear_error (&error);
+
+  cdl_comfy_jobs_submit_async (f->client, f->base_url, TEST_KEY, graph, NULL,
+                               NULL, NULL, store_result_cb, &result);
+  wait_for (&result);
+  s = cdl_comfy_jobs_submit_finish (f->client, result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (s);
+  g_assert_false (captured_contains (TEST_KEY));
+
+  /* An answer past the limit is refused, not buffered. */
+  g_clear_object (&result);
+  cdl_sim_server_set_api_key (f->sim, NULL);
+  cdl_comfy_client_send_async (f->client, f->base_url, NULL, "GET", "/object_info",
+                               NULL, 1000, NULL, store_result_cb, &result);
+  wait_for (&result);
+  response = cdl_comfy_client_send_finish (f->client, result, &error);
+  g_assert_null (response);
+  g_assert_error (error, CDL_COMFY_ERROR, CDL_COMFY_ERROR_BAD_RESPONSE);
+  g_assert_nonnull (strstr (error->message, "larger than 1000 bytes"));
+  g_clear_error (&error);
+
+  g_clear_object (&result);
+  cdl_comfy_client_send_async (f->client, f->base_url, NULL, "GET", "/features",
+                               NULL, 1000, NULL, store_result_cb, &result);
+  wait_for (&result);
+  response = cdl_comfy_client_send_finish (f->client, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (response->status, ==, 200);
+  g_assert_cmpstr (response->content_type, ==, "application/json; charset=utf-8");
+  g_assert_cmpuint (g_bytes_get_size (response->body), ==,
+                    strlen ("{\"supports_preview_metadata\":true,\"max_upload_size\":104857600}"));
 }
 
 /* Which of six jobs fail with a 50 % error rate and a given fault seed. */
@@ -2821,6 +2872,7 @@ main (int   argc,
   JOBS ("/comfy/jobs/partial-outputs", test_jobs_partial_outputs);
   JOBS ("/comfy/jobs/history-routes", test_jobs_history_routes);
   JOBS ("/comfy/jobs/error-rate", test_jobs_error_rate);
+  JOBS ("/comfy/jobs/key-and-limit", test_jobs_key_and_limit);
 
 #undef JOBS
 #undef ADD

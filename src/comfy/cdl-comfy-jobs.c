@@ -19,7 +19,7 @@
 
 G_DEFINE_QUARK (cdl-comfy-prompt-error-quark, cdl_comfy_prompt_error)
 
-/* JSON helpers */
+/* JSON */
 
 static const char *
 get_string (JsonObject *obj,
