@@ -1904,7 +1904,7 @@ test_jobs_partial_acceptance (Fixture       *f,
   json_object_set_object_member (node, "inputs", inputs);
   json_object_set_object_member (root, "19", node);
 
-  cdl_sim_server_set_ms_per_image (f->sim, 200);
+  cdl_sim_server_set_ms_per_image (f->sim, 5000);
   s = submit (f->client, f->base_url, graph, "my-own-id-1", &error);
   g_assert_no_error (error);
   g_assert_cmpstr (s->prompt_id, ==, "my-own-id-1");
@@ -2154,7 +2154,7 @@ test_jobs_interrupt (Fixture       *f,
   g_assert_null (none);
   none = post_raw (f->base_url, "/interrupt", "{oops", 500);
 
-  cdl_sim_server_set_ms_per_image (f->sim, 100);
+  cdl_sim_server_set_ms_per_image (f->sim, 2000);
   a = submit_ok (f->client, f->base_url, slow);
   b = submit_ok (f->client, f->base_url, quick);
 
@@ -2245,7 +2245,7 @@ test_jobs_queue (Fixture       *f,
   g_autofree char *request = NULL;
   g_autofree char *front_id = NULL;
 
-  cdl_sim_server_set_ms_per_image (f->sim, 300);
+  cdl_sim_server_set_ms_per_image (f->sim, 5000);
   s1 = submit (f->client, f->base_url, graph, NULL, &error);
   s2 = submit (f->client, f->base_url, graph, NULL, &error);
   s3 = submit (f->client, f->base_url, graph, NULL, &error);

@@ -45,6 +45,9 @@
 
 #define DEFAULT_MS_PER_IMAGE 50
 
+/* How long after accepting its last prompt a crashing worker waits. */
+#define CRASH_GRACE_US (50 * G_TIME_SPAN_MILLISECOND)
+
 /* What a failed run reports; the texts are those of a real GPU server. */
 #define RUNTIME_ERROR_MESSAGE \
   "mat1 and mat2 shapes cannot be multiplied (154x2048 and 768x320)\n"
@@ -143,6 +146,7 @@ struct _CdlSimServer
   guint64       fault_seed;
   GRand        *fault_rand;
   guint         accepted;
+  gint64        last_accepted_us;
   guint         executed;
   guint         frees;
   guint         interrupts;
@@ -1094,7 +1098,9 @@ tick_cb (gpointer user_data)
 
   self->tick_id = 0;
 
-  if (self->crash_after > 0 && self->accepted >= self->crash_after)
+  /* The answer to the last accepted prompt gets out first. */
+  if (self->crash_after > 0 && self->accepted >= self->crash_after &&
+      g_get_monotonic_time () - self->last_accepted_us >= CRASH_GRACE_US)
     {
       /* Like a worker the kernel killed: no answer, no history. */
       g_printerr ("cdl-simworker: crashing on purpose after %u prompts\n",
@@ -1311,6 +1317,7 @@ handle_prompt_post (CdlSimServer      *self,
                       cdl_sim_queue_item_new (number, prompt_id, graph, extra,
                                               (const char * const *) validation->good_outputs));
   self->accepted++;
+  self->last_accepted_us = g_get_monotonic_time ();
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "prompt_id");
@@ -2659,6 +2666,11 @@ cdl_sim_server_set_ms_per_image (CdlSimServer *self,
   g_return_if_fail (CDL_IS_SIM_SERVER (self));
 
   self->ms_per_image = ms;
+
+  /* The image being drawn starts over at the new speed, so that a test
+   * can hold a job with a long time and then let it go. */
+  if (self->job != NULL && self->tick_id != 0)
+    schedule_tick (self, ms);
 }
 
 void
