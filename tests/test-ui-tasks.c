@@ -604,9 +604,10 @@ freeze_task (Fixture *f)
   /* The confirmation shows the snapshot it is about to lock. */
   click (named (GTK_WIDGET (page), "freeze-button"));
   dialog = wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "freeze-dialog");
-  collect_named (GTK_WIDGET (dialog), "snapshot-value", values);
+  collect_named (GTK_WIDGET (dialog), "snapshot-row", values);
   for (guint i = 0; i < values->len; i++)
-    g_string_append_printf (snapshot, "%s|", gtk_label_get_label (values->pdata[i]));
+    g_string_append_printf (snapshot, "%s|",
+                            adw_action_row_get_subtitle (ADW_ACTION_ROW (values->pdata[i])));
   g_assert_cmpstr (snapshot->str, ==, "sd15, version 1|subject v1|5|2|10|");
   g_string_free (snapshot, TRUE);
   respond (dialog, "freeze");
@@ -644,7 +645,92 @@ freeze_task (Fixture *f)
   g_object_unref (wait.task);
 }
 
+static gboolean
+limits_loaded (gpointer data)
+{
+  return gtk_widget_is_sensitive (named (GTK_WIDGET (data), "limits-save-button"));
+}
+
+typedef struct
+{
+  CdlSettings *settings;
+  GError      *error;
+  gboolean     done;
+} SettingsWait;
+
+static void
+settings_cb (GObject      *object,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  SettingsWait *wait = user_data;
+
+  wait->settings = cdl_settings_service_get_finish (CDL_SETTINGS_SERVICE (object), result,
+                                                    &wait->error);
+  wait->done = TRUE;
+}
+
+static gboolean
+settings_done (gpointer data)
+{
+  return ((SettingsWait *) data)->done;
+}
+
+static gboolean
+batch_limit_saved (gpointer data)
+{
+  Fixture *f = data;
+  CdlInstance *instance = cdl_application_get_instance (f->app);
+  SettingsWait wait = { 0 };
+  gboolean saved;
+
+  cdl_settings_service_get_async (cdl_instance_get_settings_service (instance), NULL,
+                                  settings_cb, &wait);
+  g_assert_true (iterate_until (settings_done, &wait, WAIT_TIMEOUT_MS));
+  g_assert_no_error (wait.error);
+
+  saved = wait.settings->max_workflow_batch_size == 16 &&
+          g_strv_length (wait.settings->forbidden_node_types) == 2;
+  cdl_settings_free (wait.settings);
+
+  return saved;
+}
+
 /* Tests */
+
+static void
+test_limits_refuse_in_place (Fixture *f)
+{
+  GtkWindow *prefs;
+  GtkWidget *save;
+  GtkWidget *spin;
+  GtkWidget *row;
+
+  g_action_group_activate_action (G_ACTION_GROUP (f->app), "preferences", NULL);
+  prefs = wait_for_window (ADW_TYPE_PREFERENCES_WINDOW, NULL);
+  adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (prefs), "limits");
+  g_assert_true (iterate_until (limits_loaded, prefs, WAIT_TIMEOUT_MS));
+
+  save = named (GTK_WIDGET (prefs), "limits-save-button");
+  spin = named (GTK_WIDGET (prefs), "batch-spin");
+  row = gtk_widget_get_ancestor (spin, ADW_TYPE_ACTION_ROW);
+
+  /* A batch of 0 is refused on its own row, and Save stays off. */
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (spin), 0);
+  g_assert_false (gtk_widget_is_sensitive (save));
+  g_assert_true (gtk_widget_has_css_class (row, "error"));
+  g_assert_true (g_str_has_prefix (adw_action_row_get_subtitle (ADW_ACTION_ROW (row)), "Must be"));
+
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (spin), 16);
+  g_assert_false (gtk_widget_has_css_class (row, "error"));
+  set_text_view (named (GTK_WIDGET (prefs), "forbidden-view"),
+                 "SaveAnimatedWEBP, LoadImage\nSaveAnimatedWEBP\n");
+  click (save);
+
+  g_assert_true (iterate_until (batch_limit_saved, f, WAIT_TIMEOUT_MS));
+  gtk_window_destroy (prefs);
+}
+
 
 static void
 test_workflow_to_frozen_task (Fixture *f)
@@ -684,6 +770,9 @@ main (int   argc,
   pg = cdl_test_pg_start (&error);
   g_assert_no_error (error);
 
+  g_test_add ("/ui/tasks/limits-refuse-in-place", Fixture,
+              (gconstpointer) test_limits_refuse_in_place,
+              fixture_set_up, run_in_app, fixture_tear_down);
   g_test_add ("/ui/tasks/workflow-to-frozen-task", Fixture,
               (gconstpointer) test_workflow_to_frozen_task,
               fixture_set_up, run_in_app, fixture_tear_down);

@@ -55,8 +55,9 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 static GtkWidget *
-cdl_limits_page_row_for_key (CdlLimitsPage *self,
-                             const char    *message)
+cdl_limits_page_row_for_key (CdlLimitsPage  *self,
+                             const char     *message,
+                             const char    **rest)
 {
   const struct {
     const char *key;
@@ -76,7 +77,11 @@ cdl_limits_page_row_for_key (CdlLimitsPage *self,
   for (guint i = 0; message != NULL && i < G_N_ELEMENTS (rows); i++)
     {
       if (g_str_has_prefix (message, rows[i].key))
-        return rows[i].row;
+        {
+          if (rest != NULL)
+            *rest = message + strlen (rows[i].key);
+          return rows[i].row;
+        }
     }
 
   return NULL;
@@ -93,8 +98,21 @@ cdl_limits_page_show_error (CdlLimitsPage *self,
     self->forbidden_scroller, self->controlnet_row, self->queue_row, self->pilot_row,
     self->free_row,
   };
-  GtkWidget *at_fault = cdl_limits_page_row_for_key (self, message);
+  const char *rest = NULL;
+  GtkWidget *at_fault = cdl_limits_page_row_for_key (self, message, &rest);
+  g_autofree char *on_row = NULL;
   gboolean shown_on_row = FALSE;
+
+  /* Under its own title, "max_workflow_batch_size must be …" reads
+   * "Must be …". */
+  if (rest != NULL)
+    {
+      while (*rest == ' ' || *rest == ':')
+        rest++;
+      on_row = g_strdup (rest);
+      if (on_row[0] != '\0')
+        on_row[0] = g_ascii_toupper (on_row[0]);
+    }
 
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     {
@@ -115,7 +133,7 @@ cdl_limits_page_show_error (CdlLimitsPage *self,
           gtk_widget_add_css_class (rows[i], "error");
           if (ADW_IS_ACTION_ROW (rows[i]))
             {
-              adw_action_row_set_subtitle (ADW_ACTION_ROW (rows[i]), message);
+              adw_action_row_set_subtitle (ADW_ACTION_ROW (rows[i]), on_row);
               shown_on_row = TRUE;
             }
         }

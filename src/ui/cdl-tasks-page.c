@@ -920,24 +920,20 @@ cdl_tasks_page_select_task (CdlTasksPage *self,
   cdl_tasks_page_select_id (self, id);
 }
 
+/* One line of what a freeze records: the title over its value, which
+ * wraps rather than squeezes in the narrow dialog. */
 static void
 cdl_add_snapshot_row (GtkWidget  *list,
                       const char *title,
                       const char *value)
 {
   GtkWidget *row = adw_action_row_new ();
-  GtkWidget *label = gtk_label_new (value);
 
   gtk_widget_set_name (row, "snapshot-row");
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
-  gtk_label_set_xalign (GTK_LABEL (label), 1);
-  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
-  gtk_label_set_max_width_chars (GTK_LABEL (label), 28);
-  gtk_widget_set_name (label, "snapshot-value");
-  gtk_widget_add_css_class (label, "dim-label");
-  adw_action_row_add_suffix (ADW_ACTION_ROW (row), label);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), value);
+  gtk_widget_add_css_class (row, "property");
   gtk_list_box_append (GTK_LIST_BOX (list), row);
 }
 
