@@ -43,8 +43,8 @@ export CDL_SECRETS_FILE="$tmp/secrets.json"
 
 token=$("$build/src/app/comfy-datalabel-server" --data-dir "$tmp/data" \
           --create-admin bench | tail -n 1)
-"$build/src/app/comfy-datalabel-server" --data-dir "$tmp/data" --port $port \
-  2>"$tmp/server.log" &
+G_MESSAGES_DEBUG=cdl-tasks "$build/src/app/comfy-datalabel-server" \
+  --data-dir "$tmp/data" --port $port >"$tmp/server.log" 2>&1 &
 server_pid=$!
 sleep 1
 
@@ -84,5 +84,6 @@ rows=$((prompts + prompts * seeds))
 echo "POST /api/tasks, $prompts prompts x $seeds seeds ($stored stored):"
 awk -v t="$create" -v r="$rows" \
   'BEGIN { printf "  create: %.2f s, %.0f rows/s\n", t, r / t }'
+sed -n 's/.*prompts × [0-9]* seeds .*, \(generated in .*\)/  in the server: \1/p' "$tmp/server.log"
 awk -v t="$freeze" 'BEGIN { printf "  freeze: %.2f s\n", t }'
 awk -v t="$page" 'BEGIN { printf "  GET a page of 1000 from the middle: %.1f ms\n", t * 1000 }'

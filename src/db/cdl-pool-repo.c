@@ -260,30 +260,30 @@ cdl_pool_repo_update (PGconn              *conn,
   if (!cdl_pq_begin (conn, error))
     return NULL;
 
-  current = get_one (conn, id, 0, TRUE, error);
-  if (current == NULL)
-    goto fail;
-
-  /* The share lock of get_one() becomes an update lock here, so that two
-   * edits of one pool make versions n+1 and n+2, not two n+1. */
+  /* Lock the pool row for the whole edit first, so that two edits of one
+   * pool make versions n+1 and n+2, one after the other. */
   {
-    const char *params[1] = { cdl_pool_get_id (current) };
+    const char *params[1] = { id };
 
     res = cdl_pq_exec (conn,
-                       "SELECT current_version FROM variable_pools WHERE id = $1 FOR UPDATE",
+                       g_uuid_string_is_valid (id)
+                         ? "SELECT id FROM variable_pools WHERE id = $1::uuid FOR UPDATE"
+                         : "SELECT id FROM variable_pools WHERE name = $1 FOR UPDATE",
                        1, params, error);
     if (res == NULL)
       goto fail;
   }
 
-  /* A concurrent edit may have made a new version before the lock. */
-  if (cdl_pq_get_int (res, 0, 0) != cdl_pool_get_version (current))
+  if (PQntuples (res) == 0)
     {
-      g_clear_object (&current);
-      current = get_one (conn, id, 0, FALSE, error);
-      if (current == NULL)
-        goto fail;
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND,
+                   "No variable pool with id %s", id);
+      goto fail;
     }
+
+  current = get_one (conn, cdl_pq_get_string (res, 0, 0), 0, FALSE, error);
+  if (current == NULL)
+    goto fail;
 
   mode = cdl_pool_mode_to_string ((input->set & CDL_POOL_FIELD_MODE)
                                   ? input->mode : cdl_pool_get_mode (current));
@@ -300,7 +300,6 @@ cdl_pool_repo_update (PGconn              *conn,
                          " VALUES ($1, $2::int, $3::text[], $4)",
                          4, params, error))
       goto fail;
-
   }
 
   {

@@ -386,6 +386,8 @@ create_in_thread (PGconn        *conn,
   g_autoptr(JsonNode) settings_json = NULL;
   g_autofree char *id = NULL;
   CdlTaskData task = { 0 };
+  gint64 started;
+  gint64 generated;
 
   if (!cdl_pq_begin (conn, error))
     return NULL;
@@ -412,9 +414,11 @@ create_in_thread (PGconn        *conn,
     ? input->rng_seed : cdl_sampling_random_seed ();
   task.created_by = op->created_by;
 
+  started = g_get_monotonic_time ();
   set = generate (&task, workflow, pools, settings, error);
   if (set == NULL)
     goto out;
+  generated = g_get_monotonic_time ();
 
   settings_json = cdl_settings_to_json (settings);
   id = cdl_task_repo_insert (conn, &task, settings_json, error);
@@ -424,8 +428,11 @@ create_in_thread (PGconn        *conn,
       || !cdl_pq_commit (conn, error))
     goto out;
 
-  g_debug ("Task %s: %u prompts × %u seeds from rng seed %" G_GUINT64_FORMAT,
-           id, set->n_prompts, set->seeds_per_prompt, task.rng_seed);
+  g_debug ("Task %s: %u prompts × %u seeds from rng seed %" G_GUINT64_FORMAT
+           ", generated in %.3f s, stored in %.3f s",
+           id, set->n_prompts, set->seeds_per_prompt, task.rng_seed,
+           (generated - started) / (double) G_USEC_PER_SEC,
+           (g_get_monotonic_time () - generated) / (double) G_USEC_PER_SEC);
 
   return read_task (conn, id, -1, op->limit, error);
 
