@@ -21,6 +21,7 @@
 #include "comfy/cdl-comfy-client.h"
 #include "comfy/cdl-comfy-client-private.h"
 #include "comfy/cdl-comfy-jobs.h"
+#include "sim/cdl-sim-history.h"
 #include "sim/cdl-sim-nodes.h"
 #include "sim/cdl-sim-server.h"
 
@@ -2449,6 +2450,79 @@ test_jobs_key_and_limit (Fixture       *f,
                     strlen ("{\"supports_preview_metadata\":true,\"max_upload_size\":104857600}"));
 }
 
+static void
+test_jobs_preview_temp (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(JsonNode) graph = small_graph (61);
+  g_autofree char *id = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(CdlComfyHistory) h = NULL;
+  g_autoptr(GBytes) png = NULL;
+  g_autoptr(GBytes) rows = NULL;
+  JsonObject *save = json_object_get_object_member (json_node_get_object (graph), "9");
+  CdlComfyOutput *out;
+
+  /* PreviewImage writes to the temporary folder instead. */
+  json_object_set_string_member (save, "class_type", "PreviewImage");
+  json_object_remove_member (json_object_get_object_member (save, "inputs"),
+                             "filename_prefix");
+
+  id = submit_ok (f->client, f->base_url, graph);
+  h = wait_done (f->client, f->base_url, id);
+  g_assert_cmpint (h->status, ==, CDL_COMFY_JOB_SUCCESS);
+  g_assert_cmpuint (h->outputs->len, ==, 1);
+  out = g_ptr_array_index (h->outputs, 0);
+  g_assert_cmpstr (out->type, ==, "temp");
+  g_assert_true (g_str_has_prefix (out->filename, "ComfyUI_temp_"));
+  g_assert_true (g_str_has_suffix (out->filename, "_00001_.png"));
+
+  png = view_ok (f->client, f->base_url, out);
+  rows = decode_png (png, 64, 48, NULL);
+
+  path = g_strdup_printf ("/view?filename=%s&type=output", out->filename);
+  g_assert_cmpuint (get_status (f->base_url, path), ==, 404);
+}
+
+static void
+test_history_limit (void)
+{
+  g_autoptr(CdlSimHistory) history = cdl_sim_history_new ();
+  g_autoptr(JsonNode) latest = NULL;
+  g_autoptr(JsonNode) page = NULL;
+  JsonObject *obj;
+
+  for (guint i = 0; i < CDL_SIM_HISTORY_MAX + 5; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("p%u", i);
+      JsonNode *entry = json_node_init_int (json_node_alloc (), i);
+
+      cdl_sim_history_add (history, id, entry);
+    }
+
+  g_assert_cmpuint (cdl_sim_history_get_length (history), ==, CDL_SIM_HISTORY_MAX);
+  g_assert_null (cdl_sim_history_lookup (history, "p4"));
+  g_assert_nonnull (cdl_sim_history_lookup (history, "p5"));
+
+  latest = cdl_sim_history_to_json (history, 2, -1);
+  obj = json_node_get_object (latest);
+  g_assert_cmpuint (json_object_get_size (obj), ==, 2);
+  g_assert_true (json_object_has_member (obj, "p10004"));
+  g_assert_true (json_object_has_member (obj, "p10003"));
+
+  page = cdl_sim_history_to_json (history, 3, 1);
+  obj = json_node_get_object (page);
+  g_assert_cmpuint (json_object_get_size (obj), ==, 3);
+  g_assert_true (json_object_has_member (obj, "p6"));
+  g_assert_true (json_object_has_member (obj, "p8"));
+
+  /* Adding an id again moves it to the end. */
+  cdl_sim_history_add (history, "p5", json_node_init_int (json_node_alloc (), 1));
+  g_clear_pointer (&latest, json_node_unref);
+  latest = cdl_sim_history_to_json (history, 1, -1);
+  g_assert_true (json_object_has_member (json_node_get_object (latest), "p5"));
+}
+
 /* Which of six jobs fail with a 50 % error rate and a given fault seed. */
 static guint
 failure_pattern (Fixture *f)
@@ -2873,6 +2947,7 @@ main (int   argc,
   JOBS ("/comfy/jobs/history-routes", test_jobs_history_routes);
   JOBS ("/comfy/jobs/error-rate", test_jobs_error_rate);
   JOBS ("/comfy/jobs/key-and-limit", test_jobs_key_and_limit);
+  JOBS ("/comfy/jobs/preview-temp", test_jobs_preview_temp);
 
 #undef JOBS
 #undef ADD
@@ -2887,6 +2962,7 @@ main (int   argc,
   g_test_add_func ("/comfy/simworker/crash-after", test_simworker_crash_after);
   g_test_add_func ("/comfy/simworker/bad-flags", test_simworker_bad_flags);
   g_test_add_func ("/comfy/jobs/classify", test_jobs_classify);
+  g_test_add_func ("/comfy/sim/history-limit", test_history_limit);
 
   ret = g_test_run ();
 
