@@ -2830,7 +2830,7 @@ test_simworker_execute (void)
 static void
 test_simworker_crash_after (void)
 {
-  const char * const args[] = { "--crash-after", "2", "--ms-per-image", "100", NULL };
+  const char * const args[] = { "--crash-after", "2", "--ms-per-image", "1", NULL };
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(CdlComfyClient) client = cdl_comfy_client_new ();
   g_autoptr(JsonNode) graph = make_graph (3, 64, 48, 4, NULL, "x", "ComfyUI");

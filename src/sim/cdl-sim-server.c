@@ -1098,10 +1098,18 @@ tick_cb (gpointer user_data)
 
   self->tick_id = 0;
 
-  /* The answer to the last accepted prompt gets out first. */
-  if (self->crash_after > 0 && self->accepted >= self->crash_after &&
-      g_get_monotonic_time () - self->last_accepted_us >= CRASH_GRACE_US)
+  if (self->crash_after > 0 && self->accepted >= self->crash_after)
     {
+      gint64 waited = g_get_monotonic_time () - self->last_accepted_us;
+
+      /* The answer to the last accepted prompt gets out first; the job
+       * holds still until then, so that even a fast one dies midway. */
+      if (waited < CRASH_GRACE_US)
+        {
+          schedule_tick (self, (guint) ((CRASH_GRACE_US - waited) / 1000) + 1);
+          return G_SOURCE_REMOVE;
+        }
+
       /* Like a worker the kernel killed: no answer, no history. */
       g_printerr ("cdl-simworker: crashing on purpose after %u prompts\n",
                   self->accepted);
