@@ -25,6 +25,7 @@ struct _CdlPoolsPage
   GCancellable     *sample_cancellable;
   GtkWindow        *dialog;
   char             *selected_id;
+  char             *summary;
   gboolean          loaded;
 
   /* template */
@@ -42,6 +43,14 @@ struct _CdlPoolsPage
 };
 
 G_DEFINE_FINAL_TYPE (CdlPoolsPage, cdl_pools_page, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_SUMMARY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static void cdl_pools_page_draw (CdlPoolsPage *self,
                                  CdlPool      *pool);
@@ -207,6 +216,34 @@ cdl_pools_page_select_id (CdlPoolsPage *self,
 
   if (first != NULL)
     gtk_list_box_select_row (self->list_box, first);
+}
+
+static void
+cdl_pools_page_update_summary (CdlPoolsPage *self)
+{
+  GListModel *model = G_LIST_MODEL (self->store);
+  guint n = g_list_model_get_n_items (model);
+  g_autofree char *summary = NULL;
+
+  if (n > 0)
+    summary = g_strdup_printf (ngettext ("%u pool", "%u pools", n), n);
+
+  if (g_strcmp0 (summary, self->summary) != 0)
+    {
+      g_free (self->summary);
+      self->summary = g_steal_pointer (&summary);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUMMARY]);
+    }
+}
+
+static void
+cdl_pools_page_items_changed_cb (CdlPoolsPage *self,
+                                 guint       position,
+                                 guint       removed,
+                                 guint       added,
+                                 GListModel *model)
+{
+  cdl_pools_page_update_summary (self);
 }
 
 static void
@@ -505,7 +542,28 @@ cdl_pools_page_finalize (GObject *object)
 
   g_clear_pointer (&self->selected_id, g_free);
 
+  g_clear_pointer (&self->summary, g_free);
+
   G_OBJECT_CLASS (cdl_pools_page_parent_class)->finalize (object);
+}
+
+static void
+cdl_pools_page_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  CdlPoolsPage *self = CDL_POOLS_PAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SUMMARY:
+      g_value_set_string (value, self->summary);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -516,6 +574,15 @@ cdl_pools_page_class_init (CdlPoolsPageClass *klass)
 
   object_class->dispose = cdl_pools_page_dispose;
   object_class->finalize = cdl_pools_page_finalize;
+  object_class->get_property = cdl_pools_page_get_property;
+
+  /* One line for the window's subtitle, or %NULL while there is nothing. */
+  properties[PROP_SUMMARY] =
+    g_param_spec_string ("summary", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_BASE "/ui/cdl-pools-page.ui");
@@ -550,6 +617,9 @@ cdl_pools_page_init (CdlPoolsPage *self)
 
   self->cancellable = g_cancellable_new ();
   self->store = g_list_store_new (CDL_TYPE_POOL);
+  g_signal_connect_object (self->store, "items-changed",
+                           G_CALLBACK (cdl_pools_page_items_changed_cb), self,
+                           G_CONNECT_SWAPPED);
   sorter = gtk_custom_sorter_new (cdl_pools_page_compare, NULL, NULL);
   self->sorted = gtk_sort_list_model_new (G_LIST_MODEL (g_object_ref (self->store)),
                                           GTK_SORTER (sorter));

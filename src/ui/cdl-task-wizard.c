@@ -33,6 +33,7 @@ struct _CdlTaskWizard
   CdlTask            *task;
   guint               step;
   gboolean            busy;
+  gboolean            announced;
 
   /* template */
   AdwWindowTitle     *window_title;
@@ -702,6 +703,7 @@ cdl_task_wizard_next_cb (CdlTaskWizard *self,
       if (self->task == NULL)
         return;
 
+      self->announced = TRUE;
       g_signal_emit (self, signals[CREATED], 0, self->task);
       gtk_window_destroy (GTK_WINDOW (self));
       return;
@@ -726,6 +728,25 @@ cdl_task_wizard_back_cb (CdlTaskWizard *self,
 
   self->step--;
   cdl_task_wizard_update (self);
+}
+
+/* A draft is stored as soon as the preview shows; closing the wizard
+ * then keeps it, and the task list shows it like one created. */
+static gboolean
+cdl_task_wizard_close_request (GtkWindow *window)
+{
+  CdlTaskWizard *self = CDL_TASK_WIZARD (window);
+
+  if (self->task != NULL && !self->announced)
+    {
+      self->announced = TRUE;
+      g_signal_emit (self, signals[CREATED], 0, self->task);
+    }
+
+  if (GTK_WINDOW_CLASS (cdl_task_wizard_parent_class)->close_request != NULL)
+    return GTK_WINDOW_CLASS (cdl_task_wizard_parent_class)->close_request (window);
+
+  return FALSE;
 }
 
 static void
@@ -844,12 +865,15 @@ cdl_task_wizard_class_init (CdlTaskWizardClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->constructed = cdl_task_wizard_constructed;
   object_class->dispose = cdl_task_wizard_dispose;
   object_class->finalize = cdl_task_wizard_finalize;
   object_class->get_property = cdl_task_wizard_get_property;
   object_class->set_property = cdl_task_wizard_set_property;
+
+  window_class->close_request = cdl_task_wizard_close_request;
 
   properties[PROP_TASKS] =
     g_param_spec_object ("tasks", NULL, NULL,

@@ -3,7 +3,8 @@
  * Workflow → pools and prompt template → K and N → a preview of the first
  * prompts and seeds. Reaching the preview stores the task as a DRAFT (the
  * service generates the prompts and seeds there); going back and changing
- * a step edits that draft. Create closes the wizard and emits "created".
+ * a step edits that draft. Create closes the wizard and emits "created";
+ * so does closing it once the draft exists, since the draft stays.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -33,6 +33,7 @@ struct _CdlTasksPage
   /* The "after" of each page shown before this one, to go back. */
   GArray             *page_starts;
   int                 page_after;
+  char               *summary;
   gboolean            loaded;
   gboolean            freezing;
 
@@ -58,6 +59,14 @@ struct _CdlTasksPage
 };
 
 G_DEFINE_FINAL_TYPE (CdlTasksPage, cdl_tasks_page, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_SUMMARY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static void cdl_tasks_page_load_detail (CdlTasksPage *self,
                                         const char   *id,
@@ -466,6 +475,50 @@ cdl_tasks_page_select_id (CdlTasksPage *self,
 }
 
 static void
+cdl_tasks_page_update_summary (CdlTasksPage *self)
+{
+  GListModel *model = G_LIST_MODEL (self->store);
+  guint n = g_list_model_get_n_items (model);
+  g_autofree char *summary = NULL;
+
+  if (n > 0)
+    {
+      g_autofree char *count = NULL;
+      guint drafts = 0;
+
+      for (guint i = 0; i < n; i++)
+        {
+          g_autoptr(CdlTask) task = g_list_model_get_item (model, i);
+
+          if (cdl_task_is_draft (task))
+            drafts++;
+        }
+
+      count = g_strdup_printf (ngettext ("%u task", "%u tasks", n), n);
+      /* TRANSLATORS: the first %s is "N tasks"; then how many are drafts */
+      summary = g_strdup_printf (ngettext ("%s · %u draft", "%s · %u drafts", drafts),
+                                 count, drafts);
+    }
+
+  if (g_strcmp0 (summary, self->summary) != 0)
+    {
+      g_free (self->summary);
+      self->summary = g_steal_pointer (&summary);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUMMARY]);
+    }
+}
+
+static void
+cdl_tasks_page_items_changed_cb (CdlTasksPage *self,
+                                 guint       position,
+                                 guint       removed,
+                                 guint       added,
+                                 GListModel *model)
+{
+  cdl_tasks_page_update_summary (self);
+}
+
+static void
 cdl_tasks_page_update_view (CdlTasksPage *self)
 {
   const char *current = gtk_stack_get_visible_child_name (self->stack);
@@ -729,7 +782,28 @@ cdl_tasks_page_finalize (GObject *object)
   g_clear_pointer (&self->selected_id, g_free);
   g_clear_pointer (&self->page_starts, g_array_unref);
 
+  g_clear_pointer (&self->summary, g_free);
+
   G_OBJECT_CLASS (cdl_tasks_page_parent_class)->finalize (object);
+}
+
+static void
+cdl_tasks_page_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  CdlTasksPage *self = CDL_TASKS_PAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SUMMARY:
+      g_value_set_string (value, self->summary);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -740,6 +814,15 @@ cdl_tasks_page_class_init (CdlTasksPageClass *klass)
 
   object_class->dispose = cdl_tasks_page_dispose;
   object_class->finalize = cdl_tasks_page_finalize;
+  object_class->get_property = cdl_tasks_page_get_property;
+
+  /* One line for the window's subtitle, or %NULL while there is nothing. */
+  properties[PROP_SUMMARY] =
+    g_param_spec_string ("summary", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_BASE "/ui/cdl-tasks-page.ui");
@@ -784,6 +867,9 @@ cdl_tasks_page_init (CdlTasksPage *self)
   self->page_starts = g_array_new (FALSE, FALSE, sizeof (int));
   self->page_after = -1;
   self->store = g_list_store_new (CDL_TYPE_TASK);
+  g_signal_connect_object (self->store, "items-changed",
+                           G_CALLBACK (cdl_tasks_page_items_changed_cb), self,
+                           G_CONNECT_SWAPPED);
   sorter = gtk_custom_sorter_new (cdl_tasks_page_compare, NULL, NULL);
   self->sorted = gtk_sort_list_model_new (G_LIST_MODEL (g_object_ref (self->store)),
                                           GTK_SORTER (sorter));

@@ -214,6 +214,12 @@ cdl_window_update_subtitle (CdlWindow *self)
 
   if (g_strcmp0 (page, "workers") == 0)
     g_object_get (self->workers_page, "summary", &summary, NULL);
+  else if (g_strcmp0 (page, "workflows") == 0)
+    g_object_get (self->workflows_page, "summary", &summary, NULL);
+  else if (g_strcmp0 (page, "pools") == 0)
+    g_object_get (self->pools_page, "summary", &summary, NULL);
+  else if (g_strcmp0 (page, "tasks") == 0)
+    g_object_get (self->tasks_page, "summary", &summary, NULL);
 
   adw_window_title_set_subtitle (self->content_title, summary);
 }
@@ -338,6 +344,15 @@ cdl_window_application_cb (CdlWindow  *self,
                    G_SETTINGS_BIND_DEFAULT);
 
   g_signal_connect_object (self->workers_page, "notify::summary",
+                           G_CALLBACK (cdl_window_update_subtitle), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->workflows_page, "notify::summary",
+                           G_CALLBACK (cdl_window_update_subtitle), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->pools_page, "notify::summary",
+                           G_CALLBACK (cdl_window_update_subtitle), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->tasks_page, "notify::summary",
                            G_CALLBACK (cdl_window_update_subtitle), self,
                            G_CONNECT_SWAPPED);
 

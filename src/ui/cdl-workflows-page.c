@@ -24,6 +24,7 @@ struct _CdlWorkflowsPage
   GCancellable       *cancellable;
   GtkNativeDialog    *chooser;
   char               *selected_id;
+  char               *summary;
   gboolean            loaded;
 
   /* template */
@@ -46,6 +47,14 @@ struct _CdlWorkflowsPage
 };
 
 G_DEFINE_FINAL_TYPE (CdlWorkflowsPage, cdl_workflows_page, GTK_TYPE_WIDGET)
+
+enum {
+  PROP_0,
+  PROP_SUMMARY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 static void
 cdl_workflows_page_toast (CdlWorkflowsPage *self,
@@ -408,6 +417,49 @@ cdl_workflows_page_select_id (CdlWorkflowsPage *self,
 
   if (first != NULL)
     gtk_list_box_select_row (self->list_box, first);
+}
+
+static void
+cdl_workflows_page_update_summary (CdlWorkflowsPage *self)
+{
+  GListModel *model = G_LIST_MODEL (self->store);
+  guint n = g_list_model_get_n_items (model);
+  g_autofree char *summary = NULL;
+
+  if (n > 0)
+    {
+      g_autofree char *count = NULL;
+      guint valid = 0;
+
+      for (guint i = 0; i < n; i++)
+        {
+          g_autoptr(CdlWorkflow) workflow = g_list_model_get_item (model, i);
+
+          if (cdl_workflow_get_valid (workflow))
+            valid++;
+        }
+
+      count = g_strdup_printf (ngettext ("%u version", "%u versions", n), n);
+      /* TRANSLATORS: the first %s is "N versions"; then how many are valid */
+      summary = g_strdup_printf (_("%s · %u valid"), count, valid);
+    }
+
+  if (g_strcmp0 (summary, self->summary) != 0)
+    {
+      g_free (self->summary);
+      self->summary = g_steal_pointer (&summary);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SUMMARY]);
+    }
+}
+
+static void
+cdl_workflows_page_items_changed_cb (CdlWorkflowsPage *self,
+                                     guint             position,
+                                     guint             removed,
+                                     guint             added,
+                                     GListModel       *model)
+{
+  cdl_workflows_page_update_summary (self);
 }
 
 static void
@@ -824,7 +876,28 @@ cdl_workflows_page_finalize (GObject *object)
   g_clear_pointer (&self->worker_names, g_hash_table_unref);
   g_clear_pointer (&self->selected_id, g_free);
 
+  g_clear_pointer (&self->summary, g_free);
+
   G_OBJECT_CLASS (cdl_workflows_page_parent_class)->finalize (object);
+}
+
+static void
+cdl_workflows_page_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  CdlWorkflowsPage *self = CDL_WORKFLOWS_PAGE (object);
+
+  switch (prop_id)
+    {
+    case PROP_SUMMARY:
+      g_value_set_string (value, self->summary);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -835,6 +908,15 @@ cdl_workflows_page_class_init (CdlWorkflowsPageClass *klass)
 
   object_class->dispose = cdl_workflows_page_dispose;
   object_class->finalize = cdl_workflows_page_finalize;
+  object_class->get_property = cdl_workflows_page_get_property;
+
+  /* One line for the window's subtitle, or %NULL while there is nothing. */
+  properties[PROP_SUMMARY] =
+    g_param_spec_string ("summary", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_BASE "/ui/cdl-workflows-page.ui");
@@ -873,6 +955,9 @@ cdl_workflows_page_init (CdlWorkflowsPage *self)
   self->cancellable = g_cancellable_new ();
   self->worker_names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->store = g_list_store_new (CDL_TYPE_WORKFLOW);
+  g_signal_connect_object (self->store, "items-changed",
+                           G_CALLBACK (cdl_workflows_page_items_changed_cb), self,
+                           G_CONNECT_SWAPPED);
   sorter = gtk_custom_sorter_new (cdl_workflows_page_compare, NULL, NULL);
   self->sorted = gtk_sort_list_model_new (G_LIST_MODEL (g_object_ref (self->store)),
                                           GTK_SORTER (sorter));
