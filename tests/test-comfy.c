@@ -2523,6 +2523,39 @@ test_history_limit (void)
   g_assert_true (json_object_has_member (json_node_get_object (latest), "p5"));
 }
 
+/* An upscale between the latent and the sampler sets the image size; the
+ * batch still comes from the latent. */
+static void
+test_jobs_upscaled_size (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(JsonNode) graph = make_graph (9, 64, 48, 2, NULL, "x", "ComfyUI");
+  g_autoptr(JsonNode) upscale = json_from_string (
+      "{\"class_type\": \"LatentUpscale\", \"inputs\": {\"samples\": [\"5\", 0],"
+      " \"upscale_method\": \"bilinear\", \"width\": 96, \"height\": 0,"
+      " \"crop\": \"disabled\"}}", NULL);
+  g_autoptr(JsonArray) link = json_array_new ();
+  g_autofree char *id = NULL;
+  g_autoptr(CdlComfyHistory) h = NULL;
+  g_autoptr(GBytes) png = NULL;
+  g_autoptr(GBytes) rows = NULL;
+  JsonObject *root = json_node_get_object (graph);
+
+  json_object_set_member (root, "11", g_steal_pointer (&upscale));
+  json_array_add_string_element (link, "11");
+  json_array_add_int_element (link, 0);
+  json_object_set_array_member (json_object_get_object_member (
+                                  json_object_get_object_member (root, "3"), "inputs"),
+                                "latent_image", json_array_ref (link));
+
+  id = submit_ok (f->client, f->base_url, graph);
+  h = wait_done (f->client, f->base_url, id);
+  g_assert_cmpint (h->status, ==, CDL_COMFY_JOB_SUCCESS);
+  g_assert_cmpuint (h->outputs->len, ==, 2);
+  png = view_ok (f->client, f->base_url, g_ptr_array_index (h->outputs, 1));
+  rows = decode_png (png, 96, 48, NULL);
+}
+
 /* Which of six jobs fail with a 50 % error rate and a given fault seed. */
 static guint
 failure_pattern (Fixture *f)
@@ -2948,6 +2981,7 @@ main (int   argc,
   JOBS ("/comfy/jobs/error-rate", test_jobs_error_rate);
   JOBS ("/comfy/jobs/key-and-limit", test_jobs_key_and_limit);
   JOBS ("/comfy/jobs/preview-temp", test_jobs_preview_temp);
+  JOBS ("/comfy/jobs/upscaled-size", test_jobs_upscaled_size);
 
 #undef JOBS
 #undef ADD

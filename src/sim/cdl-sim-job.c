@@ -165,7 +165,9 @@ plan_output (JsonObject *graph,
   GQueue todo = G_QUEUE_INIT;
   JsonObject *out = graph_node (graph, output_id);
   const char *prefix;
-  gboolean have_latent = FALSE;
+  gboolean have_width = FALSE;
+  gboolean have_height = FALSE;
+  gboolean have_batch = FALSE;
   gboolean have_seed = FALSE;
   gboolean have_rule = FALSE;
 
@@ -198,16 +200,28 @@ plan_output (JsonObject *graph,
       if (inputs == NULL)
         continue;
 
-      if (!have_latent && g_str_has_prefix (class_type, "Empty") &&
-          g_str_has_suffix (class_type, "LatentImage"))
+      /* A resize nearer the output decides the size (0 keeps a side). */
+      if (g_str_equal (class_type, "LatentUpscale") ||
+          g_str_equal (class_type, "ImageScale") ||
+          (g_str_has_prefix (class_type, "Empty") &&
+           g_str_has_suffix (class_type, "LatentImage")))
         {
-          if (read_number (inputs, "width", &number))
-            plan->width = (guint) MIN (number, G_MAXUINT);
-          if (read_number (inputs, "height", &number))
-            plan->height = (guint) MIN (number, G_MAXUINT);
-          if (read_number (inputs, "batch_size", &number))
-            plan->batch = (guint) CLAMP (number, 1, G_MAXUINT);
-          have_latent = TRUE;
+          if (!have_width && read_number (inputs, "width", &number) && number > 0)
+            {
+              plan->width = (guint) MIN (number, G_MAXUINT);
+              have_width = TRUE;
+            }
+          if (!have_height && read_number (inputs, "height", &number) && number > 0)
+            {
+              plan->height = (guint) MIN (number, G_MAXUINT);
+              have_height = TRUE;
+            }
+        }
+
+      if (!have_batch && read_number (inputs, "batch_size", &number))
+        {
+          plan->batch = (guint) CLAMP (number, 1, G_MAXUINT);
+          have_batch = TRUE;
         }
 
       if (!have_seed && (read_number (inputs, "seed", &number) ||

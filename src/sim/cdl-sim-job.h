@@ -1,9 +1,11 @@
 /* cdl-sim-job.h: what running a graph means to the simulated worker
  *
  * Each output node (SaveImage, PreviewImage) gets a plan read from the
- * nodes it depends on: the latent's width, height and batch_size, the seed
- * of the sampler or RandomNoise node, LatentBatchSeedBehavior's rule and a
- * hash of the CLIPTextEncode texts.
+ * nodes it depends on, the nearest one up the links winning: width and
+ * height of an Empty…LatentImage, LatentUpscale or ImageScale node,
+ * batch_size of the latent, the seed or noise_seed of the sampler or
+ * RandomNoise node, LatentBatchSeedBehavior's rule, and a hash of the
+ * CLIPTextEncode texts.
  *
  * Image i of a batch of seed S is drawn as:
  *   no LatentBatchSeedBehavior   render (S, batch index i)
