@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -757,6 +758,136 @@ test_store_concurrent_puts (StoreFixture  *fixture,
     }
 }
 
+/* The same race between processes, as between instances sharing a NAS
+ * mount: the test binary runs itself as the writers. */
+
+#define PROCESS_WRITERS 4
+#define PROCESS_ROUNDS 10
+#define WRITER_ENV "CDL_TEST_STORAGE_WRITER"
+
+static GBytes *
+process_version (int id)
+{
+  return pattern_bytes (200 * 1024 + id * 150 * 1024 + id, 500 + id);
+}
+
+/* In a child: "{root}|{id}" in WRITER_ENV. */
+static int
+run_writer_process (const char *spec)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) parts = g_strsplit (spec, "|", 2);
+  g_autoptr(CdlFsStore) store = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (g_strv_length (parts) != 2)
+    return 2;
+
+  store = cdl_fs_store_new (parts[0], &error);
+  if (store == NULL)
+    return 3;
+
+  bytes = process_version (atoi (parts[1]));
+
+  for (int round = 0; round < PROCESS_ROUNDS; round++)
+    {
+      g_autoptr(CdlObjectInfo) info = NULL;
+
+      info = cdl_object_store_put_bytes (CDL_OBJECT_STORE (store), "race/processes.png",
+                                         bytes, NULL, &error);
+      if (info == NULL)
+        {
+          g_printerr ("%s\n", error->message);
+          return 4;
+        }
+    }
+
+  return 0;
+}
+
+static void
+test_store_concurrent_processes (StoreFixture  *fixture,
+                                 gconstpointer  data)
+{
+  CdlObjectStore *store = CDL_OBJECT_STORE (fixture->store);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", &error);
+  GSubprocess *writers[PROCESS_WRITERS];
+  GBytes *versions[PROCESS_WRITERS];
+  g_autoptr(GBytes) final = NULL;
+  gboolean running = TRUE;
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  guint torn = 0, complete = 0;
+  int final_version = -1;
+
+  g_assert_no_error (error);
+
+  for (int i = 0; i < PROCESS_WRITERS; i++)
+    {
+      g_autoptr(GSubprocessLauncher) launcher = NULL;
+      g_autofree char *spec = g_strdup_printf ("%s|%d", fixture->root, i);
+
+      versions[i] = process_version (i);
+      launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+      g_subprocess_launcher_setenv (launcher, WRITER_ENV, spec, TRUE);
+      writers[i] = g_subprocess_launcher_spawn (launcher, &error, self_exe, NULL);
+      g_assert_no_error (error);
+    }
+
+  /* Read while they write: only whole versions may ever show. */
+  while (running)
+    {
+      g_autoptr(GBytes) got = NULL;
+
+      /* A writer's identifier goes once GLib has reaped it. */
+      running = FALSE;
+      for (int i = 0; i < PROCESS_WRITERS && !running; i++)
+        running = g_subprocess_get_identifier (writers[i]) != NULL;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+
+      got = cdl_object_store_get_bytes (store, "race/processes.png", NULL, NULL, NULL);
+      if (got == NULL)
+        continue;
+
+      for (int i = 0; i < PROCESS_WRITERS; i++)
+        {
+          if (g_bytes_equal (got, versions[i]))
+            {
+              complete++;
+              g_clear_pointer (&got, g_bytes_unref);
+              break;
+            }
+        }
+
+      if (got != NULL)
+        torn++;
+    }
+
+  g_test_message ("%u complete reads while writing", complete);
+  g_assert_cmpuint (torn, ==, 0);
+
+  for (int i = 0; i < PROCESS_WRITERS; i++)
+    {
+      g_subprocess_wait_check (writers[i], NULL, &error);
+      g_assert_no_error (error);
+      g_object_unref (writers[i]);
+    }
+
+  final = cdl_object_store_get_bytes (store, "race/processes.png", NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < PROCESS_WRITERS; i++)
+    {
+      if (g_bytes_equal (final, versions[i]))
+        final_version = i;
+    }
+  g_assert_cmpint (final_version, >=, 0);
+  g_assert_cmpuint (count_dot_files (fixture->root), ==, 0);
+
+  for (int i = 0; i < PROCESS_WRITERS; i++)
+    g_bytes_unref (versions[i]);
+}
+
 /* A stream that fails after some bytes, as a dropped download would. */
 static void
 test_store_failed_put_leaves_nothing (StoreFixture  *fixture,
@@ -1395,6 +1526,9 @@ main (int   argc,
   g_autoptr(GError) error = NULL;
   int ret;
 
+  if (g_getenv (WRITER_ENV) != NULL)
+    return run_writer_process (g_getenv (WRITER_ENV));
+
   g_test_init (&argc, &argv, NULL);
 
   g_assert_true (cdl_thumbnailer_ensure_gstreamer (&error));
@@ -1412,6 +1546,8 @@ main (int   argc,
               store_setup, test_store_range, store_teardown);
   g_test_add ("/storage/fs/concurrent-puts", StoreFixture, NULL,
               store_setup, test_store_concurrent_puts, store_teardown);
+  g_test_add ("/storage/fs/concurrent-processes", StoreFixture, NULL,
+              store_setup, test_store_concurrent_processes, store_teardown);
   g_test_add ("/storage/fs/failed-put-leaves-nothing", StoreFixture, NULL,
               store_setup, test_store_failed_put_leaves_nothing, store_teardown);
   g_test_add ("/storage/fs/async", StoreFixture, NULL,
