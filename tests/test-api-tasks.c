@@ -30,7 +30,7 @@ typedef struct
   GSubprocess *server;
   char        *base_url;
   char        *admin_token;
-  SoupSession *session;
+  SoupSession *http;
 } Fixture;
 
 static const char *
@@ -148,7 +148,7 @@ fixture_set_up (Fixture       *f,
   g_assert_no_error (error);
   f->log_path = g_build_filename (f->tmpdir, "server.log", NULL);
   data_dir = g_build_filename (f->tmpdir, "data", NULL);
-  f->session = soup_session_new_with_options ("timeout", 60, NULL);
+  f->http = soup_session_new_with_options ("timeout", 60, NULL);
 
   launcher = server_launcher (f);
   {
@@ -175,7 +175,7 @@ fixture_tear_down (Fixture       *f,
       g_assert_cmpint (g_subprocess_get_exit_status (f->server), ==, 0);
     }
   g_clear_object (&f->server);
-  g_clear_object (&f->session);
+  g_clear_object (&f->http);
 
   if (f->tmpdir != NULL)
     {
@@ -225,7 +225,7 @@ api (Fixture    *f,
       soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
     }
 
-  reply = soup_session_send_and_read (f->session, msg, NULL, &error);
+  reply = soup_session_send_and_read (f->http, msg, NULL, &error);
   g_assert_no_error (error);
 
   *status = soup_message_get_status (msg);
@@ -330,7 +330,7 @@ sql_frozen (Fixture            *f,
 }
 
 static char *
-issue_token (Fixture    *f,
+token_for_role (Fixture    *f,
              const char *name,
              CdlRole     role)
 {
@@ -894,11 +894,145 @@ test_bad_input (Fixture       *f,
 }
 
 static void
+test_regenerate (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *workflow = insert_workflow (f, "wf", "a {thing} at {time}", TRUE);
+  g_autofree char *thing = create_pool (f, "thing", "permutation", "thing", 20);
+  g_autofree char *time = create_pool (f, "time", "no_replacement", "hour", 12);
+  g_autofree char *body = create_task_body (workflow, thing, time, 10, 2, "\"rng_seed\": 5");
+  g_autofree char *path = NULL;
+  g_autoptr(JsonNode) task = NULL;
+  g_autoptr(JsonNode) more_seeds = NULL;
+  g_autoptr(JsonNode) other_seed = NULL;
+  g_autoptr(JsonNode) templated = NULL;
+  g_autoptr(JsonNode) notes = NULL;
+  JsonArray *before;
+  JsonArray *after;
+  gboolean moved = FALSE;
+
+  task = call_ok (f, "POST", "/api/tasks", body, 201);
+  path = g_strdup_printf ("/api/tasks/%s",
+                          json_object_get_string_member (json_node_get_object (task), "id"));
+  before = json_object_get_array_member (json_node_get_object (task), "prompts");
+
+  /* N changes the seeds only: the prompts come from their own stream. */
+  more_seeds = call_ok (f, "PATCH", path, "{\"seeds_per_prompt\": 3}", 200);
+  after = json_object_get_array_member (json_node_get_object (more_seeds), "prompts");
+  g_assert_cmpuint (json_array_get_length (after), ==, 10);
+  for (guint i = 0; i < 10; i++)
+    {
+      JsonObject *a = json_array_get_object_element (before, i);
+      JsonObject *b = json_array_get_object_element (after, i);
+
+      g_assert_cmpstr (json_object_get_string_member (a, "text"), ==,
+                       json_object_get_string_member (b, "text"));
+      g_assert_cmpuint (json_array_get_length (json_object_get_array_member (b, "seeds")), ==, 3);
+    }
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (
+                     json_node_get_object (more_seeds), "counts"), "seeds"), ==, 30);
+
+  /* Another rng seed draws other prompts. */
+  other_seed = call_ok (f, "PATCH", path, "{\"rng_seed\": 6}", 200);
+  after = json_object_get_array_member (json_node_get_object (other_seed), "prompts");
+  for (guint i = 0; i < 10; i++)
+    moved |= g_strcmp0 (json_object_get_string_member (json_array_get_object_element (before, i),
+                                                       "text"),
+                        json_object_get_string_member (json_array_get_object_element (after, i),
+                                                       "text")) != 0;
+  g_assert_true (moved);
+
+  /* A template of the task's own replaces the workflow's prompt. */
+  templated = call_ok (f, "PATCH", path,
+                       "{\"prompt_template\": \"{{draft}} {time}: {thing}\"}", 200);
+  after = json_object_get_array_member (json_node_get_object (templated), "prompts");
+  for (guint i = 0; i < 10; i++)
+    g_assert_true (g_str_has_prefix (json_object_get_string_member (
+                                       json_array_get_object_element (after, i), "text"),
+                                     "{draft} hour "));
+
+  /* Notes alone keep every prompt and seed, ids included. */
+  notes = call_ok (f, "PATCH", path, "{\"notes\": \"checked\"}", 200);
+  before = after;
+  after = json_object_get_array_member (json_node_get_object (notes), "prompts");
+  for (guint i = 0; i < 10; i++)
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (before, i), "id"),
+                     ==,
+                     json_object_get_string_member (json_array_get_object_element (after, i), "id"));
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (notes), "notes"), ==,
+                   "checked");
+
+  /* A draft that cannot be regenerated is left as it was. */
+  call_error (f, "PATCH", path, f->admin_token, "{\"target_prompts\": 13}", 400, "only 12");
+  {
+    g_autoptr(JsonNode) still = call_ok (f, "GET", path, NULL, 200);
+
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (still), "target_prompts"),
+                     ==, 10);
+  }
+}
+
+typedef struct
+{
+  Fixture    *f;
+  const char *path;
+  const char *body;
+  guint       status;
+} Edit;
+
+static gpointer
+edit_thread (gpointer data)
+{
+  Edit *edit = data;
+  g_autoptr(SoupSession) http = soup_session_new ();
+  g_autofree char *url = g_strconcat (edit->f->base_url, edit->path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("PATCH", url);
+  g_autofree char *auth = g_strconcat ("Bearer ", edit->f->admin_token, NULL);
+  g_autoptr(GBytes) bytes = g_bytes_new_static (edit->body, strlen (edit->body));
+  g_autoptr(GBytes) reply = NULL;
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+  soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+  reply = soup_session_send_and_read (http, msg, NULL, NULL);
+  edit->status = soup_message_get_status (msg);
+
+  return NULL;
+}
+
+static void
+test_concurrent_pool_edits (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autofree char *pool = create_pool (f, "light", "permutation", "light", 3);
+  g_autofree char *path = g_strdup_printf ("/api/variable-pools/%s", pool);
+  g_autoptr(JsonNode) current = NULL;
+  Edit edits[6];
+  GThread *threads[6];
+
+  /* Edits that meet queue on the pool's row: versions 2 … 7, none lost. */
+  for (guint i = 0; i < G_N_ELEMENTS (edits); i++)
+    {
+      edits[i] = (Edit) { f, path, NULL, 0 };
+      edits[i].body = i % 2 ? "{\"items\": [\"a\", \"b\"]}"
+                            : "{\"mode\": \"no_replacement\"}";
+      threads[i] = g_thread_new ("edit", edit_thread, &edits[i]);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (edits); i++)
+    {
+      g_thread_join (threads[i]);
+      g_assert_cmpuint (edits[i].status, ==, 200);
+    }
+
+  current = call_ok (f, "GET", path, NULL, 200);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (current), "version"), ==, 7);
+}
+
+static void
 test_auth (Fixture       *f,
            gconstpointer  data)
 {
-  g_autofree char *annotator = issue_token (f, "anna", CDL_ROLE_ANNOTATOR);
-  g_autofree char *operator = issue_token (f, "otto", CDL_ROLE_OPERATOR);
+  g_autofree char *annotator = token_for_role (f, "anna", CDL_ROLE_ANNOTATOR);
+  g_autofree char *operator = token_for_role (f, "otto", CDL_ROLE_OPERATOR);
   g_autofree char *workflow = insert_workflow (f, "wf", "a {thing}", TRUE);
   g_autofree char *pool = NULL;
   g_autofree char *body = NULL;
@@ -945,6 +1079,8 @@ main (int   argc,
   ADD ("/api-tasks/pools", test_pools);
   ADD ("/api-tasks/create-1000x4", test_create_1000x4);
   ADD ("/api-tasks/pinned-version", test_pinned_version);
+  ADD ("/api-tasks/regenerate", test_regenerate);
+  ADD ("/api-tasks/concurrent-pool-edits", test_concurrent_pool_edits);
   ADD ("/api-tasks/freeze", test_freeze);
   ADD ("/api-tasks/invalid-workflow", test_invalid_workflow);
   ADD ("/api-tasks/bad-input", test_bad_input);
