@@ -387,6 +387,52 @@ upload_workflow (Fixture *f)
 }
 
 static gboolean
+report_invalid (gpointer data)
+{
+  CdlWorkflowsPage *page = data;
+  CdlWorkflow *workflow = cdl_workflows_page_get_selected (page);
+
+  return workflow != NULL && g_str_equal (cdl_workflow_get_name (workflow), "big-batch") &&
+         label_is (named (GTK_WIDGET (page), "validation-badge"), "Invalid");
+}
+
+/* A graph over the batch limit is kept, marked invalid, with the node at
+ * fault named in the report. */
+static void
+upload_invalid_workflow (Fixture *f)
+{
+  CdlWorkflowsPage *page = cdl_window_get_workflows_page (f->window);
+  g_autofree char *path = NULL;
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GPtrArray) problems = g_ptr_array_new ();
+  CountWait count = { cdl_workflows_page_get_model (page), 2 };
+  GtkWindow *dialog;
+  GtkWidget *problem;
+
+  path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", "batch-too-large.json", NULL);
+  file = g_file_new_for_path (path);
+  cdl_workflows_page_open_file (page, file);
+
+  dialog = wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "upload-name-dialog");
+  gtk_editable_set_text (GTK_EDITABLE (named (GTK_WIDGET (dialog), "workflow-name-entry")),
+                         "big-batch");
+  respond (dialog, "upload");
+
+  g_assert_true (iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
+  g_assert_true (iterate_until (report_invalid, page, WAIT_TIMEOUT_MS));
+  g_assert_true (gtk_widget_has_css_class (named (GTK_WIDGET (page), "validation-badge"),
+                                           "unhealthy"));
+
+  collect_named (named (GTK_WIDGET (page), "problems-list"), "problem-row", problems);
+  g_assert_cmpuint (problems->len, >=, 1);
+  problem = g_ptr_array_index (problems, 0);
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (problem)), ==,
+                   "Node 5 · EmptyLatentImage");
+  g_assert_nonnull (strstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (problem)),
+                            "batch"));
+}
+
+static gboolean
 summary_is (gpointer data)
 {
   CdlPoolDialog *dialog = data;
@@ -736,6 +782,7 @@ static void
 test_workflow_to_frozen_task (Fixture *f)
 {
   upload_workflow (f);
+  upload_invalid_workflow (f);
   create_pool (f);
   run_wizard (f);
   freeze_task (f);
