@@ -194,6 +194,18 @@ cdl_template_slots (const char *text)
   return g_strv_builder_end (builder);
 }
 
+static gboolean
+cdl_is_blank (const char *text)
+{
+  for (; *text != '\0'; text = g_utf8_next_char (text))
+    {
+      if (!g_unichar_isspace (g_utf8_get_char (text)))
+        return FALSE;
+    }
+
+  return TRUE;
+}
+
 /* Checks the template against the chosen pools with the same rules the
  * service applies, so that the step says what is wrong before Next. */
 static gboolean
@@ -224,7 +236,7 @@ cdl_task_wizard_check_template (CdlTaskWizard *self)
   g_string_free (listed, TRUE);
   gtk_label_set_label (self->slots_label, slot_text);
 
-  if (*g_strstrip (g_strdup (text)) == '\0' && chosen->len == 0)
+  if (cdl_is_blank (text) && chosen->len == 0)
     {
       cdl_show_error (self->pools_error_label, _("Write a template or choose a pool"));
       return FALSE;
