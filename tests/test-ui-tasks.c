@@ -396,8 +396,38 @@ report_invalid (gpointer data)
          label_is (named (GTK_WIDGET (page), "validation-badge"), "Invalid");
 }
 
-/* A graph over the batch limit is kept, marked invalid, with the node at
- * fault named in the report. */
+/* Drops @file on @widget as a file manager would: through the widget's
+ * drop target, with a file list. */
+static void
+drop_file (GtkWidget *widget,
+           GFile     *file)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+  GtkDropTarget *target = NULL;
+  GValue value = G_VALUE_INIT;
+  GSList *files = g_slist_prepend (NULL, file);
+  gboolean accepted = FALSE;
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers) && target == NULL; i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (GTK_IS_DROP_TARGET (controller))
+        target = GTK_DROP_TARGET (controller);
+    }
+  g_assert_nonnull (target);
+
+  g_value_init (&value, GDK_TYPE_FILE_LIST);
+  g_value_take_boxed (&value, gdk_file_list_new_from_list (files));
+  g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+  g_assert_true (accepted);
+
+  g_value_unset (&value);
+  g_slist_free (files);
+}
+
+/* A graph over the batch limit, dropped on the page, is kept and marked
+ * invalid, with the node at fault named in the report. */
 static void
 upload_invalid_workflow (Fixture *f)
 {
@@ -411,7 +441,7 @@ upload_invalid_workflow (Fixture *f)
 
   path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", "batch-too-large.json", NULL);
   file = g_file_new_for_path (path);
-  cdl_workflows_page_open_file (page, file);
+  drop_file (GTK_WIDGET (page), file);
 
   dialog = wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "upload-name-dialog");
   gtk_editable_set_text (GTK_EDITABLE (named (GTK_WIDGET (dialog), "workflow-name-entry")),
