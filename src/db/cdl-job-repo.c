@@ -463,3 +463,266 @@ cdl_generation_repo_insert (PGconn                    *conn,
 
   return g_strdup (cdl_pq_get_string (res, 0, 0));
 }
+
+void
+cdl_job_inputs_free (CdlJobInputs *inputs)
+{
+  if (inputs == NULL)
+    return;
+
+  g_free (inputs->task_state);
+  g_free (inputs->prompt_text);
+  g_strfreev (inputs->seed_ids);
+  g_free (inputs->seed_values);
+  g_free (inputs->filled);
+  g_free (inputs);
+}
+
+CdlJobInputs *
+cdl_job_repo_get_inputs (PGconn        *conn,
+                         const CdlJob  *job,
+                         GError       **error)
+{
+  g_autoptr(PGresult) head = NULL;
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(CdlJobInputs) inputs = NULL;
+  const char *params[2] = { job->id, job->native_batch ? "true" : "false" };
+  guint n;
+
+  g_return_val_if_fail (conn != NULL && job != NULL, NULL);
+
+  if (!check_uuid (job->id, "job", error))
+    return NULL;
+
+  head = cdl_pq_exec (conn,
+                      "SELECT t.state, p.text FROM jobs j"
+                      " JOIN tasks t ON t.id = j.task_id"
+                      " LEFT JOIN prompts p ON p.id = j.prompt_id"
+                      " WHERE j.id = $1",
+                      1, params, error);
+  if (head == NULL)
+    return NULL;
+  if (PQntuples (head) == 0)
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND, "No job with id %s", job->id);
+      return NULL;
+    }
+
+  /* A native batch makes image i of seed i at batch index i; a batch-1
+   * job makes one image of its seed at index 0. */
+  res = cdl_pq_exec (conn,
+                     "SELECT u.sid, s.seed_value,"
+                     "       EXISTS (SELECT 1 FROM generation_slots g"
+                     "               WHERE g.seed_id = u.sid"
+                     "                 AND g.batch_index = CASE WHEN $2::boolean"
+                     "                                          THEN u.ord - 1 ELSE 0 END)"
+                     " FROM jobs j"
+                     " CROSS JOIN LATERAL unnest (j.seed_ids) WITH ORDINALITY AS u (sid, ord)"
+                     " JOIN seeds s ON s.id = u.sid"
+                     " WHERE j.id = $1 ORDER BY u.ord",
+                     2, params, error);
+  if (res == NULL)
+    return NULL;
+
+  n = (guint) PQntuples (res);
+  inputs = g_new0 (CdlJobInputs, 1);
+  inputs->task_state = g_strdup (cdl_pq_get_string (head, 0, 0));
+  inputs->prompt_text = g_strdup (cdl_pq_get_string (head, 0, 1));
+  inputs->n_images = n;
+  inputs->seed_ids = g_new0 (char *, n + 1);
+  inputs->seed_values = g_new0 (gint64, MAX (n, 1));
+  inputs->filled = g_new0 (gboolean, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    {
+      inputs->seed_ids[i] = g_strdup (cdl_pq_get_string (res, i, 0));
+      inputs->seed_values[i] = cdl_pq_get_int64 (res, i, 1);
+      inputs->filled[i] = cdl_pq_get_bool (res, i, 2);
+    }
+
+  return g_steal_pointer (&inputs);
+}
+
+char *
+cdl_job_repo_set_task_state (PGconn              *conn,
+                             const char          *task_id,
+                             const char * const  *from,
+                             const char          *to,
+                             gboolean            *changed,
+                             GError             **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *from_literal = NULL;
+  const char *params[3];
+
+  g_return_val_if_fail (conn != NULL && from != NULL && to != NULL, NULL);
+
+  if (changed != NULL)
+    *changed = FALSE;
+
+  if (!check_uuid (task_id, "task", error))
+    return NULL;
+
+  from_literal = cdl_pq_strv_literal (from);
+  params[0] = task_id;
+  params[1] = from_literal;
+  params[2] = to;
+
+  /* The old state comes from a locked read in the same statement, so the
+   * answer says what the change was made from. */
+  res = cdl_pq_exec (conn,
+                     "WITH old AS (SELECT id, state FROM tasks WHERE id = $1 FOR UPDATE),"
+                     " upd AS (UPDATE tasks t SET state = $3 FROM old"
+                     "         WHERE t.id = old.id AND old.state = ANY ($2::text[])"
+                     "         RETURNING t.id)"
+                     " SELECT old.state, (SELECT count (*) FROM upd) FROM old",
+                     3, params, error);
+  if (res == NULL)
+    return NULL;
+
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND, "No task with id %s", task_id);
+      return NULL;
+    }
+
+  if (changed != NULL)
+    *changed = cdl_pq_get_int64 (res, 0, 1) > 0;
+
+  return g_strdup (cdl_pq_get_string (res, 0, 0));
+}
+
+gint64
+cdl_job_repo_end_tasks (PGconn  *conn,
+                        GError **error)
+{
+  g_autoptr(PGresult) res = NULL;
+
+  res = cdl_pq_exec (conn,
+                     "UPDATE tasks t SET state ="
+                     "  CASE WHEN EXISTS (SELECT 1 FROM jobs j"
+                     "                    WHERE j.task_id = t.id AND j.kind = 'mass'"
+                     "                      AND j.state IN ('failed', 'partial_failed')"
+                     "                      AND NOT EXISTS (SELECT 1 FROM jobs r"
+                     "                                      WHERE r.retry_of = j.id))"
+                     "       THEN 'FAILED' ELSE 'DONE' END"
+                     " WHERE t.state = 'RUNNING'"
+                     "   AND NOT EXISTS (SELECT 1 FROM jobs j"
+                     "                   WHERE j.task_id = t.id AND j.kind = 'mass'"
+                     "                     AND j.state IN ('queued', 'submitted', 'running'))",
+                     0, NULL, error);
+  if (res == NULL)
+    return -1;
+
+  return g_ascii_strtoll (PQcmdTuples (res), NULL, 10);
+}
+
+gboolean
+cdl_job_repo_release_claims (PGconn      *conn,
+                             const char  *holder,
+                             GError     **error)
+{
+  const char *params[1] = { holder };
+
+  g_return_val_if_fail (conn != NULL && holder != NULL, FALSE);
+
+  return cdl_pq_command (conn,
+                         "UPDATE jobs SET claimed_until = now () - interval '1 second'"
+                         " WHERE claimed_by = $1"
+                         "   AND state IN ('queued', 'submitted', 'running')",
+                         1, params, error);
+}
+
+GPtrArray *
+cdl_job_repo_dedicated_in_flight (PGconn      *conn,
+                                  const char  *task_id,
+                                  GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[1] = { task_id };
+
+  if (!check_uuid (task_id, "task", error))
+    return NULL;
+
+  res = cdl_pq_exec (conn,
+                     "SELECT " JOB_COLUMNS " FROM jobs j"
+                     " WHERE j.task_id = $1 AND j.state IN ('submitted', 'running')"
+                     "   AND j.worker_id IS NOT NULL"
+                     "   AND NOT EXISTS (SELECT 1 FROM jobs o"
+                     "                   WHERE o.worker_id = j.worker_id"
+                     "                     AND o.task_id <> j.task_id"
+                     "                     AND o.state IN ('submitted', 'running'))"
+                     " ORDER BY j.seq",
+                     1, params, error);
+  if (res == NULL)
+    return NULL;
+
+  return jobs_from_result (res);
+}
+
+void
+cdl_prompt_progress_free (CdlPromptProgress *progress)
+{
+  if (progress == NULL)
+    return;
+
+  g_free (progress->prompt_id);
+  g_free (progress);
+}
+
+GPtrArray *
+cdl_job_repo_prompt_progress (PGconn      *conn,
+                              const char  *task_id,
+                              int          after,
+                              guint        limit,
+                              int         *next_after,
+                              GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *after_text = g_strdup_printf ("%d", after);
+  g_autofree char *limit_text = g_strdup_printf ("%u", limit);
+  const char *params[3] = { task_id, after_text, limit_text };
+  GPtrArray *page;
+  int n;
+
+  g_return_val_if_fail (next_after != NULL, NULL);
+
+  if (!check_uuid (task_id, "task", error))
+    return NULL;
+
+  /* Keyset on (task_id, position): the unique index serves the page. */
+  res = cdl_pq_exec (conn,
+                     "SELECT p.id, p.position,"
+                     "  (SELECT count (*) FROM generations g"
+                     "   WHERE g.task_id = p.task_id AND g.prompt_id = p.id"
+                     "     AND g.state = 'done'),"
+                     "  (SELECT count (*) FROM jobs j"
+                     "   WHERE j.prompt_id = p.id AND j.kind = 'mass'"
+                     "     AND j.state IN ('failed', 'partial_failed')"
+                     "     AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.retry_of = j.id)),"
+                     "  (SELECT coalesce (max (j.attempt), 0) FROM jobs j"
+                     "   WHERE j.prompt_id = p.id AND j.kind = 'mass')"
+                     " FROM prompts p"
+                     " WHERE p.task_id = $1 AND p.position > $2::integer"
+                     " ORDER BY p.position LIMIT $3::integer",
+                     3, params, error);
+  if (res == NULL)
+    return NULL;
+
+  n = PQntuples (res);
+  page = g_ptr_array_new_with_free_func ((GDestroyNotify) cdl_prompt_progress_free);
+  for (int i = 0; i < n; i++)
+    {
+      CdlPromptProgress *p = g_new0 (CdlPromptProgress, 1);
+
+      p->prompt_id = g_strdup (cdl_pq_get_string (res, i, 0));
+      p->position = cdl_pq_get_int (res, i, 1);
+      p->done = cdl_pq_get_int64 (res, i, 2);
+      p->failed = cdl_pq_get_int64 (res, i, 3);
+      p->retries_used = cdl_pq_get_int (res, i, 4);
+      g_ptr_array_add (page, p);
+    }
+
+  *next_after = (n > 0 && (guint) n == limit) ? cdl_pq_get_int (res, n - 1, 1) : -1;
+
+  return page;
+}

@@ -133,4 +133,73 @@ char      *cdl_generation_repo_insert (PGconn                   *conn,
                                        gboolean                 *inserted,
                                        GError                  **error);
 
+/* What ingesting a job needs besides the job: the state of its task, the
+ * prompt text, and per image of the job (batch order) the seed it is
+ * for, that seed's value and whether its slot already holds an image. */
+typedef struct
+{
+  char      *task_state;
+  char      *prompt_text;
+  guint      n_images;
+  char     **seed_ids;      /* per image */
+  gint64    *seed_values;   /* per image: the seed of that seed id */
+  gboolean  *filled;        /* per image */
+} CdlJobInputs;
+
+void          cdl_job_inputs_free         (CdlJobInputs  *inputs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CdlJobInputs, cdl_job_inputs_free)
+
+CdlJobInputs *cdl_job_repo_get_inputs     (PGconn        *conn,
+                                           const CdlJob  *job,
+                                           GError       **error);
+
+/* Moves a task from one of @from (NULL-terminated) to @to. Returns the
+ * state it had (also when it was not one of @from: then nothing changed
+ * and *@changed is FALSE). CDL_DB_ERROR_NOT_FOUND for no such task. */
+char         *cdl_job_repo_set_task_state (PGconn              *conn,
+                                           const char          *task_id,
+                                           const char * const  *from,
+                                           const char          *to,
+                                           gboolean            *changed,
+                                           GError             **error);
+
+/* Ends the RUNNING tasks that have no queued or unfinished mass job left:
+ * FAILED when a job failed for good (no retry follows it), else DONE.
+ * Returns how many tasks ended. */
+gint64        cdl_job_repo_end_tasks      (PGconn        *conn,
+                                           GError       **error);
+
+/* Lets the claims of @holder lapse at once, so that another instance
+ * (or a restart) picks its jobs up without waiting. */
+gboolean      cdl_job_repo_release_claims (PGconn        *conn,
+                                           const char    *holder,
+                                           GError       **error);
+
+/* The submitted or running jobs of @task_id on workers where no other
+ * task has unfinished jobs: those may be interrupted (FAQ 7). */
+GPtrArray    *cdl_job_repo_dedicated_in_flight (PGconn      *conn,
+                                                const char  *task_id,
+                                                GError     **error);
+
+typedef struct
+{
+  char   *prompt_id;
+  int     position;
+  gint64  done;          /* images stored */
+  gint64  failed;        /* jobs failed for good */
+  int     retries_used;  /* highest attempt */
+} CdlPromptProgress;
+
+void       cdl_prompt_progress_free       (CdlPromptProgress *progress);
+
+/* One page of per-prompt progress: positions greater than @after, at most
+ * @limit, by position. *@next_after is the last position, or -1 at the
+ * end. */
+GPtrArray *cdl_job_repo_prompt_progress   (PGconn        *conn,
+                                           const char    *task_id,
+                                           int            after,
+                                           guint          limit,
+                                           int           *next_after,
+                                           GError       **error);
+
 G_END_DECLS
