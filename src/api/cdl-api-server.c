@@ -466,6 +466,7 @@ cdl_api_server_new (CdlInstance *instance)
   cdl_api_tasks_register (self);
   cdl_api_settings_register (self);
   cdl_api_workflows_register (self);
+  cdl_api_runs_register (self);
 
   return self;
 }

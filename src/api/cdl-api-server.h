@@ -48,5 +48,6 @@ void          cdl_api_pools_register      (CdlApiServer  *self);
 void          cdl_api_tasks_register      (CdlApiServer  *self);
 void          cdl_api_settings_register   (CdlApiServer  *self);
 void          cdl_api_workflows_register  (CdlApiServer  *self);
+void          cdl_api_runs_register       (CdlApiServer  *self);
 
 G_END_DECLS

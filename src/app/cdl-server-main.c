@@ -19,6 +19,7 @@ typedef struct
   char     *bind;
   int       port;
   char     *data_dir;
+  char     *storage_dir;
   char     *create_admin;
   double    health_interval;
   gboolean  version;
@@ -96,6 +97,9 @@ main (int   argc,
       "Port to listen on (default 8470; 0 picks a free one)", "N" },
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts.data_dir,
       "Directory for the embedded database, files and secrets", "DIR" },
+    { "storage-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts.storage_dir,
+      "Root of the image store (default DATA-DIR/storage; a NAS mount shared by all "
+      "instances works)", "DIR" },
     { "create-admin", 0, 0, G_OPTION_ARG_STRING, &opts.create_admin,
       "Create an admin and print a new token as the last line, then exit", "NAME" },
     { "health-interval", 0, 0, G_OPTION_ARG_DOUBLE, &opts.health_interval,
@@ -140,6 +144,7 @@ main (int   argc,
 
   conninfo = configured_conninfo ();
   instance_opts.data_dir = opts.data_dir;
+  instance_opts.storage_dir = opts.storage_dir;
   instance_opts.conninfo = conninfo;
   instance_opts.health_interval_ms = (guint)(opts.health_interval * 1000);
   if (g_getenv ("CDL_SECRETS_FILE") != NULL)
@@ -181,11 +186,14 @@ main (int   argc,
   g_unix_signal_add (SIGINT, quit_cb, loop);
   g_main_loop_run (loop);
 
+  /* The scheduler stops taking work first; images already downloading
+   * get a few seconds, and every other job is left for recovery. */
   cdl_api_server_disconnect (server);
   cdl_instance_shutdown (instance);
 
   g_free (opts.bind);
   g_free (opts.data_dir);
+  g_free (opts.storage_dir);
   g_free (opts.create_admin);
 
   return EXIT_SUCCESS;

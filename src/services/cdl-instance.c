@@ -11,8 +11,12 @@
 
 #include "services/cdl-instance.h"
 #include "services/cdl-service-error.h"
+#include "storage/cdl-fs-store.h"
+#include "storage/cdl-thumbnailer.h"
 
 #define DEFAULT_POOL_SIZE 8
+/* How long a stopping scheduler waits for images on their way to storage. */
+#define DRAIN_MS 5000
 
 struct _CdlInstance
 {
@@ -22,6 +26,8 @@ struct _CdlInstance
   char              *conninfo;
   guint              health_interval_ms;
   guint              pool_size;
+  char              *storage_dir;
+  gboolean           no_scheduler;
 
   CdlEmbeddedPg     *embedded;
   CdlDb             *db;
@@ -35,6 +41,10 @@ struct _CdlInstance
   CdlWorkflowService *workflows;
   CdlHealthMonitor  *monitor;
   CdlDbListener     *listener;
+  CdlObjectStore    *store;
+  CdlThumbnailer    *thumbnailer;
+  CdlScheduler      *scheduler;
+  CdlRunService     *runs;
 };
 
 G_DEFINE_FINAL_TYPE (CdlInstance, cdl_instance, G_TYPE_OBJECT)
@@ -47,6 +57,10 @@ cdl_instance_dispose (GObject *object)
   cdl_instance_shutdown (self);
 
   g_clear_object (&self->monitor);
+  g_clear_object (&self->runs);
+  g_clear_object (&self->scheduler);
+  g_clear_object (&self->thumbnailer);
+  g_clear_object (&self->store);
   g_clear_object (&self->listener);
   g_clear_object (&self->workers);
   g_clear_object (&self->auth);
@@ -69,6 +83,7 @@ cdl_instance_finalize (GObject *object)
 
   g_clear_pointer (&self->data_dir, g_free);
   g_clear_pointer (&self->conninfo, g_free);
+  g_clear_pointer (&self->storage_dir, g_free);
 
   G_OBJECT_CLASS (cdl_instance_parent_class)->finalize (object);
 }
@@ -106,6 +121,14 @@ cdl_instance_new (const CdlInstanceOptions *options)
   self->conninfo = g_strdup (options->conninfo);
   self->health_interval_ms = options->health_interval_ms;
   self->pool_size = options->db_pool_size ? options->db_pool_size : DEFAULT_POOL_SIZE;
+  /* CDL_STORAGE_DIR lets the desktop app put images on a NAS mount. */
+  if (options->storage_dir != NULL)
+    self->storage_dir = g_strdup (options->storage_dir);
+  else if (g_getenv ("CDL_STORAGE_DIR") != NULL && *g_getenv ("CDL_STORAGE_DIR") != '\0')
+    self->storage_dir = g_strdup (g_getenv ("CDL_STORAGE_DIR"));
+  else
+    self->storage_dir = g_build_filename (self->data_dir, "storage", NULL);
+  self->no_scheduler = options->no_scheduler;
 
   if (options->secrets != NULL)
     {
@@ -121,7 +144,9 @@ cdl_instance_new (const CdlInstanceOptions *options)
 }
 
 /* What the instance hears about through LISTEN/NOTIFY. */
-static const char * const listen_channels[] = { CDL_WORKERS_CHANNEL, NULL };
+static const char * const listen_channels[] = {
+  CDL_WORKERS_CHANNEL, CDL_PROGRESS_CHANNEL, NULL
+};
 
 /* The blocking part of the start: runs in a thread. */
 static gboolean
@@ -148,10 +173,31 @@ start_database (CdlInstance  *self,
                  cdl_embedded_pg_get_cluster_dir (self->embedded));
     }
 
+  self->store = CDL_OBJECT_STORE (cdl_fs_store_new (self->storage_dir, error));
+  if (self->store == NULL)
+    return FALSE;
+
   self->db = cdl_db_new (conninfo, self->pool_size);
   self->listener = cdl_db_listener_new (conninfo, listen_channels);
 
   return cdl_db_open (self->db, error) && cdl_db_migrate (self->db, error);
+}
+
+/* Runs in a database thread for the scheduler; the key is never logged. */
+static char *
+lookup_api_key (const char *worker_id,
+                gpointer    user_data)
+{
+  CdlInstance *self = user_data;
+  g_autofree char *name = g_strconcat ("worker:", worker_id, NULL);
+  g_autoptr(GError) error = NULL;
+  char *key;
+
+  key = cdl_secret_store_lookup (self->secrets, name, &error);
+  if (error != NULL)
+    g_warning ("Cannot read the API key of worker %s: %s", worker_id, error->message);
+
+  return key;
 }
 
 static void
@@ -164,6 +210,14 @@ create_services (CdlInstance *self)
   self->tasks = cdl_task_service_new (self->db);
   self->settings = cdl_settings_service_new (self->db);
   self->workflows = cdl_workflow_service_new (self->db);
+
+  if (!self->no_scheduler)
+    {
+      self->thumbnailer = cdl_thumbnailer_new (0);
+      self->scheduler = cdl_scheduler_new (self->db, self->client, self->store,
+                                           self->thumbnailer, lookup_api_key, self);
+    }
+  self->runs = cdl_run_service_new (self->db, self->workers, self->scheduler);
 }
 
 static void
@@ -263,6 +317,9 @@ cdl_instance_start_services (CdlInstance *self)
 
   cdl_worker_service_watch (self->workers, self->listener);
   cdl_db_listener_start (self->listener);
+
+  if (self->scheduler != NULL)
+    cdl_scheduler_start (self->scheduler);
 }
 
 void
@@ -272,6 +329,8 @@ cdl_instance_shutdown (CdlInstance *self)
 
   g_return_if_fail (CDL_IS_INSTANCE (self));
 
+  if (self->scheduler != NULL)
+    cdl_scheduler_stop (self->scheduler, DRAIN_MS);
   if (self->monitor != NULL)
     cdl_health_monitor_stop (self->monitor);
   if (self->listener != NULL)
@@ -355,4 +414,28 @@ cdl_instance_get_workflow_service (CdlInstance *self)
   g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
 
   return self->workflows;
+}
+
+CdlRunService *
+cdl_instance_get_run_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->runs;
+}
+
+CdlScheduler *
+cdl_instance_get_scheduler (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->scheduler;
+}
+
+CdlObjectStore *
+cdl_instance_get_object_store (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->store;
 }

@@ -13,9 +13,12 @@
 
 #include "db/cdl-db.h"
 #include "db/cdl-embedded-pg.h"
+#include "engine/cdl-scheduler.h"
+#include "storage/cdl-object-store.h"
 #include "services/cdl-auth-service.h"
 #include "services/cdl-health-monitor.h"
 #include "services/cdl-pool-service.h"
+#include "services/cdl-run-service.h"
 #include "services/cdl-secret-store.h"
 #include "services/cdl-task-service.h"
 #include "services/cdl-settings-service.h"
@@ -31,6 +34,8 @@ typedef struct
   guint           health_interval_ms; /* 0: CDL_HEALTH_DEFAULT_INTERVAL_MS */
   guint           db_pool_size;       /* 0: default (8) */
   CdlSecretStore *secrets;            /* NULL: a file store in data_dir */
+  char           *storage_dir;        /* NULL: data_dir/storage */
+  gboolean        no_scheduler;       /* do not drive any generation */
 } CdlInstanceOptions;
 
 #define CDL_TYPE_INSTANCE (cdl_instance_get_type ())
@@ -52,10 +57,11 @@ gboolean          cdl_instance_start_finish       (CdlInstance          *self,
 gboolean          cdl_instance_start_sync         (CdlInstance          *self,
                                                    GError              **error);
 
-/* Starts the health monitor. */
+/* Starts the health monitor and the scheduler. */
 void              cdl_instance_start_services     (CdlInstance          *self);
 
-/* Stops the monitor, closes the pool, stops an embedded cluster. */
+/* Stops the scheduler (jobs left resumable), the monitor, and an
+ * embedded cluster. */
 void              cdl_instance_shutdown           (CdlInstance          *self);
 
 gboolean          cdl_instance_is_embedded        (CdlInstance          *self);
@@ -67,6 +73,10 @@ CdlPoolService   *cdl_instance_get_pool_service   (CdlInstance          *self);
 CdlTaskService   *cdl_instance_get_task_service   (CdlInstance          *self);
 CdlSettingsService *cdl_instance_get_settings_service (CdlInstance        *self);
 CdlWorkflowService *cdl_instance_get_workflow_service (CdlInstance        *self);
+CdlRunService    *cdl_instance_get_run_service    (CdlInstance          *self);
+/* NULL when the instance was made with no_scheduler. */
+CdlScheduler     *cdl_instance_get_scheduler      (CdlInstance          *self);
+CdlObjectStore   *cdl_instance_get_object_store   (CdlInstance          *self);
 
 /* The default data dir: $XDG_DATA_HOME/comfy-datalabel. */
 char             *cdl_instance_default_data_dir   (void);

@@ -10,6 +10,7 @@
 #include "core/cdl-worker-input.h"
 #include "db/cdl-pq.h"
 #include "services/cdl-service-error.h"
+#include "storage/cdl-storage-error.h"
 
 G_DEFINE_QUARK (cdl-service-error-quark, cdl_service_error)
 
@@ -52,6 +53,12 @@ cdl_service_error_translate (GError **error)
     code = CDL_SERVICE_ERROR_INVALID;
   else if (e->domain == CDL_DB_ERROR)
     code = code_for_db_error (e->code);
+  else if (e->domain == CDL_STORAGE_ERROR)
+    code = e->code == CDL_STORAGE_ERROR_INVALID_KEY
+           || e->code == CDL_STORAGE_ERROR_UNSUPPORTED_FORMAT
+           || e->code == CDL_STORAGE_ERROR_DECODE_FAILED
+           || e->code == CDL_STORAGE_ERROR_IMAGE_TOO_LARGE
+           ? CDL_SERVICE_ERROR_INVALID : CDL_SERVICE_ERROR_UNAVAILABLE;
   else if (g_error_matches (e, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     code = CDL_SERVICE_ERROR_UNAVAILABLE;
   else
