@@ -147,6 +147,9 @@ struct _CdlSimServer
   GRand        *fault_rand;
   guint         accepted;
   gint64        last_accepted_us;
+  GHashTable   *accepted_ids;    /* every prompt_id accepted since start */
+  guint         duplicate_ids;   /* accepted while already seen */
+  guint         max_depth;       /* most pending + running ever seen */
   guint         executed;
   guint         frees;
   guint         interrupts;
@@ -1326,6 +1329,11 @@ handle_prompt_post (CdlSimServer      *self,
                                               (const char * const *) validation->good_outputs));
   self->accepted++;
   self->last_accepted_us = g_get_monotonic_time ();
+  if (!g_hash_table_add (self->accepted_ids, g_strdup (prompt_id)))
+    self->duplicate_ids++;
+  self->max_depth = MAX (self->max_depth,
+                         (guint) (cdl_sim_queue_get_n_running (self->queue) +
+                                  cdl_sim_queue_get_n_pending (self->queue)));
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "prompt_id");
@@ -1772,6 +1780,10 @@ handle_sim_state (CdlSimServer      *self,
   json_builder_add_int_value (b, self->accepted);
   json_builder_set_member_name (b, "executed");
   json_builder_add_int_value (b, self->executed);
+  json_builder_set_member_name (b, "duplicate_prompt_ids");
+  json_builder_add_int_value (b, self->duplicate_ids);
+  json_builder_set_member_name (b, "max_queue_depth");
+  json_builder_add_int_value (b, self->max_depth);
   json_builder_set_member_name (b, "history");
   json_builder_add_int_value (b, cdl_sim_history_get_length (self->history));
   json_builder_set_member_name (b, "interrupts");
@@ -2395,6 +2407,7 @@ cdl_sim_server_finalize (GObject *object)
   g_clear_pointer (&self->requests, g_hash_table_unref);
   g_clear_pointer (&self->queue, cdl_sim_queue_free);
   g_clear_pointer (&self->history, cdl_sim_history_free);
+  g_clear_pointer (&self->accepted_ids, g_hash_table_unref);
   g_clear_pointer (&self->counters, g_hash_table_unref);
   g_clear_pointer (&self->fault_rand, g_rand_free);
   if (self->owns_output_dir && self->output_dir != NULL)
@@ -2434,6 +2447,7 @@ cdl_sim_server_init (CdlSimServer *self)
   self->held = g_ptr_array_new_with_free_func ((GDestroyNotify) held_request_free);
   self->queue = cdl_sim_queue_new ();
   self->history = cdl_sim_history_new ();
+  self->accepted_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->counters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->ms_per_image = DEFAULT_MS_PER_IMAGE;
   self->fault_rand = g_rand_new_with_seed (0);

@@ -1,0 +1,965 @@
+/* test-engine.c: mass generation over the real server and simulated workers
+ *
+ * Real comfy-datalabel-server processes, real cdl-simworker processes and a
+ * real PostgreSQL database; everything goes through HTTP, and the results
+ * are checked in the database, in the image store and on the workers.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "cdl-test-pg.h"
+#include "core/cdl-json.h"
+#include "core/cdl-settings.h"
+#include "core/cdl-workflow.h"
+#include "db/cdl-pq.h"
+#include "db/cdl-workflow-repo.h"
+
+static CdlTestPg *pg;
+
+typedef struct
+{
+  GSubprocess *proc;
+  char        *url;
+} Proc;
+
+typedef struct
+{
+  char        *conninfo;
+  char        *tmpdir;
+  char        *data_dir;
+  char        *storage_dir;
+  GPtrArray   *servers;   /* Proc */
+  GPtrArray   *sims;      /* Proc */
+  char        *admin_token;
+  SoupSession *http;
+  guint        n_logs;
+} Fixture;
+
+static const char *
+build_path (const char *rel)
+{
+  static char buf[4096];
+  const char *dir = g_getenv ("CDL_BUILD_DIR");
+
+  g_assert_nonnull (dir);
+  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
+  return buf;
+}
+
+/* Children must not outlive a test that aborts. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void
+proc_free (gpointer data)
+{
+  Proc *p = data;
+
+  if (p->proc != NULL && g_subprocess_get_identifier (p->proc) != NULL)
+    {
+      g_subprocess_force_exit (p->proc);
+      g_subprocess_wait (p->proc, NULL, NULL);
+    }
+  g_clear_object (&p->proc);
+  g_free (p->url);
+  g_free (p);
+}
+
+static GSubprocessLauncher *
+launcher_for (Fixture *f)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "cdl-engine", TRUE);
+  return launcher;
+}
+
+static char *
+create_admin (Fixture *f)
+{
+  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"), "--data-dir",
+                         f->data_dir, "--create-admin", "root", NULL };
+
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (proc));
+  g_strchomp (out);
+  lines = g_strsplit (out, "\n", -1);
+  return g_strdup (lines[g_strv_length (lines) - 1]);
+}
+
+/* Starts a server on the fixture's database; returns it. */
+static Proc *
+start_server (Fixture *f)
+{
+  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = g_strdup_printf ("%s/server-%u.log", f->tmpdir, f->n_logs++);
+  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"), "--port", "0",
+                         "--data-dir", f->data_dir, "--storage-dir", f->storage_dir,
+                         "--health-interval", "1", NULL };
+  const char *prefix = "Listening on ";
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  Proc *p = g_new0 (Proc, 1);
+
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log);
+  p->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *text = NULL;
+      const char *s;
+
+      if (g_file_get_contents (log, &text, NULL, NULL) && (s = strstr (text, prefix)) != NULL)
+        {
+          const char *end = strstr (s, "/\n");
+
+          g_assert_nonnull (end);
+          p->url = g_strndup (s + strlen (prefix), end - s - strlen (prefix));
+          g_ptr_array_add (f->servers, p);
+          return p;
+        }
+      g_usleep (20 * 1000);
+    }
+
+  g_error ("The server did not start; see %s", log);
+  return NULL;
+}
+
+static Proc *
+start_sim (Fixture            *f,
+           const char * const *extra)
+{
+  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *line = NULL;
+  const char *s;
+  Proc *p = g_new0 (Proc, 1);
+
+  g_ptr_array_add (argv, (gpointer) build_path ("src/app/cdl-simworker"));
+  g_ptr_array_add (argv, (gpointer) "--port");
+  g_ptr_array_add (argv, (gpointer) "0");
+  g_ptr_array_add (argv, (gpointer) "--ms-per-image");
+  g_ptr_array_add (argv, (gpointer) "20");
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+
+  p->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
+                                          &error);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p->proc));
+  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  s = strstr (line, "http://");
+  g_assert_nonnull (s);
+  p->url = g_strdup (s);
+  g_ptr_array_add (f->sims, p);
+  return p;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+  f->tmpdir = g_dir_make_tmp ("cdl-engine-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->data_dir = g_build_filename (f->tmpdir, "data", NULL);
+  f->storage_dir = g_build_filename (f->tmpdir, "storage", NULL);
+  f->servers = g_ptr_array_new_with_free_func (proc_free);
+  f->sims = g_ptr_array_new_with_free_func (proc_free);
+  f->http = soup_session_new_with_options ("timeout", 60, NULL);
+  f->admin_token = create_admin (f);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  /* A clean stop: SIGTERM must end every server with status 0. */
+  for (guint i = 0; i < f->servers->len; i++)
+    {
+      Proc *p = g_ptr_array_index (f->servers, i);
+
+      if (g_subprocess_get_identifier (p->proc) == NULL)
+        continue;
+      g_subprocess_send_signal (p->proc, SIGTERM);
+      g_subprocess_wait (p->proc, NULL, NULL);
+      g_assert_true (g_subprocess_get_if_exited (p->proc));
+      g_assert_cmpint (g_subprocess_get_exit_status (p->proc), ==, 0);
+    }
+  g_clear_pointer (&f->servers, g_ptr_array_unref);
+  g_clear_pointer (&f->sims, g_ptr_array_unref);
+  g_clear_object (&f->http);
+
+  if (f->tmpdir != NULL && g_getenv ("CDL_TEST_KEEP") == NULL)
+    {
+      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->tmpdir);
+
+      g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
+    }
+
+  g_free (f->tmpdir);
+  g_free (f->data_dir);
+  g_free (f->storage_dir);
+  g_free (f->conninfo);
+  g_free (f->admin_token);
+}
+
+/* HTTP and SQL ------------------------------------------------------------- */
+
+static JsonNode *
+http (Fixture    *f,
+      const char *method,
+      const char *url,
+      const char *token,
+      const char *body,
+      guint      *status)
+{
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  const char *data;
+
+  g_assert_nonnull (msg);
+  if (token != NULL)
+    {
+      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
+
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                    value);
+    }
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+
+  reply = soup_session_send_and_read (f->http, msg, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (msg);
+  data = g_bytes_get_data (reply, &len);
+  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
+}
+
+/* Calls the API of @server; asserts @want and returns the envelope. */
+static JsonNode *
+call (Fixture    *f,
+      Proc       *server,
+      const char *method,
+      const char *path,
+      const char *body,
+      guint       want)
+{
+  g_autofree char *url = g_strconcat (server->url, path, NULL);
+  JsonNode *root;
+  guint status;
+
+  root = http (f, method, url, f->admin_token, body, &status);
+  g_assert_nonnull (root);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             json_object_get_string_member_with_default (json_node_get_object (root),
+                                                         "error", "(none)"));
+  return root;
+}
+
+static JsonObject *
+data_of (JsonNode *root)
+{
+  return json_object_get_object_member (json_node_get_object (root), "data");
+}
+
+static PGresult *
+sql (Fixture            *f,
+     const char         *query,
+     int                 n_params,
+     const char * const *params)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+  g_autoptr(GError) error = NULL;
+  PGresult *res;
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  res = cdl_pq_exec (conn, query, n_params, params, &error);
+  g_assert_no_error (error);
+  PQfinish (conn);
+  return res;
+}
+
+static gint64
+sql_int (Fixture    *f,
+         const char *query,
+         const char *param)
+{
+  const char *params[1] = { param };
+  g_autoptr(PGresult) res = sql (f, query, param ? 1 : 0, params);
+
+  return cdl_pq_get_int64 (res, 0, 0);
+}
+
+/* Setting up a task -------------------------------------------------------- */
+
+static char *
+add_worker (Fixture    *f,
+            Proc       *server,
+            Proc       *sim,
+            const char *name,
+            int         max_concurrent)
+{
+  g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"base_url\": \"%s\","
+                                           " \"priority\": 0, \"max_concurrent_jobs\": %d}",
+                                           name, sim->url, max_concurrent);
+  g_autoptr(JsonNode) root = call (f, server, "POST", "/api/workers", body, 201);
+  char *id = g_strdup (json_object_get_string_member (data_of (root), "id"));
+  g_autofree char *test = g_strconcat ("/api/workers/", id, "/test", NULL);
+  g_autoptr(JsonNode) probe = call (f, server, "POST", test, NULL, 200);
+
+  g_assert_true (json_object_get_boolean_member (data_of (probe), "healthy"));
+  return id;
+}
+
+/* Stores a workflow from tests/data/workflows as validated. */
+static char *
+add_workflow (Fixture    *f,
+              const char *file)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", file, NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlSettings) settings = cdl_settings_new ();
+  g_autoptr(CdlWorkflowReport) report = NULL;
+  g_autoptr(CdlWorkflow) workflow = NULL;
+  PGconn *conn;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  report = cdl_workflow_validate (text, -1, settings, NULL, NULL);
+  g_assert_true (report->valid);
+
+  conn = PQconnectdb (f->conninfo);
+  workflow = cdl_workflow_repo_insert (conn, file, NULL, text, report, NULL, &error);
+  g_assert_no_error (error);
+  PQfinish (conn);
+  return g_strdup (cdl_workflow_get_id (workflow));
+}
+
+/* Creates and freezes a task of @k prompts × @n seeds. */
+static char *
+add_task (Fixture    *f,
+          Proc       *server,
+          const char *workflow_id,
+          int         k,
+          int         n,
+          gboolean    freeze)
+{
+  g_autoptr(GString) body = g_string_new (NULL);
+  g_autoptr(JsonNode) pool = NULL;
+  g_autoptr(JsonNode) task = NULL;
+  g_autofree char *pool_name = g_strdup_printf ("pool_%u", g_random_int ());
+  g_autofree char *task_body = NULL;
+  char *id;
+
+  g_string_append_printf (body, "{\"name\": \"%s\", \"mode\": \"no_replacement\", \"items\": [",
+                          pool_name);
+  for (int i = 0; i < k; i++)
+    g_string_append_printf (body, "%s\"a red fox number %d\"", i ? ", " : "", i);
+  g_string_append (body, "]}");
+  pool = call (f, server, "POST", "/api/variable-pools", body->str, 201);
+
+  task_body = g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [\"%s\"],"
+                               " \"target_prompts\": %d, \"seeds_per_prompt\": %d}",
+                               workflow_id,
+                               json_object_get_string_member (data_of (pool), "id"), k, n);
+  task = call (f, server, "POST", "/api/tasks", task_body, 201);
+  id = g_strdup (json_object_get_string_member (data_of (task), "id"));
+
+  if (freeze)
+    {
+      g_autofree char *path = g_strconcat ("/api/tasks/", id, "/freeze", NULL);
+      g_autoptr(JsonNode) frozen = call (f, server, "POST", path, NULL, 200);
+    }
+  return id;
+}
+
+static JsonNode *
+task_call (Fixture    *f,
+           Proc       *server,
+           const char *method,
+           const char *task_id,
+           const char *action,
+           guint       want)
+{
+  g_autofree char *path = g_strconcat ("/api/tasks/", task_id, "/", action, NULL);
+
+  return call (f, server, method, path, NULL, want);
+}
+
+static gint64
+progress_done (Fixture    *f,
+               Proc       *server,
+               const char *task_id)
+{
+  g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
+
+  return json_object_get_int_member (data_of (root), "done");
+}
+
+/* Polls the progress until the task leaves RUNNING; returns its state. */
+static char *
+wait_end (Fixture    *f,
+          Proc       *server,
+          const char *task_id,
+          guint       seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
+      const char *state = json_object_get_string_member (data_of (root), "state");
+
+      if (g_strcmp0 (state, "RUNNING") != 0)
+        return g_strdup (state);
+      g_usleep (200 * 1000);
+    }
+
+  g_error ("Task %s still RUNNING after %u s (done %" G_GINT64_FORMAT ")", task_id, seconds,
+           progress_done (f, server, task_id));
+  return NULL;
+}
+
+static JsonObject *
+sim_state (Fixture *f,
+           Proc    *sim)
+{
+  g_autofree char *url = g_strconcat (sim->url, "/_sim/state", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  guint status;
+
+  root = http (f, "GET", url, NULL, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  return json_object_ref (json_node_get_object (root));
+}
+
+static void
+sim_config (Fixture    *f,
+            Proc       *sim,
+            const char *body)
+{
+  g_autofree char *url = g_strconcat (sim->url, "/_sim/config", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  guint status;
+
+  root = http (f, "POST", url, NULL, body, &status);
+  g_assert_cmpuint (status, ==, 200);
+}
+
+/* Every seed has one done image, whose file hashes to its checksum and
+ * whose thumbnail exists; no seed has two. */
+static void
+assert_complete (Fixture    *f,
+                 const char *task_id,
+                 gint64      expected)
+{
+  const char *params[1] = { task_id };
+  g_autoptr(PGresult) res = NULL;
+
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM seeds s WHERE s.task_id = $1"
+                               " AND (SELECT count (*) FROM generations g"
+                               "      WHERE g.seed_id = s.id AND g.state = 'done') <> 1",
+                            task_id), ==, 0);
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM generations WHERE task_id = $1",
+                            task_id), ==, expected);
+
+  res = sql (f, "SELECT image_uri, thumb_uri, checksum, metadata ->> 'seed',"
+                "       seed_value::text, metadata ->> 'worker_id'"
+                " FROM generations WHERE task_id = $1", 1, params);
+  g_assert_cmpint (PQntuples (res), ==, expected);
+  for (int i = 0; i < PQntuples (res); i++)
+    {
+      g_autofree char *image = g_build_filename (f->storage_dir, cdl_pq_get_string (res, i, 0),
+                                                 NULL);
+      g_autofree char *thumb = g_build_filename (f->storage_dir, cdl_pq_get_string (res, i, 1),
+                                                 NULL);
+      g_autofree char *bytes = NULL;
+      g_autofree char *sum = NULL;
+      gsize len;
+
+      g_assert_true (g_file_get_contents (image, &bytes, &len, NULL));
+      sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) bytes, len);
+      g_assert_cmpstr (sum, ==, cdl_pq_get_string (res, i, 2));
+      g_assert_true (g_file_test (thumb, G_FILE_TEST_IS_REGULAR));
+      g_assert_cmpstr (cdl_pq_get_string (res, i, 3), ==, cdl_pq_get_string (res, i, 4));
+      g_assert_nonnull (cdl_pq_get_string (res, i, 5));
+    }
+}
+
+/* The batch sizes of the jobs of @task_id that @sim ran, from its history. */
+static void
+count_batches (Fixture    *f,
+               Proc       *sim,
+               const char *task_id,
+               GHashTable *sizes)
+{
+  g_autofree char *url = g_strconcat (sim->url, "/history?max_items=10000", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GList) ids = NULL;
+  guint status;
+
+  root = http (f, "GET", url, NULL, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  ids = json_object_get_members (json_node_get_object (root));
+  for (GList *l = ids; l != NULL; l = l->next)
+    {
+      const char *params[2] = { l->data, task_id };
+      g_autoptr(PGresult) res = sql (f, "SELECT 1 FROM jobs WHERE id::text = $1"
+                                        " AND task_id = $2", 2, params);
+      JsonObject *entry;
+      JsonArray *prompt;
+      JsonObject *graph;
+      g_autoptr(GList) nodes = NULL;
+
+      if (PQntuples (res) == 0)
+        continue;  /* a warm-up */
+
+      entry = json_object_get_object_member (json_node_get_object (root), l->data);
+      prompt = json_object_get_array_member (entry, "prompt");
+      graph = json_array_get_object_element (prompt, 2);
+      nodes = json_object_get_values (graph);
+      for (GList *n = nodes; n != NULL; n = n->next)
+        {
+          JsonObject *node = json_node_get_object (n->data);
+
+          if (g_strcmp0 (json_object_get_string_member (node, "class_type"),
+                         "EmptyLatentImage") == 0)
+            {
+              gint64 size = json_object_get_int_member (
+                json_object_get_object_member (node, "inputs"), "batch_size");
+              guint count = GPOINTER_TO_UINT (g_hash_table_lookup (sizes,
+                                                                   GINT_TO_POINTER (size)));
+
+              g_hash_table_insert (sizes, GINT_TO_POINTER (size),
+                                   GUINT_TO_POINTER (count + 1));
+            }
+        }
+    }
+}
+
+/* Tests -------------------------------------------------------------------- */
+
+/* Three workers, one of which starts failing every job mid-run. */
+static void
+test_three_workers (Fixture       *f,
+                    gconstpointer  data)
+{
+  Proc *server = start_server (f);
+  Proc *sims[3];
+  g_autofree char *workflow = NULL;
+  g_autofree char *task = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(JsonNode) run = NULL;
+  gint64 deadline;
+  gint64 executed = 0;
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("sim-%d", i);
+
+      sims[i] = start_sim (f, NULL);
+      g_free (add_worker (f, server, sims[i], name, 1));
+    }
+
+  workflow = add_workflow (f, "sd15.json");
+  task = add_task (f, server, workflow, 12, 4, TRUE);
+
+  run = task_call (f, server, "POST", task, "run", 200);
+  g_assert_cmpstr (json_object_get_string_member (data_of (run), "state"), ==, "RUNNING");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (data_of (run),
+                                                                         "worker_ids")), ==, 3);
+
+  /* Let some images land, then break the first worker. */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (progress_done (f, server, task) < 8 && g_get_monotonic_time () < deadline)
+    g_usleep (100 * 1000);
+  g_assert_cmpint (progress_done (f, server, task), >=, 8);
+  sim_config (f, sims[0], "{\"error_rate\": 1}");
+
+  state = wait_end (f, server, task, 120);
+  g_assert_cmpstr (state, ==, "DONE");
+  assert_complete (f, task, 48);
+
+  /* Every worker took part, and the broken one did fail jobs. */
+  for (int i = 0; i < 3; i++)
+    {
+      g_autoptr(JsonObject) st = sim_state (f, sims[i]);
+
+      g_assert_cmpint (json_object_get_int_member (st, "executed"), >, 0);
+      g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
+      executed += json_object_get_int_member (st, "executed");
+    }
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                               " AND state = 'failed'", task), >, 0);
+  g_assert_cmpint (executed, >=, 48);
+}
+
+/* A native batch per prompt with LatentBatchSeedBehavior; one job per seed
+ * without it. */
+static void
+test_native_batches (Fixture       *f,
+                     gconstpointer  data)
+{
+  Proc *server = start_server (f);
+  Proc *sim = start_sim (f, NULL);
+  g_autofree char *native_wf = add_workflow (f, "latent-batch-seed.json");
+  g_autofree char *loop_wf = add_workflow (f, "sd15.json");
+  g_autofree char *native = NULL;
+  g_autofree char *loop = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *state2 = NULL;
+  g_autoptr(JsonNode) r1 = NULL;
+  g_autoptr(JsonNode) r2 = NULL;
+  g_autoptr(GHashTable) native_sizes = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) loop_sizes = g_hash_table_new (NULL, NULL);
+  const char *params[1];
+  g_autoptr(PGresult) res = NULL;
+
+  g_free (add_worker (f, server, sim, "sim", 2));
+  native = add_task (f, server, native_wf, 3, 4, TRUE);
+  loop = add_task (f, server, loop_wf, 3, 4, TRUE);
+
+  r1 = task_call (f, server, "POST", native, "run", 200);
+  r2 = task_call (f, server, "POST", loop, "run", 200);
+  state = wait_end (f, server, native, 90);
+  state2 = wait_end (f, server, loop, 90);
+  g_assert_cmpstr (state, ==, "DONE");
+  g_assert_cmpstr (state2, ==, "DONE");
+  assert_complete (f, native, 12);
+  assert_complete (f, loop, 12);
+
+  count_batches (f, sim, native, native_sizes);
+  count_batches (f, sim, loop, loop_sizes);
+  g_assert_cmpuint (g_hash_table_size (native_sizes), ==, 1);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (native_sizes, GINT_TO_POINTER (4))),
+                    ==, 3);
+  g_assert_cmpuint (g_hash_table_size (loop_sizes), ==, 1);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (loop_sizes, GINT_TO_POINTER (1))),
+                    ==, 12);
+
+  /* A native batch's images carry the seed sent and their batch index. */
+  params[0] = native;
+  res = sql (f, "SELECT count (DISTINCT seed_value), count (DISTINCT batch_index)"
+                " FROM generations WHERE task_id = $1 GROUP BY prompt_id", 1, params);
+  g_assert_cmpint (PQntuples (res), ==, 3);
+  for (int i = 0; i < 3; i++)
+    {
+      g_assert_cmpint (cdl_pq_get_int64 (res, i, 0), ==, 1);
+      g_assert_cmpint (cdl_pq_get_int64 (res, i, 1), ==, 4);
+    }
+}
+
+/* Batches that come back with half their images are sent again, and only
+ * the missing images are stored. */
+static void
+test_partial_outputs (Fixture       *f,
+                      gconstpointer  data)
+{
+  static const char * const extra[] = { "--partial-rate", "1", NULL };
+  Proc *server = start_server (f);
+  Proc *sim = start_sim (f, extra);
+  g_autofree char *workflow = add_workflow (f, "latent-batch-seed.json");
+  g_autofree char *task = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(JsonNode) run = NULL;
+  g_autoptr(JsonNode) progress = NULL;
+  gint64 deadline;
+
+  g_free (add_worker (f, server, sim, "sim", 1));
+  task = add_task (f, server, workflow, 4, 4, TRUE);
+  run = task_call (f, server, "POST", task, "run", 200);
+
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                     " AND state = 'partial_failed'", task) == 0
+         && g_get_monotonic_time () < deadline)
+    g_usleep (50 * 1000);
+  sim_config (f, sim, "{\"partial_rate\": 0}");
+
+  state = wait_end (f, server, task, 90);
+  g_assert_cmpstr (state, ==, "DONE");
+  assert_complete (f, task, 16);
+
+  /* The retry points at the partial job and both made images. */
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs r JOIN jobs p ON p.id = r.retry_of"
+                               " WHERE p.task_id = $1 AND p.state = 'partial_failed'"
+                               "   AND r.state = 'done'", task), >=, 1);
+  g_assert_cmpint (sql_int (f, "SELECT count (DISTINCT g.job_id) FROM generations g"
+                               " JOIN jobs j ON j.id = g.job_id"
+                               " WHERE g.task_id = $1 AND j.state = 'partial_failed'", task),
+                   >=, 1);
+
+  progress = task_call (f, server, "GET", task, "progress?limit=2", 200);
+  {
+    JsonObject *d = data_of (progress);
+    JsonArray *per = json_object_get_array_member (d, "per_prompt");
+    gint64 retries = 0;
+
+    g_assert_cmpint (json_object_get_int_member (d, "total"), ==, 16);
+    g_assert_cmpint (json_object_get_int_member (d, "done"), ==, 16);
+    g_assert_cmpuint (json_array_get_length (per), ==, 2);
+    g_assert_cmpint (json_object_get_int_member (d, "next_after"), ==, 1);
+    for (guint i = 0; i < 2; i++)
+      retries += json_object_get_int_member (json_array_get_object_element (per, i),
+                                             "retries_used");
+    (void) retries;
+  }
+  {
+    g_autoptr(JsonNode) page2 = task_call (f, server, "GET", task,
+                                           "progress?after=1&limit=10", 200);
+    JsonObject *d = data_of (page2);
+
+    g_assert_cmpuint (json_array_get_length (json_object_get_array_member (d, "per_prompt")),
+                      ==, 2);
+    g_assert_true (json_object_get_null_member (d, "next_after"));
+  }
+}
+
+/* kill -9 of the server mid-run; a new one finishes the run, sending no
+ * prompt_id twice and storing one image per slot. */
+static void
+test_kill_resume (Fixture       *f,
+                  gconstpointer  data)
+{
+  Proc *server = start_server (f);
+  Proc *sims[2];
+  g_autofree char *workflow = add_workflow (f, "sd15.json");
+  g_autofree char *task = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(JsonNode) run = NULL;
+  gint64 deadline;
+
+  for (int i = 0; i < 2; i++)
+    {
+      static const char * const slow[] = { "--ms-per-image", "300", NULL };
+      g_autofree char *name = g_strdup_printf ("sim-%d", i);
+
+      sims[i] = start_sim (f, slow);
+      g_free (add_worker (f, server, sims[i], name, 2));
+    }
+
+  task = add_task (f, server, workflow, 6, 3, TRUE);
+  run = task_call (f, server, "POST", task, "run", 200);
+
+  /* Some images stored and some jobs on the workers, then kill -9. */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while ((progress_done (f, server, task) < 3
+          || sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                         " AND state IN ('submitted', 'running')", task) == 0)
+         && g_get_monotonic_time () < deadline)
+    g_usleep (20 * 1000);
+  g_subprocess_force_exit (server->proc);
+  g_subprocess_wait (server->proc, NULL, NULL);
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                               " AND state IN ('submitted', 'running')", task), >, 0);
+
+  server = start_server (f);
+  state = wait_end (f, server, task, 120);
+  g_assert_cmpstr (state, ==, "DONE");
+  assert_complete (f, task, 18);
+
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr(JsonObject) st = sim_state (f, sims[i]);
+
+      g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
+    }
+  /* No job was lost: what ran before the kill was found, not resent. */
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                               " AND error LIKE '%no trace%'", task), ==, 0);
+}
+
+/* Two servers on one database share one worker that takes one job at a
+ * time: it never sees more than one. */
+static void
+test_two_servers (Fixture       *f,
+                  gconstpointer  data)
+{
+  Proc *a = start_server (f);
+  Proc *b = start_server (f);
+  Proc *sim = start_sim (f, NULL);
+  g_autofree char *workflow = add_workflow (f, "sd15.json");
+  g_autofree char *t1 = NULL;
+  g_autofree char *t2 = NULL;
+  g_autofree char *s1 = NULL;
+  g_autofree char *s2 = NULL;
+  g_autoptr(JsonNode) r1 = NULL;
+  g_autoptr(JsonNode) r2 = NULL;
+  g_autoptr(JsonObject) st = NULL;
+
+  g_free (add_worker (f, a, sim, "sim", 1));
+  t1 = add_task (f, a, workflow, 4, 2, TRUE);
+  t2 = add_task (f, b, workflow, 4, 2, TRUE);
+  r1 = task_call (f, a, "POST", t1, "run", 200);
+  r2 = task_call (f, b, "POST", t2, "run", 200);
+
+  s1 = wait_end (f, b, t1, 90);
+  s2 = wait_end (f, a, t2, 90);
+  g_assert_cmpstr (s1, ==, "DONE");
+  g_assert_cmpstr (s2, ==, "DONE");
+  assert_complete (f, t1, 8);
+  assert_complete (f, t2, 8);
+
+  st = sim_state (f, sim);
+  g_assert_cmpint (json_object_get_int_member (st, "max_queue_depth"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (st, "accepted"), >=, 16);
+}
+
+/* The state rules of run, pause, resume and cancel. */
+static void
+test_states (Fixture       *f,
+             gconstpointer  data)
+{
+  static const char * const slow[] = { "--ms-per-image", "400", NULL };
+  Proc *server = start_server (f);
+  g_autofree char *workflow = add_workflow (f, "sd15.json");
+  g_autofree char *draft = add_task (f, server, workflow, 2, 2, FALSE);
+  g_autofree char *task = add_task (f, server, workflow, 8, 2, TRUE);
+  g_autoptr(JsonNode) e1 = NULL;
+  g_autoptr(JsonNode) e2 = NULL;
+  g_autoptr(JsonNode) e3 = NULL;
+  g_autoptr(JsonNode) e4 = NULL;
+  g_autoptr(JsonNode) e5 = NULL;
+  g_autoptr(JsonNode) e6 = NULL;
+  g_autoptr(JsonNode) ok = NULL;
+  g_autoptr(JsonNode) paused = NULL;
+  g_autoptr(JsonNode) resumed = NULL;
+  g_autoptr(JsonNode) cancelled = NULL;
+  g_autoptr(JsonNode) missing = NULL;
+  Proc *sim;
+  gint64 done_at_pause;
+  gint64 deadline;
+
+  /* No healthy worker: 409, and nothing is planned. */
+  e1 = task_call (f, server, "POST", task, "run", 409);
+  g_assert_nonnull (strstr (json_object_get_string_member (json_node_get_object (e1), "error"),
+                            "healthy"));
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1", task), ==, 0);
+
+  sim = start_sim (f, slow);
+  g_free (add_worker (f, server, sim, "sim", 1));
+
+  /* Not frozen: 409. Unknown: 404. */
+  e2 = task_call (f, server, "POST", draft, "run", 409);
+  missing = task_call (f, server, "POST", "00000000-0000-0000-0000-000000000000", "run", 404);
+  e3 = task_call (f, server, "POST", task, "pause", 409);
+  e4 = task_call (f, server, "POST", task, "resume", 409);
+
+  ok = task_call (f, server, "POST", task, "run", 200);
+  e5 = task_call (f, server, "POST", task, "run", 409);
+
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (progress_done (f, server, task) < 1 && g_get_monotonic_time () < deadline)
+    g_usleep (50 * 1000);
+  paused = task_call (f, server, "POST", task, "pause", 200);
+  g_assert_cmpstr (json_object_get_string_member (data_of (paused), "state"), ==, "PAUSED");
+
+  /* In-flight jobs drain; nothing new is claimed while paused. */
+  g_usleep (2500 * 1000);
+  done_at_pause = progress_done (f, server, task);
+  g_usleep (1500 * 1000);
+  g_assert_cmpint (progress_done (f, server, task), ==, done_at_pause);
+  g_assert_cmpint (done_at_pause, <, 16);
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                               " AND state IN ('submitted', 'running')", task), ==, 0);
+
+  resumed = task_call (f, server, "POST", task, "resume", 200);
+  g_assert_cmpstr (json_object_get_string_member (data_of (resumed), "state"), ==, "RUNNING");
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (progress_done (f, server, task) <= done_at_pause && g_get_monotonic_time () < deadline)
+    g_usleep (50 * 1000);
+  g_assert_cmpint (progress_done (f, server, task), >, done_at_pause);
+
+  cancelled = task_call (f, server, "POST", task, "cancel", 200);
+  g_assert_cmpstr (json_object_get_string_member (data_of (cancelled), "state"), ==,
+                   "CANCELLED");
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                               " AND state = 'queued'", task), ==, 0);
+  e6 = task_call (f, server, "POST", task, "cancel", 409);
+  {
+    g_autoptr(JsonNode) again = task_call (f, server, "POST", task, "resume", 409);
+    g_autoptr(JsonNode) rerun = task_call (f, server, "POST", task, "run", 409);
+  }
+
+  /* In-flight jobs end (interrupted on this dedicated worker) and the
+   * task stays CANCELLED. */
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                     " AND state IN ('submitted', 'running')", task) > 0
+         && g_get_monotonic_time () < deadline)
+    g_usleep (100 * 1000);
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                               " AND state IN ('submitted', 'running')", task), ==, 0);
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM tasks WHERE id = $1"
+                               " AND state = 'CANCELLED'", task), ==, 1);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+
+  pg = cdl_test_pg_start (&error);
+  g_assert_no_error (error);
+
+#define ADD(path, fn) \
+  g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+
+  ADD ("/engine/states", test_states);
+  ADD ("/engine/three-workers", test_three_workers);
+  ADD ("/engine/native-batches", test_native_batches);
+  ADD ("/engine/partial-outputs", test_partial_outputs);
+  ADD ("/engine/kill-resume", test_kill_resume);
+  ADD ("/engine/two-servers", test_two_servers);
+
+#undef ADD
+
+  ret = g_test_run ();
+  cdl_test_pg_stop (pg);
+
+  return ret;
+}
