@@ -41,6 +41,8 @@ struct _CdlInstance
   CdlWorkflowService *workflows;
   CdlHealthMonitor  *monitor;
   CdlDbListener     *listener;
+  CdlAnnotationService *annotations;
+  GBytes            *media_secret;
   CdlObjectStore    *store;
   CdlThumbnailer    *thumbnailer;
   CdlScheduler      *scheduler;
@@ -57,6 +59,7 @@ cdl_instance_dispose (GObject *object)
   cdl_instance_shutdown (self);
 
   g_clear_object (&self->monitor);
+  g_clear_object (&self->annotations);
   g_clear_object (&self->runs);
   g_clear_object (&self->scheduler);
   g_clear_object (&self->thumbnailer);
@@ -83,6 +86,7 @@ cdl_instance_finalize (GObject *object)
 
   g_clear_pointer (&self->data_dir, g_free);
   g_clear_pointer (&self->conninfo, g_free);
+  g_clear_pointer (&self->media_secret, g_bytes_unref);
   g_clear_pointer (&self->storage_dir, g_free);
 
   G_OBJECT_CLASS (cdl_instance_parent_class)->finalize (object);
@@ -177,6 +181,12 @@ start_database (CdlInstance  *self,
   if (self->store == NULL)
     return FALSE;
 
+  /* Media links are signed with a key of the installation (never stored
+   * in the database); see cdl-annotation-service.h. */
+  self->media_secret = cdl_annotation_service_load_media_secret (self->data_dir, error);
+  if (self->media_secret == NULL)
+    return FALSE;
+
   self->db = cdl_db_new (conninfo, self->pool_size);
   self->listener = cdl_db_listener_new (conninfo, listen_channels);
 
@@ -210,6 +220,7 @@ create_services (CdlInstance *self)
   self->tasks = cdl_task_service_new (self->db);
   self->settings = cdl_settings_service_new (self->db);
   self->workflows = cdl_workflow_service_new (self->db);
+  self->annotations = cdl_annotation_service_new (self->db, self->store, self->media_secret);
 
   if (!self->no_scheduler)
     {
@@ -438,4 +449,12 @@ cdl_instance_get_object_store (CdlInstance *self)
   g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
 
   return self->store;
+}
+
+CdlAnnotationService *
+cdl_instance_get_annotation_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->annotations;
 }

@@ -16,6 +16,7 @@
 #include "engine/cdl-scheduler.h"
 #include "storage/cdl-object-store.h"
 #include "services/cdl-auth-service.h"
+#include "services/cdl-annotation-service.h"
 #include "services/cdl-health-monitor.h"
 #include "services/cdl-pool-service.h"
 #include "services/cdl-run-service.h"
@@ -73,6 +74,7 @@ CdlPoolService   *cdl_instance_get_pool_service   (CdlInstance          *self);
 CdlTaskService   *cdl_instance_get_task_service   (CdlInstance          *self);
 CdlSettingsService *cdl_instance_get_settings_service (CdlInstance        *self);
 CdlWorkflowService *cdl_instance_get_workflow_service (CdlInstance        *self);
+CdlAnnotationService *cdl_instance_get_annotation_service (CdlInstance    *self);
 CdlRunService    *cdl_instance_get_run_service    (CdlInstance          *self);
 /* NULL when the instance was made with no_scheduler. */
 CdlScheduler     *cdl_instance_get_scheduler      (CdlInstance          *self);

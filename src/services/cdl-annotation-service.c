@@ -1,0 +1,1289 @@
+/* cdl-annotation-service.c
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "cdl-annotate"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/cdl-media-sign.h"
+#include "core/cdl-shuffle.h"
+#include "db/cdl-annotation-repo.h"
+#include "services/cdl-annotation-service.h"
+#include "services/cdl-service-error.h"
+
+/* Export rows per FETCH, and so per chunk of the response. */
+#define EXPORT_FETCH_ROWS 500
+/* Remembered SHA-256 sums of media objects (they never change). */
+#define SHA_CACHE_MAX 20000
+
+struct _CdlAnnotationService
+{
+  GObject         parent_instance;
+  CdlDb          *db;
+  CdlObjectStore *store;
+  GBytes         *secret;
+  char           *media_base;
+  char           *export_uri_base;
+
+  GMutex          sha_lock;
+  GHashTable     *sha_cache;   /* key -> sha256 */
+};
+
+G_DEFINE_FINAL_TYPE (CdlAnnotationService, cdl_annotation_service, G_TYPE_OBJECT)
+
+static void
+cdl_annotation_service_dispose (GObject *object)
+{
+  CdlAnnotationService *self = (CdlAnnotationService *)object;
+
+  g_clear_object (&self->db);
+  g_clear_object (&self->store);
+
+  G_OBJECT_CLASS (cdl_annotation_service_parent_class)->dispose (object);
+}
+
+static void
+cdl_annotation_service_finalize (GObject *object)
+{
+  CdlAnnotationService *self = (CdlAnnotationService *)object;
+
+  g_clear_pointer (&self->secret, g_bytes_unref);
+  g_clear_pointer (&self->media_base, g_free);
+  g_clear_pointer (&self->export_uri_base, g_free);
+  g_clear_pointer (&self->sha_cache, g_hash_table_unref);
+  g_mutex_clear (&self->sha_lock);
+
+  G_OBJECT_CLASS (cdl_annotation_service_parent_class)->finalize (object);
+}
+
+static void
+cdl_annotation_service_class_init (CdlAnnotationServiceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = cdl_annotation_service_dispose;
+  object_class->finalize = cdl_annotation_service_finalize;
+}
+
+static void
+cdl_annotation_service_init (CdlAnnotationService *self)
+{
+  g_mutex_init (&self->sha_lock);
+  self->sha_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+GBytes *
+cdl_annotation_service_load_media_secret (const char  *data_dir,
+                                          GError     **error)
+{
+  const char *env = g_getenv ("CDL_MEDIA_KEY");
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+
+  if (env != NULL && *env != '\0')
+    {
+      if (strlen (env) < CDL_MEDIA_KEY_MIN_LENGTH)
+        {
+          g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                       "CDL_MEDIA_KEY must be at least %d characters long",
+                       CDL_MEDIA_KEY_MIN_LENGTH);
+          return NULL;
+        }
+      return g_bytes_new (env, strlen (env));
+    }
+
+  g_return_val_if_fail (data_dir != NULL, NULL);
+
+  path = g_build_filename (data_dir, "media.key", NULL);
+
+  if (!g_file_get_contents (path, &contents, &len, NULL))
+    {
+      guint8 raw[32];
+      g_autofree char *hex = NULL;
+      int fd;
+
+      for (guint i = 0; i < sizeof raw; i += 4)
+        {
+          guint32 r = g_random_int ();
+
+          memcpy (raw + i, &r, 4);
+        }
+      {
+        g_autoptr(GChecksum) mix = g_checksum_new (G_CHECKSUM_SHA256);
+        g_autofree char *uuid = g_uuid_string_random ();
+
+        /* GRand alone is not meant for secrets; fold in the UUID
+         * generator's bytes too, which reads the system's entropy. */
+        g_checksum_update (mix, raw, sizeof raw);
+        g_checksum_update (mix, (const guchar *)uuid, strlen (uuid));
+        hex = g_strdup (g_checksum_get_string (mix));
+      }
+
+      g_mkdir_with_parents (data_dir, 0700);
+
+      /* O_EXCL: when two processes start at once, one key wins and both
+       * read it back below. */
+      fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd >= 0)
+        {
+          gssize n = write (fd, hex, strlen (hex));
+
+          if (n != (gssize)strlen (hex) || fsync (fd) != 0)
+            {
+              int saved = errno;
+
+              close (fd);
+              g_unlink (path);
+              g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_UNAVAILABLE,
+                           "Cannot write the media key %s: %s", path, g_strerror (saved));
+              return NULL;
+            }
+          close (fd);
+        }
+      else if (errno != EEXIST)
+        {
+          g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_UNAVAILABLE,
+                       "Cannot create the media key %s: %s", path, g_strerror (errno));
+          return NULL;
+        }
+
+      if (!g_file_get_contents (path, &contents, &len, error))
+        {
+          cdl_service_error_translate (error);
+          return NULL;
+        }
+    }
+
+  g_strstrip (contents);
+  len = strlen (contents);
+  if (len < CDL_MEDIA_KEY_MIN_LENGTH)
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                   "The media key in %s is too short; delete the file to make a new one",
+                   path);
+      return NULL;
+    }
+
+  return g_bytes_new_take (g_steal_pointer (&contents), len);
+}
+
+CdlAnnotationService *
+cdl_annotation_service_new (CdlDb          *db,
+                            CdlObjectStore *store,
+                            GBytes         *media_secret)
+{
+  CdlAnnotationService *self;
+  const char *base = g_getenv ("CDL_MEDIA_BASE_URL");
+  const char *uri_base = g_getenv ("CDL_EXPORT_URI_BASE");
+
+  g_return_val_if_fail (CDL_IS_DB (db), NULL);
+  g_return_val_if_fail (CDL_IS_OBJECT_STORE (store), NULL);
+  g_return_val_if_fail (media_secret != NULL, NULL);
+
+  self = g_object_new (CDL_TYPE_ANNOTATION_SERVICE, NULL);
+  self->db = g_object_ref (db);
+  self->store = g_object_ref (store);
+  self->secret = g_bytes_ref (media_secret);
+
+  if (base != NULL && *base != '\0')
+    self->media_base = g_str_has_suffix (base, "/") ? g_strdup (base)
+                                                    : g_strconcat (base, "/", NULL);
+  else
+    self->media_base = g_strdup ("/media/");
+
+  if (uri_base != NULL && *uri_base != '\0')
+    self->export_uri_base = g_strdup (uri_base);
+
+  return self;
+}
+
+const char *
+cdl_annotation_service_get_media_base (CdlAnnotationService *self)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  return self->media_base;
+}
+
+char *
+cdl_annotation_service_sign_media (CdlAnnotationService *self,
+                                   const char           *key)
+{
+  gint64 expires;
+
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+
+  expires = cdl_media_sign_expiry_for (g_get_real_time () / G_USEC_PER_SEC);
+  return cdl_media_sign_url (self->secret, self->media_base, key, expires);
+}
+
+gboolean
+cdl_annotation_service_verify_media (CdlAnnotationService  *self,
+                                     const char            *key,
+                                     const char            *exp,
+                                     const char            *sig,
+                                     GError               **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), FALSE);
+
+  if (!cdl_media_verify (self->secret, key, exp, sig,
+                         g_get_real_time () / G_USEC_PER_SEC, &local_error))
+    {
+      g_set_error_literal (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_FORBIDDEN,
+                           local_error->message);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+/* JSON --------------------------------------------------------------------- */
+
+static void
+add_signed_list (CdlAnnotationService *self,
+                 JsonBuilder          *b,
+                 const char           *member,
+                 char                **keys)
+{
+  json_builder_set_member_name (b, member);
+  json_builder_begin_array (b);
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      if (*keys[i] == '\0')
+        {
+          json_builder_add_null_value (b);
+        }
+      else
+        {
+          g_autofree char *url = cdl_annotation_service_sign_media (self, keys[i]);
+
+          json_builder_add_string_value (b, url);
+        }
+    }
+  json_builder_end_array (b);
+}
+
+static void
+add_batch (CdlAnnotationService *self,
+           JsonBuilder          *b,
+           const CdlBatch       *batch,
+           const char           *shown_for_user)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "batch_id");
+  json_builder_add_string_value (b, batch->batch_id);
+  json_builder_set_member_name (b, "prompt");
+  json_builder_add_string_value (b, batch->prompt);
+  json_builder_set_member_name (b, "seeds");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < batch->n; i++)
+    json_builder_add_int_value (b, batch->seeds[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "batch_indexes");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < batch->n; i++)
+    json_builder_add_int_value (b, batch->batch_indexes[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "image_ids");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < batch->n; i++)
+    json_builder_add_string_value (b, batch->image_ids[i]);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "checksums");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < batch->n; i++)
+    json_builder_add_string_value (b, batch->checksums[i]);
+  json_builder_end_array (b);
+  add_signed_list (self, b, "thumbnails", batch->thumb_keys);
+  add_signed_list (self, b, "fullres", batch->image_keys);
+
+  if (shown_for_user != NULL)
+    {
+      g_autofree guint *order = g_new0 (guint, MAX (batch->n, 1));
+
+      cdl_shuffle_order (shown_for_user, batch->batch_id, batch->n, order);
+      json_builder_set_member_name (b, "shown_order");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < batch->n; i++)
+        json_builder_add_int_value (b, order[i]);
+      json_builder_end_array (b);
+    }
+
+  json_builder_end_object (b);
+}
+
+/* Cursors ------------------------------------------------------------------ */
+
+static char *
+cursor_encode (const CdlBatch *batch)
+{
+  g_autofree char *raw = g_strdup_printf ("%" G_GINT64_FORMAT ":%s", batch->first_at_us,
+                                          batch->batch_id);
+  char *b64 = g_base64_encode ((const guchar *)raw, strlen (raw));
+
+  /* base64url without padding: safe in a query string as it is. */
+  for (char *p = b64; *p; p++)
+    {
+      if (*p == '+')
+        *p = '-';
+      else if (*p == '/')
+        *p = '_';
+      else if (*p == '=')
+        {
+          *p = '\0';
+          break;
+        }
+    }
+
+  return b64;
+}
+
+static gboolean
+cursor_decode (const char  *cursor,
+               gint64      *after_us,
+               char       **after_id,
+               GError     **error)
+{
+  g_autoptr(GString) b64 = g_string_new (cursor);
+  g_autofree guchar *raw = NULL;
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  const char *colon;
+  gint64 us = 0;
+
+  for (gsize i = 0; i < b64->len; i++)
+    {
+      char c = b64->str[i];
+
+      if (c == '-')
+        b64->str[i] = '+';
+      else if (c == '_')
+        b64->str[i] = '/';
+      else if (!g_ascii_isalnum (c))
+        goto bad;
+    }
+  while (b64->len % 4 != 0)
+    g_string_append_c (b64, '=');
+
+  raw = g_base64_decode (b64->str, &len);
+  if (raw == NULL || len == 0 || len > 128)
+    goto bad;
+  text = g_strndup ((const char *)raw, len);
+  colon = strchr (text, ':');
+  if (colon == NULL || !g_uuid_string_is_valid (colon + 1))
+    goto bad;
+  {
+    g_autofree char *num = g_strndup (text, colon - text);
+
+    if (!g_ascii_string_to_signed (num, 10, G_MININT64, G_MAXINT64, &us, NULL))
+      goto bad;
+  }
+
+  *after_us = us;
+  *after_id = g_strdup (colon + 1);
+  return TRUE;
+
+bad:
+  g_set_error_literal (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                       "cursor is not one this server handed out; start without it");
+  return FALSE;
+}
+
+/* Use cases ---------------------------------------------------------------- */
+
+typedef struct
+{
+  CdlAnnotationService *self;
+  char                 *task_id;
+  char                 *user_id;
+  char                 *after_id;
+  gint64                after_us;
+  guint                 limit;
+  JsonNode             *body;
+  gboolean              created;
+  char                 *key;
+  gint64                first, last, suffix;
+} Op;
+
+static void
+op_free (gpointer data)
+{
+  Op *op = data;
+
+  g_clear_object (&op->self);
+  g_free (op->task_id);
+  g_free (op->user_id);
+  g_free (op->after_id);
+  g_free (op->key);
+  g_clear_pointer (&op->body, json_node_unref);
+  g_free (op);
+}
+
+static Op *
+op_new (CdlAnnotationService *self,
+        const char           *task_id)
+{
+  Op *op = g_new0 (Op, 1);
+
+  op->self = g_object_ref (self);
+  op->task_id = g_strdup (task_id);
+
+  return op;
+}
+
+/* Unknown task: 404; a task without images: 409. */
+static gboolean
+require_images (PGconn      *conn,
+                const char  *task_id,
+                int         *overlap,
+                GError     **error)
+{
+  gboolean no_images = FALSE;
+
+  if (!cdl_annotation_repo_check_task (conn, task_id, &no_images, overlap, error))
+    return FALSE;
+
+  if (no_images)
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_CONFLICT,
+                   "Task %s has no generated images yet; run it first", task_id);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+static gpointer
+list_in_thread (PGconn        *conn,
+                gpointer       data,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  Op *op = data;
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  guint shown;
+
+  /* op->key holds the cursor here. */
+  if (op->key != NULL && !cursor_decode (op->key, &op->after_us, &op->after_id, error))
+    return NULL;
+
+  if (!require_images (conn, op->task_id, NULL, error))
+    return NULL;
+
+  /* One extra row says whether another page follows. */
+  batches = cdl_annotation_repo_list_batches (conn, op->task_id, op->after_us, op->after_id,
+                                              op->limit + 1, error);
+  if (batches == NULL)
+    return NULL;
+
+  shown = MIN (batches->len, op->limit);
+
+  b = json_builder_new_immutable ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "batches");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < shown; i++)
+    add_batch (op->self, b, g_ptr_array_index (batches, i), NULL);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "next_cursor");
+  if (batches->len > op->limit)
+    {
+      g_autofree char *cursor = cursor_encode (g_ptr_array_index (batches, shown - 1));
+
+      json_builder_add_string_value (b, cursor);
+    }
+  else
+    {
+      json_builder_add_null_value (b);
+    }
+  json_builder_end_object (b);
+
+  return json_builder_get_root (b);
+}
+
+static JsonNode *
+node_finish (CdlAnnotationService  *self,
+             GAsyncResult          *result,
+             GError               **error)
+{
+  JsonNode *node = cdl_db_run_finish (self->db, result, error);
+
+  if (node == NULL)
+    cdl_service_error_translate (error);
+
+  return node;
+}
+
+void
+cdl_annotation_service_list_batches_async (CdlAnnotationService *self,
+                                           const char           *task_id,
+                                           const char           *cursor,
+                                           guint                 limit,
+                                           GCancellable         *cancellable,
+                                           GAsyncReadyCallback   callback,
+                                           gpointer              user_data)
+{
+  Op *op;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+
+  op = op_new (self, task_id);
+  op->limit = CLAMP (limit == 0 ? CDL_BATCHES_PAGE_DEFAULT : limit, 1, CDL_BATCHES_PAGE_MAX);
+  op->key = g_strdup (cursor);
+
+  cdl_db_run_async (self->db, list_in_thread, op, op_free,
+                    (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
+}
+
+JsonNode *
+cdl_annotation_service_list_batches_finish (CdlAnnotationService  *self,
+                                            GAsyncResult          *result,
+                                            GError               **error)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  return node_finish (self, result, error);
+}
+
+static gpointer
+next_in_thread (PGconn        *conn,
+                gpointer       data,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  Op *op = data;
+  g_autoptr(CdlBatch) batch = NULL;
+  g_autoptr(GPtrArray) prefetch = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  g_autoptr(GError) local_error = NULL;
+  int overlap = 1;
+
+  if (!require_images (conn, op->task_id, &overlap, error))
+    return NULL;
+
+  batch = cdl_annotation_repo_lease_next (conn, op->task_id, op->user_id, overlap,
+                                          CDL_BATCH_LEASE_S, &local_error);
+  if (batch == NULL && local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+
+  if (batch != NULL)
+    {
+      prefetch = cdl_annotation_repo_peek_queue (conn, op->task_id, op->user_id,
+                                                 batch->batch_id, overlap,
+                                                 CDL_PREFETCH_BATCHES, error);
+      if (prefetch == NULL)
+        return NULL;
+    }
+
+  b = json_builder_new_immutable ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "batch");
+  if (batch != NULL)
+    add_batch (op->self, b, batch, op->user_id);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "lease_seconds");
+  json_builder_add_int_value (b, batch != NULL ? CDL_BATCH_LEASE_S : 0);
+  json_builder_set_member_name (b, "prefetch");
+  json_builder_begin_array (b);
+  for (guint i = 0; prefetch != NULL && i < prefetch->len; i++)
+    {
+      CdlBatch *next = g_ptr_array_index (prefetch, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "batch_id");
+      json_builder_add_string_value (b, next->batch_id);
+      add_signed_list (op->self, b, "thumbnails", next->thumb_keys);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  return json_builder_get_root (b);
+}
+
+void
+cdl_annotation_service_next_batch_async (CdlAnnotationService *self,
+                                         const char           *task_id,
+                                         const char           *user_id,
+                                         GCancellable         *cancellable,
+                                         GAsyncReadyCallback   callback,
+                                         gpointer              user_data)
+{
+  Op *op;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+  g_return_if_fail (user_id != NULL);
+
+  op = op_new (self, task_id);
+  op->user_id = g_strdup (user_id);
+  cdl_db_run_async (self->db, next_in_thread, op, op_free,
+                    (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
+}
+
+JsonNode *
+cdl_annotation_service_next_batch_finish (CdlAnnotationService  *self,
+                                          GAsyncResult          *result,
+                                          GError               **error)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  return node_finish (self, result, error);
+}
+
+/* Submit ------------------------------------------------------------------- */
+
+static gboolean
+invalid (GError     **error,
+         const char  *message)
+{
+  g_set_error_literal (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID, message);
+  return FALSE;
+}
+
+/* An integer member: absent or null gives @absent (-1), a non-integer or
+ * negative value fails. */
+static gboolean
+get_index (JsonObject  *obj,
+           const char  *member,
+           gint64      *value,
+           GError     **error)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+
+  *value = -1;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64
+      || json_node_get_int (node) < 0 || json_node_get_int (node) > G_MAXINT32)
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                   "%s must be a whole number of 0 or more", member);
+      return FALSE;
+    }
+
+  *value = json_node_get_int (node);
+  return TRUE;
+}
+
+static const char *
+get_id (JsonObject  *obj,
+        const char  *member,
+        GError     **error)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+  const char *value;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                   "%s is required and must be an id (a UUID string)", member);
+      return NULL;
+    }
+
+  value = json_node_get_string (node);
+  if (!g_uuid_string_is_valid (value))
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                   "%s \"%s\" is not an id (a UUID string)", member, value);
+      return NULL;
+    }
+
+  return value;
+}
+
+typedef struct
+{
+  JsonNode *row;
+  gboolean  created;
+} Submitted;
+
+static void
+submitted_free (gpointer data)
+{
+  Submitted *submitted = data;
+
+  g_clear_pointer (&submitted->row, json_node_unref);
+  g_free (submitted);
+}
+
+static gpointer
+submit_in_thread (PGconn        *conn,
+                  gpointer       data,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  Op *op = data;
+  JsonObject *obj;
+  JsonNode *node;
+  const char *task_id, *batch_id;
+  gint64 chosen, rejected, decision;
+  gboolean spam = FALSE;
+  gboolean complete = FALSE;
+  g_autofree gint64 *shown = NULL;
+  guint n_shown = 0;
+  guint n;
+  CdlAnnotationInput input = { 0 };
+  Submitted *submitted;
+  JsonNode *row;
+
+  if (op->body == NULL || !JSON_NODE_HOLDS_OBJECT (op->body))
+    {
+      invalid (error, "The body must be a JSON object with task_id, batch_id, chosen_index"
+                      " and spam");
+      return NULL;
+    }
+  obj = json_node_get_object (op->body);
+
+  /* The shape first, so that every bad value is named before any lookup. */
+  if ((task_id = get_id (obj, "task_id", error)) == NULL
+      || (batch_id = get_id (obj, "batch_id", error)) == NULL)
+    return NULL;
+
+  node = json_object_get_member (obj, "spam");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
+        {
+          invalid (error, "spam must be true or false");
+          return NULL;
+        }
+      spam = json_node_get_boolean (node);
+    }
+
+  if (!get_index (obj, "chosen_index", &chosen, error)
+      || !get_index (obj, "rejected_index", &rejected, error)
+      || !get_index (obj, "decision_ms", &decision, error))
+    return NULL;
+
+  if (chosen < 0 && !spam)
+    {
+      invalid (error, "chosen_index is required unless the batch is marked spam");
+      return NULL;
+    }
+  if (rejected >= 0 && chosen < 0)
+    {
+      invalid (error, "rejected_index needs a chosen_index");
+      return NULL;
+    }
+  if (rejected >= 0 && rejected == chosen)
+    {
+      invalid (error, "rejected_index must differ from chosen_index");
+      return NULL;
+    }
+
+  node = json_object_get_member (obj, "shown_order");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      JsonArray *array;
+
+      if (!JSON_NODE_HOLDS_ARRAY (node))
+        {
+          invalid (error, "shown_order must be an array of the batch's indexes");
+          return NULL;
+        }
+      array = json_node_get_array (node);
+      n_shown = json_array_get_length (array);
+      shown = g_new0 (gint64, MAX (n_shown, 1));
+      for (guint i = 0; i < n_shown; i++)
+        {
+          JsonNode *e = json_array_get_element (array, i);
+
+          if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64)
+            {
+              invalid (error, "shown_order must be an array of the batch's indexes");
+              return NULL;
+            }
+          shown[i] = json_node_get_int (e);
+        }
+    }
+
+  if (!require_images (conn, task_id, NULL, error))
+    return NULL;
+
+  n = cdl_annotation_repo_batch_size (conn, task_id, batch_id, &complete, error);
+  if (n == 0)
+    return NULL;
+
+  if (!complete)
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_CONFLICT,
+                   "Batch %s is still being generated; label it once all its images are"
+                   " stored", batch_id);
+      return NULL;
+    }
+
+  if (chosen >= (gint64)n)
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                   "chosen_index %" G_GINT64_FORMAT " is outside the batch of %u images"
+                   " (0 to %u)", chosen, n, n - 1);
+      return NULL;
+    }
+  if (rejected >= (gint64)n)
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                   "rejected_index %" G_GINT64_FORMAT " is outside the batch of %u images"
+                   " (0 to %u)", rejected, n, n - 1);
+      return NULL;
+    }
+  if (shown != NULL && (n_shown != n || !cdl_shuffle_is_permutation (shown, n_shown)))
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                   "shown_order must list each index from 0 to %u exactly once", n - 1);
+      return NULL;
+    }
+
+  input.task_id = task_id;
+  input.batch_id = batch_id;
+  input.user_id = op->user_id;
+  input.chosen_index = (int)chosen;
+  input.rejected_index = (int)rejected;
+  input.spam = spam;
+  input.shown_order = shown;
+  input.n_shown = n_shown;
+  input.decision_ms = (int)decision;
+
+  row = cdl_annotation_repo_upsert (conn, &input, &op->created, error);
+  if (row == NULL)
+    return NULL;
+
+  submitted = g_new0 (Submitted, 1);
+  submitted->row = row;
+  submitted->created = op->created;
+  return submitted;
+}
+
+void
+cdl_annotation_service_submit_async (CdlAnnotationService *self,
+                                     const char           *user_id,
+                                     JsonNode             *body,
+                                     GCancellable         *cancellable,
+                                     GAsyncReadyCallback   callback,
+                                     gpointer              user_data)
+{
+  Op *op;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+  g_return_if_fail (user_id != NULL);
+
+  op = op_new (self, NULL);
+  op->user_id = g_strdup (user_id);
+  op->body = body ? json_node_ref (body) : NULL;
+  cdl_db_run_async (self->db, submit_in_thread, op, op_free,
+                    submitted_free, cancellable, callback, user_data);
+}
+
+JsonNode *
+cdl_annotation_service_submit_finish (CdlAnnotationService  *self,
+                                      GAsyncResult          *result,
+                                      gboolean              *created,
+                                      GError               **error)
+{
+  Submitted *submitted;
+  JsonNode *row;
+
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  submitted = cdl_db_run_finish (self->db, result, error);
+  if (submitted == NULL)
+    {
+      cdl_service_error_translate (error);
+      return NULL;
+    }
+
+  if (created != NULL)
+    *created = submitted->created;
+  row = g_steal_pointer (&submitted->row);
+  submitted_free (submitted);
+
+  return row;
+}
+
+static gpointer
+stats_in_thread (PGconn        *conn,
+                 gpointer       data,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  Op *op = data;
+
+  if (!cdl_annotation_repo_check_task (conn, op->task_id, NULL, NULL, error))
+    return NULL;
+
+  return cdl_annotation_repo_stats (conn, op->task_id, error);
+}
+
+void
+cdl_annotation_service_stats_async (CdlAnnotationService *self,
+                                    const char           *task_id,
+                                    GCancellable         *cancellable,
+                                    GAsyncReadyCallback   callback,
+                                    gpointer              user_data)
+{
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+
+  cdl_db_run_async (self->db, stats_in_thread, op_new (self, task_id), op_free,
+                    (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
+}
+
+JsonNode *
+cdl_annotation_service_stats_finish (CdlAnnotationService  *self,
+                                     GAsyncResult          *result,
+                                     GError               **error)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  return node_finish (self, result, error);
+}
+
+/* Media -------------------------------------------------------------------- */
+
+void
+cdl_media_read_free (CdlMediaRead *read)
+{
+  if (read == NULL)
+    return;
+
+  g_free (read->sha256);
+  g_clear_pointer (&read->bytes, g_bytes_unref);
+  g_free (read);
+}
+
+static char *
+cached_sha (CdlAnnotationService *self,
+            const char           *key)
+{
+  char *sha;
+
+  g_mutex_lock (&self->sha_lock);
+  sha = g_strdup (g_hash_table_lookup (self->sha_cache, key));
+  g_mutex_unlock (&self->sha_lock);
+
+  return sha;
+}
+
+static void
+remember_sha (CdlAnnotationService *self,
+              const char           *key,
+              const char           *sha)
+{
+  g_mutex_lock (&self->sha_lock);
+  /* Crude but bounded: start over when full. */
+  if (g_hash_table_size (self->sha_cache) >= SHA_CACHE_MAX)
+    g_hash_table_remove_all (self->sha_cache);
+  g_hash_table_insert (self->sha_cache, g_strdup (key), g_strdup (sha));
+  g_mutex_unlock (&self->sha_lock);
+}
+
+static void
+read_media_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  CdlAnnotationService *self = source_object;
+  Op *op = task_data;
+  g_autoptr(CdlMediaRead) read = g_new0 (CdlMediaRead, 1);
+  g_autoptr(CdlObjectInfo) info = NULL;
+  g_autoptr(GBytes) whole = NULL;
+  g_autofree char *sha = cached_sha (self, op->key);
+  GError *error = NULL;
+  gint64 first = op->first, last = op->last;
+
+  /* The ETag is the SHA-256 of the object: hashed once per key, and the
+   * whole object is read then anyway. */
+  if (sha == NULL)
+    {
+      g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+      gsize len = 0;
+      const guchar *data;
+
+      whole = cdl_object_store_get_bytes (self->store, op->key, &info, cancellable, &error);
+      if (whole == NULL)
+        goto fail;
+      data = g_bytes_get_data (whole, &len);
+      g_checksum_update (checksum, data, len);
+      sha = g_strdup (g_checksum_get_string (checksum));
+      remember_sha (self, op->key, sha);
+    }
+  else
+    {
+      info = cdl_object_store_query_info (self->store, op->key, cancellable, &error);
+      if (info == NULL)
+        goto fail;
+    }
+
+  read->size = info->size;
+  read->sha256 = g_steal_pointer (&sha);
+
+  if (op->suffix > 0)
+    {
+      first = MAX (0, read->size - op->suffix);
+      last = read->size - 1;
+    }
+
+  if (first < 0 && op->suffix <= 0)
+    {
+      /* The whole object. */
+      if (whole == NULL)
+        {
+          whole = cdl_object_store_get_bytes (self->store, op->key, NULL, cancellable, &error);
+          if (whole == NULL)
+            goto fail;
+        }
+      read->offset = 0;
+      read->bytes = g_steal_pointer (&whole);
+      g_task_return_pointer (task, g_steal_pointer (&read), (GDestroyNotify)cdl_media_read_free);
+      return;
+    }
+
+  if (first >= read->size || read->size == 0 || (last >= 0 && last < first))
+    {
+      /* Unsatisfiable: 416 with the size. */
+      g_task_return_pointer (task, g_steal_pointer (&read), (GDestroyNotify)cdl_media_read_free);
+      return;
+    }
+
+  if (last < 0 || last >= read->size)
+    last = read->size - 1;
+
+  read->partial = TRUE;
+  read->offset = first;
+  if (whole != NULL)
+    {
+      read->bytes = g_bytes_new_from_bytes (whole, first, last - first + 1);
+    }
+  else
+    {
+      g_autoptr(GInputStream) stream = NULL;
+      g_autoptr(GBytes) part = NULL;
+
+      stream = cdl_object_store_open_range (self->store, op->key, first, last - first + 1,
+                                            NULL, cancellable, &error);
+      if (stream == NULL)
+        goto fail;
+      part = g_input_stream_read_bytes (stream, last - first + 1, cancellable, &error);
+      if (part == NULL)
+        goto fail;
+      read->bytes = g_steal_pointer (&part);
+    }
+
+  g_task_return_pointer (task, g_steal_pointer (&read), (GDestroyNotify)cdl_media_read_free);
+  return;
+
+fail:
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    {
+      g_clear_error (&error);
+      g_set_error (&error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_NOT_FOUND,
+                   "No stored object %s", op->key);
+    }
+  cdl_service_error_translate (&error);
+  g_task_return_error (task, error);
+}
+
+void
+cdl_annotation_service_read_media_async (CdlAnnotationService *self,
+                                         const char           *key,
+                                         gint64                first,
+                                         gint64                last,
+                                         gint64                suffix,
+                                         GCancellable         *cancellable,
+                                         GAsyncReadyCallback   callback,
+                                         gpointer              user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Op *op;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+  g_return_if_fail (key != NULL);
+
+  op = op_new (self, NULL);
+  op->key = g_strdup (key);
+  op->first = first;
+  op->last = last;
+  op->suffix = suffix;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, cdl_annotation_service_read_media_async);
+  g_task_set_task_data (task, op, op_free);
+  g_task_run_in_thread (task, read_media_thread);
+}
+
+CdlMediaRead *
+cdl_annotation_service_read_media_finish (CdlAnnotationService  *self,
+                                          GAsyncResult          *result,
+                                          GError               **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Export ------------------------------------------------------------------- */
+
+struct _CdlDpoExport
+{
+  CdlDb   *db;
+  PGconn  *conn;
+  char    *uri_base;
+  gboolean done;
+};
+
+void
+cdl_dpo_export_free (CdlDpoExport *export)
+{
+  if (export == NULL)
+    return;
+
+  if (export->conn != NULL)
+    {
+      cdl_annotation_repo_export_close (export->conn);
+      cdl_db_release (export->db, export->conn);
+    }
+  g_clear_object (&export->db);
+  g_free (export->uri_base);
+  g_free (export);
+}
+
+static void
+export_open_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  CdlAnnotationService *self = source_object;
+  Op *op = task_data;
+  g_autoptr(CdlDpoExport) export = g_new0 (CdlDpoExport, 1);
+  GError *error = NULL;
+
+  export->db = g_object_ref (self->db);
+  export->uri_base = g_strdup (self->export_uri_base);
+
+  /* The connection stays with the export for the cursor's sake. */
+  export->conn = cdl_db_acquire (self->db, &error);
+  if (export->conn == NULL)
+    goto fail;
+
+  if (!cdl_annotation_repo_check_task (export->conn, op->task_id, NULL, NULL, &error))
+    goto fail;
+
+  if (!cdl_annotation_repo_export_open (export->conn, op->task_id, &error))
+    goto fail;
+
+  g_task_return_pointer (task, g_steal_pointer (&export), (GDestroyNotify)cdl_dpo_export_free);
+  return;
+
+fail:
+  cdl_service_error_translate (&error);
+  g_task_return_error (task, error);
+}
+
+void
+cdl_annotation_service_export_open_async (CdlAnnotationService *self,
+                                          const char           *task_id,
+                                          GCancellable         *cancellable,
+                                          GAsyncReadyCallback   callback,
+                                          gpointer              user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, cdl_annotation_service_export_open_async);
+  g_task_set_task_data (task, op_new (self, task_id), op_free);
+  g_task_run_in_thread (task, export_open_thread);
+}
+
+CdlDpoExport *
+cdl_annotation_service_export_open_finish (CdlAnnotationService  *self,
+                                           GAsyncResult          *result,
+                                           GError               **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+export_next_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  CdlDpoExport *export = task_data;
+  g_autoptr(GString) out = g_string_new (NULL);
+  GError *error = NULL;
+
+  /* Rows whose line cannot be built are skipped, so keep fetching until
+   * something is written or the cursor ends. */
+  while (!export->done && out->len == 0)
+    {
+      int n;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+        break;
+
+      n = cdl_annotation_repo_export_fetch (export->conn, EXPORT_FETCH_ROWS,
+                                            export->uri_base, out, &error);
+      if (n < 0)
+        break;
+      if (n == 0)
+        export->done = TRUE;
+    }
+
+  if (error != NULL)
+    {
+      cdl_service_error_translate (&error);
+      g_task_return_error (task, error);
+      return;
+    }
+
+  g_task_return_pointer (task, g_string_free_to_bytes (g_steal_pointer (&out)),
+                         (GDestroyNotify)g_bytes_unref);
+}
+
+void
+cdl_dpo_export_next_async (CdlDpoExport        *export,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (export != NULL);
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, cdl_dpo_export_next_async);
+  g_task_set_task_data (task, export, NULL);
+  g_task_run_in_thread (task, export_next_thread);
+}
+
+GBytes *
+cdl_dpo_export_next_finish (CdlDpoExport  *export,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

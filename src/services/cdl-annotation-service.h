@@ -1,0 +1,171 @@
+/* cdl-annotation-service.h: batches, the annotation queue, media and export
+ *
+ * Shared by the REST handlers and the desktop gallery. A batch is the
+ * images of one prompt (batch_id = prompt id); indexes always refer to the
+ * stored order of its images (seed position, then batch index), whatever
+ * order an annotator was shown.
+ *
+ * Media links are signed with a secret of the installation (see
+ * cdl-media-sign.h): CDL_MEDIA_KEY when set, else a random key kept in
+ * {data_dir}/media.key (0600), created on first use. It never goes into
+ * PostgreSQL. Instances behind one CDN or load balancer must share it
+ * (set CDL_MEDIA_KEY to the same value on each). CDL_MEDIA_BASE_URL
+ * replaces the "/media/" prefix of the links, e.g. with a CDN's URL.
+ *
+ * Results are delivered on the thread-default main context of the caller.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "db/cdl-db.h"
+#include "storage/cdl-object-store.h"
+
+G_BEGIN_DECLS
+
+/* How long a handed-out batch stays reserved for its annotator. */
+#define CDL_BATCH_LEASE_S 300
+/* Batches per page, by default and at most. */
+#define CDL_BATCHES_PAGE_DEFAULT 20
+#define CDL_BATCHES_PAGE_MAX 100
+/* Batches whose thumbnails come with a handed-out batch, for prefetching. */
+#define CDL_PREFETCH_BATCHES 20
+
+#define CDL_TYPE_ANNOTATION_SERVICE (cdl_annotation_service_get_type ())
+
+G_DECLARE_FINAL_TYPE (CdlAnnotationService, cdl_annotation_service, CDL, ANNOTATION_SERVICE,
+                      GObject)
+
+/* Blocking: the media secret from CDL_MEDIA_KEY or {data_dir}/media.key. */
+GBytes   *cdl_annotation_service_load_media_secret (const char  *data_dir,
+                                                   GError     **error);
+
+CdlAnnotationService *cdl_annotation_service_new  (CdlDb          *db,
+                                                   CdlObjectStore *store,
+                                                   GBytes         *media_secret);
+
+/* "/media/" unless CDL_MEDIA_BASE_URL was set. */
+const char *cdl_annotation_service_get_media_base (CdlAnnotationService *self);
+
+/* A signed link for an object key, valid for one to two hours. */
+char     *cdl_annotation_service_sign_media       (CdlAnnotationService *self,
+                                                   const char           *key);
+
+/* Checks the exp and sig of a media request: CDL_SERVICE_ERROR_FORBIDDEN
+ * for a forged, expired or unsigned link. */
+gboolean  cdl_annotation_service_verify_media     (CdlAnnotationService *self,
+                                                   const char           *key,
+                                                   const char           *exp,
+                                                   const char           *sig,
+                                                   GError              **error);
+
+/* One page: {"batches": [...], "next_cursor": string or null}. @cursor
+ * NULL starts at the first batch. */
+void      cdl_annotation_service_list_batches_async  (CdlAnnotationService *self,
+                                                      const char           *task_id,
+                                                      const char           *cursor,
+                                                      guint                 limit,
+                                                      GCancellable         *cancellable,
+                                                      GAsyncReadyCallback   callback,
+                                                      gpointer              user_data);
+JsonNode *cdl_annotation_service_list_batches_finish (CdlAnnotationService *self,
+                                                      GAsyncResult         *result,
+                                                      GError              **error);
+
+/* Leases the next batch to @user_id: {"batch": {... "shown_order"},
+ * "lease_seconds", "prefetch": [{batch_id, thumbnails}]}, or
+ * {"batch": null, "prefetch": []} when nothing is left for this user. */
+void      cdl_annotation_service_next_batch_async    (CdlAnnotationService *self,
+                                                      const char           *task_id,
+                                                      const char           *user_id,
+                                                      GCancellable         *cancellable,
+                                                      GAsyncReadyCallback   callback,
+                                                      gpointer              user_data);
+JsonNode *cdl_annotation_service_next_batch_finish   (CdlAnnotationService *self,
+                                                      GAsyncResult         *result,
+                                                      GError              **error);
+
+/* Validates and stores an annotation body (spec 5.3) for @user_id; a
+ * re-submit updates the row. *@created says whether it was new. */
+void      cdl_annotation_service_submit_async        (CdlAnnotationService *self,
+                                                      const char           *user_id,
+                                                      JsonNode             *body,
+                                                      GCancellable         *cancellable,
+                                                      GAsyncReadyCallback   callback,
+                                                      gpointer              user_data);
+JsonNode *cdl_annotation_service_submit_finish       (CdlAnnotationService *self,
+                                                      GAsyncResult         *result,
+                                                      gboolean             *created,
+                                                      GError              **error);
+
+void      cdl_annotation_service_stats_async         (CdlAnnotationService *self,
+                                                      const char           *task_id,
+                                                      GCancellable         *cancellable,
+                                                      GAsyncReadyCallback   callback,
+                                                      gpointer              user_data);
+JsonNode *cdl_annotation_service_stats_finish        (CdlAnnotationService *self,
+                                                      GAsyncResult         *result,
+                                                      GError              **error);
+
+/* Media reads -------------------------------------------------------------- */
+
+typedef struct
+{
+  goffset  size;          /* of the whole object */
+  char    *sha256;        /* lower-case hex */
+  goffset  offset;        /* of @bytes in the object */
+  GBytes  *bytes;         /* what to send; NULL for an unsatisfiable range */
+  gboolean partial;       /* a range was asked and is satisfiable */
+} CdlMediaRead;
+
+void cdl_media_read_free (CdlMediaRead *read);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CdlMediaRead, cdl_media_read_free)
+
+/* Reads an object, or bytes [@first, @last] of it (@first -1: no range;
+ * @last -1: to the end; @suffix > 0: the last @suffix bytes). Missing
+ * objects are CDL_SERVICE_ERROR_NOT_FOUND. */
+void          cdl_annotation_service_read_media_async  (CdlAnnotationService *self,
+                                                        const char           *key,
+                                                        gint64                first,
+                                                        gint64                last,
+                                                        gint64                suffix,
+                                                        GCancellable         *cancellable,
+                                                        GAsyncReadyCallback   callback,
+                                                        gpointer              user_data);
+CdlMediaRead *cdl_annotation_service_read_media_finish (CdlAnnotationService *self,
+                                                        GAsyncResult         *result,
+                                                        GError              **error);
+
+/* Export ------------------------------------------------------------------- */
+
+/* A DPO export in progress: it holds one database connection with a
+ * server-side cursor until freed. Use from one thread, one call at a time. */
+typedef struct _CdlDpoExport CdlDpoExport;
+
+void          cdl_dpo_export_free (CdlDpoExport *export);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CdlDpoExport, cdl_dpo_export_free)
+
+/* CDL_SERVICE_ERROR_NOT_FOUND for an unknown task. The lines' uri is the
+ * storage key, prefixed with CDL_EXPORT_URI_BASE when that is set. */
+void          cdl_annotation_service_export_open_async  (CdlAnnotationService *self,
+                                                         const char           *task_id,
+                                                         GCancellable         *cancellable,
+                                                         GAsyncReadyCallback   callback,
+                                                         gpointer              user_data);
+CdlDpoExport *cdl_annotation_service_export_open_finish (CdlAnnotationService *self,
+                                                         GAsyncResult         *result,
+                                                         GError              **error);
+
+/* The next lines of JSONL; an empty GBytes at the end. */
+void          cdl_dpo_export_next_async  (CdlDpoExport         *export,
+                                          GCancellable         *cancellable,
+                                          GAsyncReadyCallback   callback,
+                                          gpointer              user_data);
+GBytes       *cdl_dpo_export_next_finish (CdlDpoExport         *export,
+                                          GAsyncResult         *result,
+                                          GError              **error);
+
+G_END_DECLS
