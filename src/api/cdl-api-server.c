@@ -124,11 +124,35 @@ route_match (const Route *route,
 {
   g_autoptr(GHashTable) params = NULL;
   guint n = g_strv_length (route->segments);
+  const char *last = n > 0 ? route->segments[n - 1] : "";
+  gsize last_len = strlen (last);
+  gboolean rest = last_len > 3 && last[0] == '{' && g_str_has_suffix (last, "*}");
 
-  if (g_strv_length (segments) != n)
+  /* A last segment "{name*}" takes the rest of the path, one segment or
+   * more, joined with "/" again (e.g. /media/{key*}). */
+  if (rest ? g_strv_length (segments) < n : g_strv_length (segments) != n)
     return NULL;
 
   params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  if (rest)
+    {
+      g_autoptr(GString) value = g_string_new (NULL);
+
+      for (guint i = n - 1; segments[i] != NULL; i++)
+        {
+          g_autofree char *part = g_uri_unescape_string (segments[i], NULL);
+
+          if (part == NULL)
+            return NULL;
+          if (value->len > 0)
+            g_string_append_c (value, '/');
+          g_string_append (value, part);
+        }
+      g_hash_table_insert (params, g_strndup (last + 1, last_len - 3),
+                           g_string_free (g_steal_pointer (&value), FALSE));
+      n--;
+    }
 
   for (guint i = 0; i < n; i++)
     {
@@ -466,6 +490,9 @@ cdl_api_server_new (CdlInstance *instance)
   cdl_api_tasks_register (self);
   cdl_api_settings_register (self);
   cdl_api_workflows_register (self);
+  cdl_api_annotations_register (self);
+  cdl_api_media_register (self);
+  cdl_api_export_register (self);
   cdl_api_runs_register (self);
 
   return self;

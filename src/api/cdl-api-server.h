@@ -48,6 +48,9 @@ void          cdl_api_pools_register      (CdlApiServer  *self);
 void          cdl_api_tasks_register      (CdlApiServer  *self);
 void          cdl_api_settings_register   (CdlApiServer  *self);
 void          cdl_api_workflows_register  (CdlApiServer  *self);
+void          cdl_api_annotations_register (CdlApiServer *self);
+void          cdl_api_media_register      (CdlApiServer  *self);
+void          cdl_api_export_register     (CdlApiServer  *self);
 void          cdl_api_runs_register       (CdlApiServer  *self);
 
 G_END_DECLS

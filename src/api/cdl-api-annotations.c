@@ -1,0 +1,166 @@
+/* cdl-api-annotations.c: batches, the annotation queue and annotations
+ *
+ *   GET  /api/tasks/{id}/batches?cursor=…&limit=…   annotator
+ *        {"batches": [{batch_id, prompt, seeds, batch_indexes, image_ids,
+ *          checksums, thumbnails, fullres}], "next_cursor": string|null}
+ *        Complete batches only, in the order of their first stored image.
+ *   GET  /api/tasks/{id}/next-batch                 annotator
+ *        {"batch": {... "shown_order"}|null, "lease_seconds",
+ *         "prefetch": [{batch_id, thumbnails}]}; "batch" is null (with
+ *        status 200) when nothing is left for this annotator.
+ *   POST /api/annotations                           annotator
+ *        201 for a new annotation, 200 when a re-submit updated it.
+ *   GET  /api/tasks/{id}/annotation-stats           operator
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "cdl-api"
+
+#include "config.h"
+
+#include "api/cdl-api-server.h"
+#include "services/cdl-service-error.h"
+
+static CdlAnnotationService *
+annotations_of (CdlApiRequest *request)
+{
+  return cdl_instance_get_annotation_service (cdl_api_request_get_instance (request));
+}
+
+static void
+node_done (CdlApiRequest *request,
+           JsonNode      *node,
+           GError        *error)
+{
+  if (node == NULL)
+    cdl_api_request_reply_gerror (request, error);
+  else
+    cdl_api_request_reply_data (request, 200, node);
+}
+
+static void
+list_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(CdlApiRequest) request = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = cdl_annotation_service_list_batches_finish (annotations_of (request), result,
+                                                     &error);
+  node_done (request, node, error);
+}
+
+static void
+handle_list (CdlApiRequest *request)
+{
+  const char *limit_text = cdl_api_request_get_query (request, "limit");
+  guint64 limit = 0;
+
+  if (limit_text != NULL
+      && !g_ascii_string_to_unsigned (limit_text, 10, 1, CDL_BATCHES_PAGE_MAX, &limit, NULL))
+    {
+      g_autofree char *message =
+        g_strdup_printf ("limit must be a number from 1 to %d", CDL_BATCHES_PAGE_MAX);
+
+      cdl_api_request_reply_error (request, 400, message);
+      return;
+    }
+
+  cdl_annotation_service_list_batches_async (annotations_of (request),
+                                             cdl_api_request_get_param (request, "id"),
+                                             cdl_api_request_get_query (request, "cursor"),
+                                             (guint)limit,
+                                             cdl_api_request_get_cancellable (request),
+                                             list_done_cb, cdl_api_request_ref (request));
+}
+
+static void
+next_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(CdlApiRequest) request = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = cdl_annotation_service_next_batch_finish (annotations_of (request), result,
+                                                   &error);
+  node_done (request, node, error);
+}
+
+static void
+handle_next (CdlApiRequest *request)
+{
+  cdl_annotation_service_next_batch_async (annotations_of (request),
+                                           cdl_api_request_get_param (request, "id"),
+                                           cdl_api_request_get_user (request)->id,
+                                           cdl_api_request_get_cancellable (request),
+                                           next_done_cb, cdl_api_request_ref (request));
+}
+
+static void
+submit_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(CdlApiRequest) request = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean created = FALSE;
+  JsonNode *node;
+
+  node = cdl_annotation_service_submit_finish (annotations_of (request), result,
+                                               &created, &error);
+  if (node == NULL)
+    cdl_api_request_reply_gerror (request, error);
+  else
+    cdl_api_request_reply_data (request, created ? 201 : 200, node);
+}
+
+static void
+handle_submit (CdlApiRequest *request)
+{
+  /* The annotator is whoever the token belongs to; a user_id in the body
+   * is ignored. */
+  cdl_annotation_service_submit_async (annotations_of (request),
+                                       cdl_api_request_get_user (request)->id,
+                                       cdl_api_request_get_body (request),
+                                       cdl_api_request_get_cancellable (request),
+                                       submit_done_cb, cdl_api_request_ref (request));
+}
+
+static void
+stats_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(CdlApiRequest) request = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = cdl_annotation_service_stats_finish (annotations_of (request), result, &error);
+  node_done (request, node, error);
+}
+
+static void
+handle_stats (CdlApiRequest *request)
+{
+  cdl_annotation_service_stats_async (annotations_of (request),
+                                      cdl_api_request_get_param (request, "id"),
+                                      cdl_api_request_get_cancellable (request),
+                                      stats_done_cb, cdl_api_request_ref (request));
+}
+
+void
+cdl_api_annotations_register (CdlApiServer *self)
+{
+  cdl_api_server_add_route (self, "GET", "/api/tasks/{id}/batches", CDL_ROLE_ANNOTATOR,
+                            handle_list);
+  cdl_api_server_add_route (self, "GET", "/api/tasks/{id}/next-batch", CDL_ROLE_ANNOTATOR,
+                            handle_next);
+  cdl_api_server_add_route (self, "POST", "/api/annotations", CDL_ROLE_ANNOTATOR,
+                            handle_submit);
+  cdl_api_server_add_route (self, "GET", "/api/tasks/{id}/annotation-stats", CDL_ROLE_OPERATOR,
+                            handle_stats);
+}

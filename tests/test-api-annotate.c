@@ -1,0 +1,1484 @@
+/* test-api-annotate.c: batches, the annotation queue, media and export
+ * over the real REST server
+ *
+ * The server binary runs against a real PostgreSQL database and a file
+ * store in the test's directory; the test stores images in that store and
+ * records them with cdl_generation_repo_insert(), as ingestion does, so
+ * these tests do not need a worker.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
+#include "cdl-test-pg.h"
+#include "core/cdl-auth.h"
+#include "core/cdl-json.h"
+#include "core/cdl-media-sign.h"
+#include "core/cdl-shuffle.h"
+#include "db/cdl-job-repo.h"
+#include "db/cdl-pq.h"
+#include "services/cdl-auth-service.h"
+#include "storage/cdl-fs-store.h"
+#include "storage/cdl-storage-key.h"
+
+static CdlTestPg *pg;
+
+typedef struct
+{
+  char        *conninfo;
+  char        *tmpdir;
+  char        *log_path;
+  GSubprocess *server;
+  char        *base_url;
+  char        *admin_token;
+  char        *data_dir;
+  char        *storage_dir;
+  CdlObjectStore *store;
+  SoupSession *http;
+} Fixture;
+
+static const char *
+build_path (const char *rel)
+{
+  static char buf[4096];
+  const char *dir = g_getenv ("CDL_BUILD_DIR");
+
+  g_assert_nonnull (dir);
+  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
+  return buf;
+}
+
+/* The server must not outlive a test that aborts. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GSubprocessLauncher *
+server_launcher (Fixture *f)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
+  g_subprocess_launcher_setenv (launcher, "CDL_STORAGE_DIR", f->storage_dir, TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "CDL_MEDIA_KEY");
+  g_subprocess_launcher_unsetenv (launcher, "CDL_MEDIA_BASE_URL");
+  g_subprocess_launcher_unsetenv (launcher, "CDL_EXPORT_URI_BASE");
+  return launcher;
+}
+
+static char *
+run_create_admin (GSubprocessLauncher *launcher,
+                  const char * const  *argv)
+{
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n;
+
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (proc));
+
+  /* The token is the last line of stdout. */
+  g_strchomp (out);
+  lines = g_strsplit (out, "\n", -1);
+  n = g_strv_length (lines);
+  g_assert_cmpuint (n, >=, 1);
+  return g_strdup (lines[n - 1]);
+}
+
+static GSubprocess *
+start_server (GSubprocessLauncher *launcher,
+              const char * const  *argv,
+              const char          *log_path,
+              char               **base_url)
+{
+  g_autoptr(GError) error = NULL;
+  GSubprocess *proc;
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  const char *prefix = "Listening on http://";
+
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *text = NULL;
+      const char *p;
+
+      if (g_file_get_contents (log_path, &text, NULL, NULL)
+          && (p = strstr (text, prefix)) != NULL)
+        {
+          const char *end = strchr (p + strlen (prefix), '/');
+
+          g_assert_nonnull (end);
+          *base_url = g_strndup (p + strlen ("Listening on "),
+                                 end - p - strlen ("Listening on "));
+          return proc;
+        }
+
+      if (g_subprocess_get_identifier (proc) == NULL)
+        break;
+      g_usleep (20 * 1000);
+    }
+
+  {
+    g_autofree char *text = NULL;
+
+    g_file_get_contents (log_path, &text, NULL, NULL);
+    g_error ("The server did not start; its log:\n%s", text ? text : "(empty)");
+  }
+  return NULL;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  f->conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+  f->tmpdir = g_dir_make_tmp ("cdl-api-annotate-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->log_path = g_build_filename (f->tmpdir, "server.log", NULL);
+  f->data_dir = g_build_filename (f->tmpdir, "data", NULL);
+  f->storage_dir = g_build_filename (f->tmpdir, "store", NULL);
+  f->store = CDL_OBJECT_STORE (cdl_fs_store_new (f->storage_dir, &error));
+  g_assert_no_error (error);
+  f->http = soup_session_new_with_options ("timeout", 60, NULL);
+
+  launcher = server_launcher (f);
+  {
+    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+                           "--data-dir", f->data_dir, "--create-admin", "root", NULL };
+    f->admin_token = run_create_admin (launcher, argv);
+  }
+  {
+    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+                           "--port", "0", "--data-dir", f->data_dir, NULL };
+    f->server = start_server (launcher, argv, f->log_path, &f->base_url);
+  }
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  if (f->server != NULL)
+    {
+      g_subprocess_send_signal (f->server, SIGTERM);
+      g_subprocess_wait (f->server, NULL, NULL);
+      g_assert_true (g_subprocess_get_if_exited (f->server));
+      g_assert_cmpint (g_subprocess_get_exit_status (f->server), ==, 0);
+    }
+  g_clear_object (&f->server);
+  g_clear_object (&f->http);
+  g_clear_object (&f->store);
+
+  if (f->tmpdir != NULL)
+    {
+      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->tmpdir);
+
+      g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
+    }
+
+  g_free (f->tmpdir);
+  g_free (f->log_path);
+  g_free (f->conninfo);
+  g_free (f->base_url);
+  g_free (f->admin_token);
+  g_free (f->data_dir);
+  g_free (f->storage_dir);
+}
+
+/* HTTP and SQL ---------------------------------------------------------------- */
+
+static JsonNode *
+api (Fixture    *f,
+     const char *method,
+     const char *path,
+     const char *token,
+     const char *body,
+     guint      *status)
+{
+  g_autofree char *url = g_strconcat (f->base_url, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  const char *data;
+
+  g_assert_nonnull (msg);
+
+  if (token != NULL)
+    {
+      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
+
+      soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                    "Authorization", value);
+    }
+
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+
+  reply = soup_session_send_and_read (f->http, msg, NULL, &error);
+  g_assert_no_error (error);
+
+  *status = soup_message_get_status (msg);
+  data = g_bytes_get_data (reply, &len);
+  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
+}
+
+/* Asserts a successful envelope with @want and returns a copy of its data. */
+static JsonNode *
+call_ok (Fixture    *f,
+         const char *method,
+         const char *path,
+         const char *body,
+         guint       want)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *obj;
+  guint status;
+
+  root = api (f, method, path, f->admin_token, body, &status);
+  g_assert_nonnull (root);
+  obj = json_node_get_object (root);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             json_object_get_string_member_with_default (obj, "error", "(none)"));
+  g_assert_true (json_object_get_boolean_member (obj, "success"));
+  return json_node_copy (json_object_get_member (obj, "data"));
+}
+
+/* Asserts a failed envelope with @want whose message mentions @needle. */
+static void
+call_error (Fixture    *f,
+            const char *method,
+            const char *path,
+            const char *token,
+            const char *body,
+            guint       want,
+            const char *needle)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *obj;
+  const char *message;
+  guint status;
+
+  root = api (f, method, path, token, body, &status);
+  g_assert_nonnull (root);
+  obj = json_node_get_object (root);
+  message = json_object_get_string_member_with_default (obj, "error", NULL);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             message ? message : "(none)");
+  g_assert_false (json_object_get_boolean_member (obj, "success"));
+  g_assert_true (json_object_get_null_member (obj, "data"));
+  g_assert_nonnull (message);
+  if (needle != NULL && strstr (message, needle) == NULL)
+    g_error ("%s %s: expected the error to mention \"%s\", got: %s", method, path,
+             needle, message);
+}
+
+static PGconn *
+connect_db (Fixture *f)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  return conn;
+}
+
+static PGresult *
+sql (Fixture            *f,
+     const char         *query,
+     int                 n_params,
+     const char * const *params)
+{
+  PGconn *conn = connect_db (f);
+  g_autoptr(GError) error = NULL;
+  PGresult *res;
+
+  res = cdl_pq_exec (conn, query, n_params, params, &error);
+  g_assert_no_error (error);
+  PQfinish (conn);
+  return res;
+}
+
+static char *
+token_for_role (Fixture    *f,
+             const char *name,
+             CdlRole     role)
+{
+  g_autoptr(CdlDb) db = cdl_db_new (f->conninfo, 1);
+  g_autoptr(CdlAuthService) auth = cdl_auth_service_new (db);
+  g_autoptr(GError) error = NULL;
+  char *token;
+
+  token = cdl_auth_service_issue_token_sync (auth, name, role, "test", &error);
+  g_assert_no_error (error);
+  return token;
+}
+
+/* A stored workflow version whose positive prompt is @positive. */
+static char *
+insert_workflow (Fixture    *f,
+                 const char *name,
+                 const char *positive,
+                 gboolean    valid)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) nodes = NULL;
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *nodes_text = NULL;
+  const char *raw = "{\"3\": {\"class_type\": \"KSampler\", \"inputs\": {\"seed\": 1}},"
+                    " \"6\": {\"class_type\": \"CLIPTextEncode\", \"inputs\": {\"text\": \"x\"}}}";
+  const char *problems = valid ? "[]"
+    : "[{\"code\": \"forbidden_node\", \"node_id\": \"9\","
+      " \"message\": \"Node 9 (ControlNetApply) is forbidden by the admin\"}]";
+
+  json_builder_begin_array (b);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "node_id");
+  json_builder_add_string_value (b, "6");
+  json_builder_set_member_name (b, "class_type");
+  json_builder_add_string_value (b, "CLIPTextEncode");
+  json_builder_set_member_name (b, "role");
+  json_builder_add_string_value (b, "positive");
+  json_builder_set_member_name (b, "input");
+  json_builder_add_string_value (b, "text");
+  json_builder_set_member_name (b, "text");
+  json_builder_add_string_value (b, positive);
+  json_builder_end_object (b);
+  json_builder_end_array (b);
+  nodes = json_builder_get_root (b);
+  nodes_text = cdl_json_to_string (nodes, FALSE);
+
+  {
+    const char *params[5] = { name, raw, valid ? "true" : "false", nodes_text, problems };
+
+    res = sql (f,
+               "INSERT INTO workflows (name, version, raw_text, raw_definition, valid,"
+               " prompt_nodes, seed_nodes, problems, batch_size, width, height, model)"
+               " VALUES ($1, 1, $2::text, $2::jsonb, $3::boolean, $4::jsonb,"
+               " '[{\"node_id\": \"3\", \"class_type\": \"KSampler\", \"input\": \"seed\"}]',"
+               " $5::jsonb, 1, 512, 512, 'sd15.safetensors') RETURNING id",
+               5, params);
+  }
+  return g_strdup (cdl_pq_get_string (res, 0, 0));
+}
+
+/* POST /api/variable-pools with @n items "<prefix> <i>"; returns the id. */
+static char *
+create_pool (Fixture    *f,
+             const char *name,
+             const char *mode,
+             const char *prefix,
+             guint       n)
+{
+  g_autoptr(GString) body = g_string_new (NULL);
+  g_autoptr(JsonNode) data = NULL;
+
+  g_string_append_printf (body, "{\"name\": \"%s\", \"mode\": \"%s\", \"items\": [", name, mode);
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (body, "%s\"%s %u\"", i > 0 ? ", " : "", prefix, i);
+  g_string_append (body, "]}");
+
+  data = call_ok (f, "POST", "/api/variable-pools", body->str, 201);
+  return g_strdup (json_object_get_string_member (json_node_get_object (data), "id"));
+}
+
+static char *
+create_task_body (const char *workflow_id,
+                  const char *pool_a,
+                  const char *pool_b,
+                  int         k,
+                  int         n,
+                  const char *extra)
+{
+  g_autoptr(GString) pools = g_string_new (NULL);
+
+  if (pool_a != NULL)
+    g_string_append_printf (pools, "\"%s\"", pool_a);
+  if (pool_b != NULL)
+    g_string_append_printf (pools, ", \"%s\"", pool_b);
+
+  return g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [%s],"
+                          " \"target_prompts\": %d, \"seeds_per_prompt\": %d%s%s}",
+                          workflow_id, pools->str, k, n, extra ? ", " : "", extra ? extra : "");
+}
+
+/* Annotation helpers ---------------------------------------------------------- */
+
+/* Asserts a successful envelope with @want for @token; returns its data. */
+static JsonNode *
+call_as (Fixture    *f,
+         const char *token,
+         const char *method,
+         const char *path,
+         const char *body,
+         guint       want)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *obj;
+  guint status;
+
+  root = api (f, method, path, token, body, &status);
+  g_assert_nonnull (root);
+  obj = json_node_get_object (root);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             json_object_get_string_member_with_default (obj, "error", "(none)"));
+  g_assert_true (json_object_get_boolean_member (obj, "success"));
+  return json_node_copy (json_object_get_member (obj, "data"));
+}
+
+/* A frozen task of @k prompts × @n seeds, made over HTTP. */
+static char *
+make_task (Fixture    *f,
+           const char *name,
+           int         k,
+           int         n)
+{
+  g_autofree char *template = g_strdup_printf ("a {%s}", name);
+  g_autofree char *workflow = insert_workflow (f, name, template, TRUE);
+  g_autofree char *pool = create_pool (f, name, "permutation", name, k);
+  g_autofree char *body = create_task_body (workflow, pool, NULL, k, n, NULL);
+  g_autofree char *freeze = NULL;
+  g_autoptr(JsonNode) task = NULL;
+  g_autoptr(JsonNode) frozen = NULL;
+  char *id;
+
+  task = call_ok (f, "POST", "/api/tasks", body, 201);
+  id = g_strdup (json_object_get_string_member (json_node_get_object (task), "id"));
+  freeze = g_strdup_printf ("/api/tasks/%s/freeze", id);
+  frozen = call_ok (f, "POST", freeze, NULL, 200);
+  return id;
+}
+
+/* The task's prompt ids in prompt order. */
+static GStrv
+prompt_ids (Fixture    *f,
+            const char *task_id)
+{
+  const char *params[1] = { task_id };
+  g_autoptr(PGresult) res = sql (f, "SELECT id FROM prompts WHERE task_id = $1 ORDER BY position",
+                                 1, params);
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+
+  for (int i = 0; i < PQntuples (res); i++)
+    g_strv_builder_add (b, cdl_pq_get_string (res, i, 0));
+  return g_strv_builder_end (b);
+}
+
+static GBytes *
+fake_png (const char *prompt_id,
+          guint       i)
+{
+  g_autoptr(GString) s = g_string_new ("\x89PNG\r\n\x1a\n");
+
+  /* Distinct bytes per image, long enough for range tests. */
+  for (guint r = 0; r < 8; r++)
+    g_string_append_printf (s, "%s/%u/%u;", prompt_id, i, r);
+  return g_string_free_to_bytes (g_steal_pointer (&s));
+}
+
+/* Stores the first @max images of a prompt's batch (seed order), as
+ * ingestion does: files in the store when @files, then the rows. */
+static void
+store_batch (Fixture    *f,
+             const char *task_id,
+             const char *prompt_id,
+             guint       max,
+             gboolean    files)
+{
+  const char *params[1] = { prompt_id };
+  g_autoptr(PGresult) seeds = sql (f,
+                                   "SELECT id, seed_value, position FROM seeds"
+                                   " WHERE prompt_id = $1 ORDER BY position",
+                                   1, params);
+  PGconn *conn = connect_db (f);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+
+  for (int i = 0; i < PQntuples (seeds) && (guint)i < max; i++)
+    {
+      gint64 seed = cdl_pq_get_int64 (seeds, i, 1);
+      int index = cdl_pq_get_int (seeds, i, 2);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *key = cdl_storage_key_for_image (task_id, prompt_id, seed, index, now,
+                                                        &error);
+      g_autofree char *thumb = cdl_storage_key_thumbnail_for_image (key, &error);
+      g_autofree char *checksum = NULL;
+      g_autofree char *gen_id = NULL;
+      CdlGenerationInput in = { 0 };
+      gboolean inserted = FALSE;
+
+      g_assert_no_error (error);
+      if (files)
+        {
+          g_autoptr(GBytes) bytes = fake_png (prompt_id, index);
+          g_autoptr(GBytes) small = g_bytes_new_static ("thumbnail", 9);
+          g_autoptr(CdlObjectInfo) info = NULL;
+          g_autoptr(CdlObjectInfo) thumb_info = NULL;
+
+          info = cdl_object_store_put_bytes (f->store, key, bytes, NULL, &error);
+          g_assert_no_error (error);
+          thumb_info = cdl_object_store_put_bytes (f->store, thumb, small, NULL, &error);
+          g_assert_no_error (error);
+          checksum = g_strdup (info->sha256);
+        }
+      else
+        {
+          checksum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+        }
+
+      in.task_id = task_id;
+      in.prompt_id = prompt_id;
+      in.seed_id = cdl_pq_get_string (seeds, i, 0);
+      in.seed_value = seed;
+      in.batch_index = index;
+      in.image_uri = key;
+      in.thumb_uri = thumb;
+      in.checksum = checksum;
+      in.bytes = 100;
+      in.width = 512;
+      in.height = 512;
+      gen_id = cdl_generation_repo_insert (conn, &in, &inserted, &error);
+      g_assert_no_error (error);
+      /* Storing the rest of a batch passes over its stored images. */
+      g_assert_true (inserted == (gen_id != NULL));
+    }
+
+  PQfinish (conn);
+}
+
+static char *
+user_id_of (Fixture    *f,
+            const char *name)
+{
+  const char *params[1] = { name };
+  g_autoptr(PGresult) res = sql (f, "SELECT id FROM users WHERE name = $1", 1, params);
+
+  g_assert_cmpint (PQntuples (res), ==, 1);
+  return g_strdup (cdl_pq_get_string (res, 0, 0));
+}
+
+/* Raw GET of @path (or a full URL); one optional request header. */
+static GBytes *
+fetch (Fixture      *f,
+       const char   *path,
+       const char   *token,
+       const char   *header,
+       const char   *value,
+       SoupMessage **out_msg)
+{
+  g_autofree char *url = g_str_has_prefix (path, "http") ? g_strdup (path)
+                                                          : g_strconcat (f->base_url, path, NULL);
+  SoupMessage *msg = soup_message_new ("GET", url);
+  g_autoptr(GError) error = NULL;
+  GBytes *reply;
+
+  g_assert_nonnull (msg);
+  if (token != NULL)
+    {
+      g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                    bearer);
+    }
+  if (header != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), header, value);
+
+  reply = soup_session_send_and_read (f->http, msg, NULL, &error);
+  g_assert_no_error (error);
+  *out_msg = msg;
+  return reply;
+}
+
+static guint
+fetch_status (Fixture    *f,
+              const char *path)
+{
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) body = fetch (f, path, NULL, NULL, NULL, &msg);
+
+  return soup_message_get_status (msg);
+}
+
+/* Every batch of a task through pages of @limit; asserts page sizes. */
+static GPtrArray *
+all_batches (Fixture    *f,
+             const char *token,
+             const char *task_id,
+             guint       limit,
+             guint      *pages)
+{
+  GPtrArray *batches = g_ptr_array_new_with_free_func ((GDestroyNotify)json_node_unref);
+  g_autofree char *cursor = NULL;
+
+  *pages = 0;
+  do
+    {
+      g_autofree char *path = cursor
+        ? g_strdup_printf ("/api/tasks/%s/batches?limit=%u&cursor=%s", task_id, limit, cursor)
+        : g_strdup_printf ("/api/tasks/%s/batches?limit=%u", task_id, limit);
+      g_autoptr(JsonNode) data = call_as (f, token, "GET", path, NULL, 200);
+      JsonObject *obj = json_node_get_object (data);
+      JsonArray *page = json_object_get_array_member (obj, "batches");
+
+      g_assert_cmpuint (json_array_get_length (page), <=, limit);
+      for (guint i = 0; i < json_array_get_length (page); i++)
+        g_ptr_array_add (batches, json_node_copy (json_array_get_element (page, i)));
+
+      g_clear_pointer (&cursor, g_free);
+      if (!json_object_get_null_member (obj, "next_cursor"))
+        {
+          cursor = g_strdup (json_object_get_string_member (obj, "next_cursor"));
+          /* Another page follows only when this one was full. */
+          g_assert_cmpuint (json_array_get_length (page), ==, limit);
+        }
+      (*pages)++;
+    }
+  while (cursor != NULL);
+
+  return batches;
+}
+
+static const char *
+batch_id (JsonNode *batch)
+{
+  return json_object_get_string_member (json_node_get_object (batch), "batch_id");
+}
+
+static char *
+submit_body (const char *task_id,
+             const char *batch,
+             const char *rest)
+{
+  return g_strdup_printf ("{\"task_id\": \"%s\", \"batch_id\": \"%s\"%s%s}", task_id, batch,
+                          rest ? ", " : "", rest ? rest : "");
+}
+
+/* Tests ---------------------------------------------------------------------- */
+
+static void
+test_batches_paging (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "dress", 7, 3);
+  g_autofree char *annotator = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/batches", task);
+  g_autofree char *unknown = g_strdup_printf ("/api/tasks/%s/batches",
+                                              "00000000-0000-4000-8000-000000000000");
+  g_autoptr(GPtrArray) batches = NULL;
+  g_autoptr(GPtrArray) again = NULL;
+  g_autoptr(GPtrArray) later = NULL;
+  guint pages = 0;
+  /* Stored in this order, so the batches come in this order. */
+  const guint order[] = { 3, 0, 5, 1, 6, 2 };
+
+  call_error (f, "GET", path, annotator, NULL, 409, "no generated images");
+  call_error (f, "GET", unknown, annotator, NULL, 404, NULL);
+  call_error (f, "GET", path, NULL, NULL, 401, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (order); i++)
+    {
+      store_batch (f, task, prompts[order[i]], 3, TRUE);
+      g_usleep (2000);
+    }
+  /* Prompt 4 is still being generated: two of its three images. */
+  store_batch (f, task, prompts[4], 2, TRUE);
+
+  batches = all_batches (f, annotator, task, 2, &pages);
+  g_assert_cmpuint (pages, ==, 3);
+  g_assert_cmpuint (batches->len, ==, G_N_ELEMENTS (order));
+  for (guint i = 0; i < batches->len; i++)
+    {
+      JsonNode *node = g_ptr_array_index (batches, i);
+      JsonObject *obj = json_node_get_object (node);
+      const char *params[1] = { batch_id (node) };
+      g_autoptr(PGresult) seeds = sql (f,
+                                       "SELECT g.seed_value, g.batch_index, g.id, g.image_uri"
+                                       " FROM generations g JOIN seeds s ON s.id = g.seed_id"
+                                       " WHERE g.prompt_id = $1 ORDER BY s.position",
+                                       1, params);
+      JsonArray *seed_list = json_object_get_array_member (obj, "seeds");
+      JsonArray *thumbs = json_object_get_array_member (obj, "thumbnails");
+      JsonArray *full = json_object_get_array_member (obj, "fullres");
+
+      g_assert_cmpstr (batch_id (node), ==, prompts[order[i]]);
+      g_assert_true (g_str_has_prefix (json_object_get_string_member (obj, "prompt"), "a dress "));
+      g_assert_cmpuint (json_array_get_length (seed_list), ==, 3);
+      g_assert_cmpuint (json_array_get_length (thumbs), ==, 3);
+      g_assert_cmpuint (json_array_get_length (full), ==, 3);
+      for (guint j = 0; j < 3; j++)
+        {
+          g_autofree char *escaped = NULL;
+
+          g_assert_cmpint (json_array_get_int_element (seed_list, j), ==,
+                           cdl_pq_get_int64 (seeds, j, 0));
+          g_assert_cmpint (json_array_get_int_element (
+                             json_object_get_array_member (obj, "batch_indexes"), j), ==,
+                           cdl_pq_get_int (seeds, j, 1));
+          g_assert_cmpstr (json_array_get_string_element (
+                             json_object_get_array_member (obj, "image_ids"), j), ==,
+                           cdl_pq_get_string (seeds, j, 2));
+          escaped = g_strconcat ("/media/", cdl_pq_get_string (seeds, j, 3), "?exp=", NULL);
+          g_assert_true (g_str_has_prefix (json_array_get_string_element (full, j), escaped));
+          g_assert_nonnull (strstr (json_array_get_string_element (full, j), "&sig="));
+          g_assert_true (g_str_has_prefix (json_array_get_string_element (thumbs, j), "/media/thumbs/"));
+        }
+    }
+
+  /* Stable: the same walk with other page sizes gives the same order. */
+  again = all_batches (f, annotator, task, 4, &pages);
+  g_assert_cmpuint (pages, ==, 2);
+  g_assert_cmpuint (again->len, ==, batches->len);
+  for (guint i = 0; i < again->len; i++)
+    g_assert_cmpstr (batch_id (g_ptr_array_index (again, i)), ==,
+                     batch_id (g_ptr_array_index (batches, i)));
+
+  /* The last image of prompt 4 arrives: it is offered, after the others
+   * whose first image came earlier... its first image came last but one. */
+  store_batch (f, task, prompts[4], 3, TRUE);
+  later = all_batches (f, annotator, task, 3, &pages);
+  g_assert_cmpuint (later->len, ==, 7);
+  g_assert_cmpstr (batch_id (g_ptr_array_index (later, 6)), ==, prompts[4]);
+
+  /* Cursors are opaque but checked. */
+  {
+    g_autofree char *bad = g_strdup_printf ("%s?cursor=bm90LWEtY3Vyc29y", path);
+    g_autofree char *bad_limit = g_strdup_printf ("%s?limit=0", path);
+
+    call_error (f, "GET", bad, annotator, NULL, 400, "cursor");
+    call_error (f, "GET", bad_limit, annotator, NULL, 400, "limit");
+  }
+}
+
+static void
+test_next_batch (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "hat", 3, 2);
+  g_autofree char *ann_a = token_for_role (f, "alice", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_b = token_for_role (f, "bob", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_c = token_for_role (f, "carol", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_d = token_for_role (f, "dave", CDL_ROLE_ANNOTATOR);
+  g_autofree char *alice = user_id_of (f, "alice");
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/next-batch", task);
+  g_autoptr(JsonNode) a1 = NULL;
+  g_autoptr(JsonNode) a2 = NULL;
+  g_autoptr(JsonNode) b1 = NULL;
+  g_autoptr(JsonNode) c1 = NULL;
+  g_autoptr(JsonNode) d1 = NULL;
+  g_autoptr(JsonNode) d2 = NULL;
+  g_autoptr(JsonNode) d3 = NULL;
+  g_autoptr(JsonNode) saved = NULL;
+  g_autoptr(GHashTable) handed = g_hash_table_new (g_str_hash, g_str_equal);
+  JsonObject *batch;
+  JsonArray *shown;
+  const char *x;
+  guint want[2];
+
+  call_error (f, "GET", path, ann_a, NULL, 409, NULL);
+
+  for (guint i = 0; i < 3; i++)
+    store_batch (f, task, prompts[i], 2, TRUE);
+
+  a1 = call_as (f, ann_a, "GET", path, NULL, 200);
+  batch = json_object_get_object_member (json_node_get_object (a1), "batch");
+  g_assert_nonnull (batch);
+  x = json_object_get_string_member (batch, "batch_id");
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (a1), "lease_seconds"), ==, 300);
+  /* The shown order is the per-user shuffle, a permutation of the batch. */
+  shown = json_object_get_array_member (batch, "shown_order");
+  g_assert_cmpuint (json_array_get_length (shown), ==, 2);
+  cdl_shuffle_order (alice, x, 2, want);
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpint (json_array_get_int_element (shown, i), ==, want[i]);
+  /* Prefetch: the other batches' thumbnails, signed. */
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (a1), "prefetch")), ==, 2);
+  g_hash_table_add (handed, (gpointer)x);
+
+  /* Asking again returns the same leased batch. */
+  a2 = call_as (f, ann_a, "GET", path, NULL, 200);
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_object_get_object_member (json_node_get_object (a2), "batch"),
+                     "batch_id"), ==, x);
+
+  /* Others get other batches while the lease holds. */
+  b1 = call_as (f, ann_b, "GET", path, NULL, 200);
+  c1 = call_as (f, ann_c, "GET", path, NULL, 200);
+  for (JsonNode **n = (JsonNode *[]){ b1, c1, NULL }; *n != NULL; n++)
+    {
+      const char *id = json_object_get_string_member (
+        json_object_get_object_member (json_node_get_object (*n), "batch"), "batch_id");
+
+      g_assert_false (g_hash_table_contains (handed, id));
+      g_hash_table_add (handed, (gpointer)id);
+    }
+
+  /* Nothing left for a fourth annotator: data.batch is null. */
+  d1 = call_as (f, ann_d, "GET", path, NULL, 200);
+  g_assert_true (json_object_get_null_member (json_node_get_object (d1), "batch"));
+
+  /* Alice labels her batch: with overlap 1 it is done, still nothing for
+   * Dave. */
+  {
+    g_autofree char *body = submit_body (task, x, "\"chosen_index\": 1, \"spam\": false");
+
+    saved = call_as (f, ann_a, "POST", "/api/annotations", body, 201);
+  }
+  d2 = call_as (f, ann_d, "GET", path, NULL, 200);
+  g_assert_true (json_object_get_null_member (json_node_get_object (d2), "batch"));
+
+  /* Overlap 2: Alice's batch needs a second label, and Dave gets it. */
+  {
+    const char *params[1] = { task };
+    g_autoptr(PGresult) res = sql (f,
+                                   "UPDATE tasks SET settings = settings || '{\"overlap\": 2}'"
+                                   " WHERE id = $1", 1, params);
+  }
+  /* Dave now gets every batch once, those with fewer labels first, so
+   * Alice's labelled one comes last. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(JsonNode) next = call_as (f, ann_d, "GET", path, NULL, 200);
+      g_autofree char *body = NULL;
+      g_autoptr(JsonNode) label = NULL;
+      const char *id;
+
+      batch = json_object_get_object_member (json_node_get_object (next), "batch");
+      g_assert_nonnull (batch);
+      id = json_object_get_string_member (batch, "batch_id");
+      if (i < 2)
+        g_assert_cmpstr (id, !=, x);
+      else
+        g_assert_cmpstr (id, ==, x);
+      body = submit_body (task, id, "\"chosen_index\": 0");
+      label = call_as (f, ann_d, "POST", "/api/annotations", body, 201);
+    }
+  d3 = call_as (f, ann_d, "GET", path, NULL, 200);
+  g_assert_true (json_object_get_null_member (json_node_get_object (d3), "batch"));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+                      json_node_get_object (d3), "prefetch")), ==, 0);
+
+  /* Alice never gets her own labelled batch back. */
+  {
+    g_autoptr(JsonNode) a3 = call_as (f, ann_a, "GET", path, NULL, 200);
+    JsonObject *b = json_object_get_object_member (json_node_get_object (a3), "batch");
+
+    g_assert_true (b == NULL || g_strcmp0 (json_object_get_string_member (b, "batch_id"), x) != 0);
+  }
+}
+
+static void
+test_annotation_validation (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "shoe", 2, 3);
+  g_autofree char *empty_task = make_task (f, "boot", 1, 2);
+  g_autofree char *ann = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_id = user_id_of (f, "ann");
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_auto(GStrv) empty_prompts = prompt_ids (f, empty_task);
+  const char *b = prompts[0];
+  const char *unknown = "00000000-0000-4000-8000-000000000000";
+  g_autoptr(JsonNode) first = NULL;
+  g_autoptr(JsonNode) second = NULL;
+  g_autoptr(JsonNode) spam = NULL;
+  struct { const char *rest; const char *field; } bad[] = {
+    { NULL, "chosen_index" },
+    { "\"chosen_index\": 3", "chosen_index" },
+    { "\"chosen_index\": -1", "chosen_index" },
+    { "\"chosen_index\": \"1\"", "chosen_index" },
+    { "\"chosen_index\": 1.5", "chosen_index" },
+    { "\"chosen_index\": 1, \"rejected_index\": 1", "rejected_index" },
+    { "\"chosen_index\": 1, \"rejected_index\": 3", "rejected_index" },
+    { "\"chosen_index\": 1, \"spam\": \"yes\"", "spam" },
+    { "\"chosen_index\": 1, \"shown_order\": [0, 0, 1]", "shown_order" },
+    { "\"chosen_index\": 1, \"shown_order\": [0, 1]", "shown_order" },
+    { "\"chosen_index\": 1, \"shown_order\": \"012\"", "shown_order" },
+    { "\"chosen_index\": 1, \"decision_ms\": -5", "decision_ms" },
+  };
+
+  /* No images at all yet in the task: 409. */
+  {
+    g_autofree char *body = submit_body (empty_task, empty_prompts[0], "\"chosen_index\": 0");
+
+    call_error (f, "POST", "/api/annotations", ann, body, 409, NULL);
+  }
+
+  store_batch (f, task, prompts[0], 3, FALSE);
+  store_batch (f, task, prompts[1], 1, FALSE);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *body = submit_body (task, b, bad[i].rest);
+
+      call_error (f, "POST", "/api/annotations", ann, body, 400, bad[i].field);
+    }
+  call_error (f, "POST", "/api/annotations", ann, "{\"batch_id\": \"x\"}", 400, "task_id");
+  {
+    g_autofree char *body = submit_body (task, "not-a-uuid", "\"chosen_index\": 0");
+
+    call_error (f, "POST", "/api/annotations", ann, body, 400, "batch_id");
+  }
+  call_error (f, "POST", "/api/annotations", ann, "[1, 2]", 400, NULL);
+  {
+    g_autofree char *body = submit_body (task, unknown, "\"chosen_index\": 0");
+
+    call_error (f, "POST", "/api/annotations", ann, body, 404, unknown);
+  }
+  {
+    g_autofree char *body = submit_body (unknown, b, "\"chosen_index\": 0");
+
+    call_error (f, "POST", "/api/annotations", ann, body, 404, unknown);
+  }
+  /* A batch still being generated cannot be labelled yet. */
+  {
+    g_autofree char *body = submit_body (task, prompts[1], "\"chosen_index\": 0");
+
+    call_error (f, "POST", "/api/annotations", ann, body, 409, NULL);
+  }
+
+  /* A first submit creates; a re-submit updates the same row. The user is
+   * the token's, whatever the body says. */
+  {
+    g_autofree char *body = submit_body (task, b,
+                                         "\"chosen_index\": 2, \"rejected_index\": 0,"
+                                         " \"spam\": false, \"shown_order\": [2, 0, 1],"
+                                         " \"decision_ms\": 1500,"
+                                         " \"user_id\": \"00000000-0000-4000-8000-000000000001\"");
+
+    first = call_as (f, ann, "POST", "/api/annotations", body, 201);
+  }
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (first), "user_id"), ==,
+                   ann_id);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (first), "chosen_index"), ==,
+                   2);
+  {
+    g_autofree char *body = submit_body (task, b, "\"chosen_index\": 1, \"spam\": false");
+
+    second = call_as (f, ann, "POST", "/api/annotations", body, 200);
+  }
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (first), "id"), ==,
+                   json_object_get_string_member (json_node_get_object (second), "id"));
+  g_assert_true (json_object_get_null_member (json_node_get_object (second), "rejected_index"));
+  {
+    const char *params[2] = { task, b };
+    g_autoptr(PGresult) res = sql (f,
+                                   "SELECT count (*), min (chosen_index), min (user_id::text),"
+                                   "  min (decision_ms), min (shown_order::text)"
+                                   " FROM annotations WHERE task_id = $1 AND batch_id = $2",
+                                   2, params);
+
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, 1);
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 1), ==, 1);
+    g_assert_cmpstr (cdl_pq_get_string (res, 0, 2), ==, ann_id);
+    /* Fields the re-submit left out keep their values. */
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 3), ==, 1500);
+    g_assert_cmpstr (cdl_pq_get_string (res, 0, 4), ==, "{2,0,1}");
+  }
+
+  /* Spam needs no chosen image. */
+  {
+    g_autofree char *body = submit_body (task, b, "\"spam\": true");
+
+    spam = call_as (f, ann, "POST", "/api/annotations", body, 200);
+  }
+  g_assert_true (json_object_get_boolean_member (json_node_get_object (spam), "spam"));
+  g_assert_true (json_object_get_null_member (json_node_get_object (spam), "chosen_index"));
+}
+
+static void
+test_media (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "coat", 1, 2);
+  g_autofree char *ann = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/batches", task);
+  g_autoptr(JsonNode) page = NULL;
+  g_autoptr(GBytes) stored = NULL;
+  g_autoptr(SoupMessage) ok = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autofree char *key_path = g_build_filename (f->data_dir, "media.key", NULL);
+  g_autofree char *secret_text = NULL;
+  g_autofree char *etag = NULL;
+  g_autofree char *url = NULL;
+  JsonObject *batch;
+  const char *full;
+  const char *checksum;
+  const char *key;
+  SoupMessageHeaders *h;
+  GStatBuf st;
+  gsize size;
+
+  store_batch (f, task, prompts[0], 2, TRUE);
+  page = call_as (f, ann, "GET", path, NULL, 200);
+  batch = json_array_get_object_element (json_object_get_array_member (json_node_get_object (page),
+                                                                       "batches"), 0);
+  full = json_array_get_string_element (json_object_get_array_member (batch, "fullres"), 1);
+  checksum = json_array_get_string_element (json_object_get_array_member (batch, "checksums"), 1);
+  {
+    const char *params[1] = { json_array_get_string_element (
+                                json_object_get_array_member (batch, "image_ids"), 1) };
+    g_autoptr(PGresult) res = sql (f, "SELECT image_uri FROM generations WHERE id = $1",
+                                   1, params);
+
+    key = g_intern_string (cdl_pq_get_string (res, 0, 0));
+  }
+  stored = cdl_object_store_get_bytes (f->store, key, NULL, NULL, NULL);
+  size = g_bytes_get_size (stored);
+
+  /* The key is made on first use, private to the owner. */
+  g_assert_cmpint (g_stat (key_path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  /* A valid link: no token needed. */
+  body = fetch (f, full, NULL, NULL, NULL, &ok);
+  g_assert_cmpuint (soup_message_get_status (ok), ==, 200);
+  g_assert_true (g_bytes_equal (body, stored));
+  h = soup_message_get_response_headers (ok);
+  g_assert_cmpstr (soup_message_headers_get_content_type (h, NULL), ==, "image/png");
+  g_assert_cmpint (soup_message_headers_get_content_length (h), ==, size);
+  etag = g_strdup_printf ("\"%s\"", checksum);
+  g_assert_cmpstr (soup_message_headers_get_one (h, "ETag"), ==, etag);
+  g_assert_true (g_str_has_prefix (soup_message_headers_get_one (h, "Cache-Control"),
+                                   "public, max-age="));
+  g_assert_nonnull (strstr (soup_message_headers_get_one (h, "Cache-Control"), "immutable"));
+  {
+    const char *max_age = strstr (soup_message_headers_get_one (h, "Cache-Control"), "=") + 1;
+
+    g_assert_cmpint (g_ascii_strtoll (max_age, NULL, 10), >=, CDL_MEDIA_URL_LIFETIME_S - 5);
+  }
+
+  /* Thumbnails are signed too. */
+  g_assert_cmpuint (fetch_status (f, json_array_get_string_element (
+                                    json_object_get_array_member (batch, "thumbnails"), 0)),
+                    ==, 200);
+
+  /* Forged: another key with this signature, a changed signature, a later
+   * expiry, no signature. */
+  {
+    g_autofree char *other = g_strdup (full);
+    g_autofree char *flipped = g_strdup (full);
+    char *sig = strstr (flipped, "sig=") + 4;
+    char *exp = strstr (other, "exp=") + 4;
+    g_autofree char *unsigned_url = g_strndup (full, strchr (full, '?') - full);
+    g_autofree char *other_key = NULL;
+
+    sig[0] = sig[0] == 'a' ? 'b' : 'a';
+    exp[0] = exp[0] == '9' ? '8' : exp[0] + 1;
+    other_key = g_strdup (full);
+    /* The other image of the batch, with this image's query string. */
+    {
+      const char *other_full = json_array_get_string_element (
+        json_object_get_array_member (batch, "fullres"), 0);
+      g_autofree char *base = g_strndup (other_full, strchr (other_full, '?') - other_full);
+
+      g_free (other_key);
+      other_key = g_strconcat (base, strchr (full, '?'), NULL);
+    }
+
+    g_assert_cmpuint (fetch_status (f, flipped), ==, 403);
+    g_assert_cmpuint (fetch_status (f, other), ==, 403);
+    g_assert_cmpuint (fetch_status (f, unsigned_url), ==, 403);
+    g_assert_cmpuint (fetch_status (f, other_key), ==, 403);
+  }
+
+  /* Expired: properly signed with the installation's key, in the past. */
+  g_assert_true (g_file_get_contents (key_path, &secret_text, NULL, NULL));
+  g_strstrip (secret_text);
+  {
+    g_autoptr(GBytes) secret = g_bytes_new (secret_text, strlen (secret_text));
+    gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+    g_autofree char *expired = cdl_media_sign_url (secret, "/media/", key, now - 10);
+    g_autofree char *fresh = cdl_media_sign_url (secret, "/media/", key, now + 60);
+
+    g_assert_cmpuint (fetch_status (f, expired), ==, 403);
+    /* The same key signs a valid link: the refusal was the expiry. */
+    g_assert_cmpuint (fetch_status (f, fresh), ==, 200);
+  }
+
+  /* If-None-Match with the ETag: 304 without a body. */
+  {
+    g_autoptr(SoupMessage) msg = NULL;
+    g_autoptr(GBytes) empty = fetch (f, full, NULL, "If-None-Match", etag, &msg);
+
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 304);
+    g_assert_cmpuint (g_bytes_get_size (empty), ==, 0);
+  }
+  {
+    g_autoptr(SoupMessage) msg = NULL;
+    g_autoptr(GBytes) again = fetch (f, full, NULL, "If-None-Match", "\"0000\"", &msg);
+
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  }
+
+  /* Ranges. */
+  {
+    g_autoptr(SoupMessage) msg = NULL;
+    g_autoptr(GBytes) part = fetch (f, full, NULL, "Range", "bytes=2-9", &msg);
+    g_autofree char *want_range = g_strdup_printf ("bytes 2-9/%" G_GSIZE_FORMAT, size);
+
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 206);
+    g_assert_cmpmem (g_bytes_get_data (part, NULL), g_bytes_get_size (part),
+                     (const char *)g_bytes_get_data (stored, NULL) + 2, 8);
+    g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                   "Content-Range"), ==, want_range);
+  }
+  {
+    g_autoptr(SoupMessage) msg = NULL;
+    g_autoptr(GBytes) part = fetch (f, full, NULL, "Range", "bytes=-5", &msg);
+
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 206);
+    g_assert_cmpmem (g_bytes_get_data (part, NULL), g_bytes_get_size (part),
+                     (const char *)g_bytes_get_data (stored, NULL) + size - 5, 5);
+  }
+  {
+    g_autoptr(SoupMessage) msg = NULL;
+    g_autofree char *past = g_strdup_printf ("bytes=%" G_GSIZE_FORMAT "-", size);
+    g_autofree char *want_range = g_strdup_printf ("bytes */%" G_GSIZE_FORMAT, size);
+    g_autoptr(GBytes) part = fetch (f, full, NULL, "Range", past, &msg);
+
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 416);
+    g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                   "Content-Range"), ==, want_range);
+  }
+
+  /* The media route takes the rest of the path, but at least one
+   * segment of it. */
+  g_assert_cmpuint (fetch_status (f, "/media/"), ==, 404);
+  g_assert_cmpuint (fetch_status (f, "/media"), ==, 404);
+
+  /* A signed link to an object that is not there: 404. */
+  {
+    g_autoptr(GBytes) secret = g_bytes_new (secret_text, strlen (secret_text));
+    g_autofree char *missing = cdl_media_sign_url (secret, "/media/", "tasks/none.png",
+                                                   g_get_real_time () / G_USEC_PER_SEC + 60);
+
+    g_assert_cmpuint (fetch_status (f, missing), ==, 404);
+  }
+}
+
+/* Reads an export into lines. */
+static GPtrArray *
+export_lines (Fixture      *f,
+              const char   *task_id,
+              SoupMessage **out_msg)
+{
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/export/dpo", task_id);
+  g_autoptr(GBytes) body = fetch (f, path, f->admin_token, NULL, NULL, out_msg);
+  g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  GPtrArray *parsed = g_ptr_array_new_with_free_func ((GDestroyNotify)json_node_unref);
+  guint n = g_strv_length (lines);
+
+  g_assert_cmpuint (soup_message_get_status (*out_msg), ==, 200);
+  /* Every line ends with a newline: the last piece is empty. */
+  g_assert_cmpuint (n, >=, 1);
+  g_assert_cmpstr (lines[n - 1], ==, "");
+  for (guint i = 0; i + 1 < n; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      JsonNode *node = cdl_json_parse (lines[i], -1, &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (parsed, node);
+    }
+  return parsed;
+}
+
+static void
+check_image (JsonObject *image,
+             PGresult   *rows,
+             int         index)
+{
+  g_assert_cmpstr (json_object_get_string_member (image, "uri"), ==,
+                   cdl_pq_get_string (rows, index, 0));
+  g_assert_cmpint (json_object_get_int_member (image, "seed"), ==,
+                   cdl_pq_get_int64 (rows, index, 1));
+  g_assert_cmpint (json_object_get_int_member (image, "batch_index"), ==,
+                   cdl_pq_get_int (rows, index, 2));
+  g_assert_cmpstr (json_object_get_string_member (image, "checksum"), ==,
+                   cdl_pq_get_string (rows, index, 3));
+}
+
+static void
+test_export (Fixture       *f,
+             gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "scarf", 4, 3);
+  g_autofree char *ann_a = token_for_role (f, "alice", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_b = token_for_role (f, "bob", CDL_ROLE_ANNOTATOR);
+  g_autofree char *alice = user_id_of (f, "alice");
+  g_autofree char *bob = user_id_of (f, "bob");
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(JsonNode) r1 = NULL, r2 = NULL, r3 = NULL, r4 = NULL;
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/export/dpo", task);
+  guint explicit_lines = 0, implicit_lines = 0;
+
+  for (guint i = 0; i < 4; i++)
+    store_batch (f, task, prompts[i], 3, FALSE);
+
+  /* Explicit pair, implicit rejected, spam (left out), and a second
+   * annotator on the first batch. */
+  {
+    g_autofree char *b1 = submit_body (task, prompts[0], "\"chosen_index\": 2, \"rejected_index\": 0");
+    g_autofree char *b2 = submit_body (task, prompts[1], "\"chosen_index\": 1");
+    g_autofree char *b3 = submit_body (task, prompts[2], "\"spam\": true");
+    g_autofree char *b4 = submit_body (task, prompts[0], "\"chosen_index\": 0");
+
+    r1 = call_as (f, ann_a, "POST", "/api/annotations", b1, 201);
+    r2 = call_as (f, ann_a, "POST", "/api/annotations", b2, 201);
+    r3 = call_as (f, ann_a, "POST", "/api/annotations", b3, 201);
+    r4 = call_as (f, ann_b, "POST", "/api/annotations", b4, 201);
+  }
+
+  lines = export_lines (f, task, &msg);
+  g_assert_cmpuint (lines->len, ==, 3);
+  g_assert_cmpstr (soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
+                                                          NULL), ==, "application/jsonl");
+
+  for (guint i = 0; i < lines->len; i++)
+    {
+      JsonObject *obj = json_node_get_object (g_ptr_array_index (lines, i));
+      const char *batch = json_object_get_string_member (obj, "batch_id");
+      const char *annotator = json_object_get_string_member (obj, "annotator_id");
+      const char *params[2] = { batch, annotator };
+      g_autoptr(PGresult) images = sql (f,
+                                        "SELECT g.image_uri, g.seed_value, g.batch_index,"
+                                        "  g.checksum"
+                                        " FROM generations g JOIN seeds s ON s.id = g.seed_id"
+                                        " WHERE g.prompt_id = $1 ORDER BY s.position",
+                                        1, params);
+      g_autoptr(PGresult) ann = sql (f,
+                                     "SELECT a.chosen_index, a.rejected_index, p.text,"
+                                     "  t.workflow_id, w.model"
+                                     " FROM annotations a JOIN prompts p ON p.id = a.prompt_id"
+                                     " JOIN tasks t ON t.id = a.task_id"
+                                     " JOIN workflows w ON w.id = t.workflow_id"
+                                     " WHERE a.batch_id = $1 AND a.user_id = $2",
+                                     2, params);
+      JsonArray *rejected = json_object_get_array_member (obj, "rejected");
+      int chosen = cdl_pq_get_int (ann, 0, 0);
+
+      g_assert_cmpint (PQntuples (ann), ==, 1);
+      g_assert_cmpstr (json_object_get_string_member (obj, "task_id"), ==, task);
+      g_assert_true (g_strcmp0 (annotator, alice) == 0 || g_strcmp0 (annotator, bob) == 0);
+      g_assert_cmpstr (json_object_get_string_member (obj, "prompt"), ==,
+                       cdl_pq_get_string (ann, 0, 2));
+      g_assert_cmpstr (json_object_get_string_member (obj, "workflow_id"), ==,
+                       cdl_pq_get_string (ann, 0, 3));
+      g_assert_cmpstr (json_object_get_string_member (obj, "model"), ==, "sd15.safetensors");
+      g_assert_cmpstr (json_object_get_string_member (obj, "variable_pool_version"), ==,
+                       "scarf@v1");
+      g_assert_true (g_str_has_suffix (json_object_get_string_member (obj, "created_at"), "Z"));
+      check_image (json_object_get_object_member (obj, "chosen"), images, chosen);
+
+      if (PQgetisnull (ann, 0, 1))
+        {
+          guint k = 0;
+
+          g_assert_cmpuint (json_array_get_length (rejected), ==, 2);
+          for (int j = 0; j < 3; j++)
+            if (j != chosen)
+              check_image (json_array_get_object_element (rejected, k++), images, j);
+          implicit_lines++;
+        }
+      else
+        {
+          g_assert_cmpuint (json_array_get_length (rejected), ==, 1);
+          check_image (json_array_get_object_element (rejected, 0), images,
+                       cdl_pq_get_int (ann, 0, 1));
+          explicit_lines++;
+        }
+      g_assert_cmpstr (batch, !=, prompts[2]);
+    }
+  g_assert_cmpuint (explicit_lines, ==, 1);
+  g_assert_cmpuint (implicit_lines, ==, 2);
+
+  /* Only operators export; unknown tasks are 404 envelopes. */
+  call_error (f, "GET", path, ann_a, NULL, 403, NULL);
+  {
+    g_autofree char *unknown = g_strdup_printf ("/api/tasks/%s/export/dpo",
+                                                "00000000-0000-4000-8000-000000000000");
+
+    call_error (f, "GET", unknown, f->admin_token, NULL, 404, NULL);
+  }
+}
+
+static void
+test_export_streams (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "gown", 1200, 2);
+  g_autofree char *ann = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; prompts[i] != NULL; i++)
+    store_batch (f, task, prompts[i], 2, FALSE);
+
+  {
+    const char *params[2] = { task, NULL };
+    g_autofree char *user = user_id_of (f, "ann");
+    g_autoptr(PGresult) res = NULL;
+
+    params[1] = user;
+    res = sql (f,
+               "INSERT INTO annotations (task_id, batch_id, prompt_id, user_id, chosen_index)"
+               " SELECT task_id, id, id, $2, position % 2 FROM prompts WHERE task_id = $1",
+               2, params);
+    g_assert_cmpstr (PQcmdTuples (res), ==, "1200");
+  }
+
+  lines = export_lines (f, task, &msg);
+  g_assert_cmpuint (lines->len, ==, 1200);
+  g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                 "Transfer-Encoding"), ==, "chunked");
+  g_assert_cmpint (soup_message_headers_get_content_length (soup_message_get_response_headers (msg)),
+                   ==, 0);
+  for (guint i = 0; i < lines->len; i++)
+    {
+      JsonObject *obj = json_node_get_object (g_ptr_array_index (lines, i));
+      const char *batch = json_object_get_string_member (obj, "batch_id");
+
+      g_assert_false (g_hash_table_contains (seen, batch));
+      g_hash_table_add (seen, (gpointer)batch);
+      g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "rejected")),
+                        ==, 1);
+    }
+}
+
+static void
+test_stats (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "belt", 3, 3);
+  g_autofree char *ann_a = token_for_role (f, "alice", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_b = token_for_role (f, "bob", CDL_ROLE_ANNOTATOR);
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/annotation-stats", task);
+  g_autoptr(JsonNode) stats = NULL;
+  JsonArray *annotators;
+  JsonObject *a, *b, *agreement;
+  struct { const char *token; guint batch; const char *rest; } labels[] = {
+    /* Alice: chose what she saw at positions 0, 1, 1; decisions 100, 300, 200 ms. */
+    { ann_a, 0, "\"chosen_index\": 2, \"shown_order\": [2, 0, 1], \"decision_ms\": 100" },
+    { ann_a, 1, "\"chosen_index\": 0, \"shown_order\": [1, 0, 2], \"decision_ms\": 300" },
+    { ann_a, 2, "\"chosen_index\": 1, \"shown_order\": [0, 1, 2], \"decision_ms\": 200" },
+    /* Bob: agrees on batch 0, differs on batch 1, spam on batch 2. */
+    { ann_b, 0, "\"chosen_index\": 2, \"shown_order\": [0, 1, 2], \"decision_ms\": 1000" },
+    { ann_b, 1, "\"chosen_index\": 1, \"shown_order\": [0, 1, 2], \"decision_ms\": 3000" },
+    { ann_b, 2, "\"spam\": true, \"decision_ms\": 500" },
+  };
+
+  for (guint i = 0; i < 3; i++)
+    store_batch (f, task, prompts[i], 3, FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (labels); i++)
+    {
+      g_autofree char *body = submit_body (task, prompts[labels[i].batch], labels[i].rest);
+      g_autoptr(JsonNode) saved = call_as (f, labels[i].token, "POST", "/api/annotations", body,
+                                           201);
+    }
+
+  call_error (f, "GET", path, ann_a, NULL, 403, NULL);
+  stats = call_ok (f, "GET", path, NULL, 200);
+  annotators = json_object_get_array_member (json_node_get_object (stats), "annotators");
+  g_assert_cmpuint (json_array_get_length (annotators), ==, 2);
+  a = json_array_get_object_element (annotators, 0);
+  b = json_array_get_object_element (annotators, 1);
+  g_assert_cmpstr (json_object_get_string_member (a, "name"), ==, "alice");
+  g_assert_cmpint (json_object_get_int_member (a, "labels"), ==, 3);
+  g_assert_cmpfloat (json_object_get_double_member (a, "median_decision_ms"), ==, 200.0);
+  g_assert_cmpfloat (json_object_get_double_member (a, "spam_rate"), ==, 0.0);
+  {
+    JsonArray *pos = json_object_get_array_member (a, "chosen_by_position");
+
+    g_assert_cmpuint (json_array_get_length (pos), ==, 2);
+    g_assert_cmpint (json_array_get_int_element (pos, 0), ==, 1);
+    g_assert_cmpint (json_array_get_int_element (pos, 1), ==, 2);
+  }
+  g_assert_cmpstr (json_object_get_string_member (b, "name"), ==, "bob");
+  g_assert_cmpint (json_object_get_int_member (b, "labels"), ==, 3);
+  g_assert_cmpfloat (json_object_get_double_member (b, "median_decision_ms"), ==, 1000.0);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (b, "spam_rate"), 1.0 / 3, 1e-9);
+  {
+    JsonArray *pos = json_object_get_array_member (b, "chosen_by_position");
+
+    g_assert_cmpuint (json_array_get_length (pos), ==, 3);
+    g_assert_cmpint (json_array_get_int_element (pos, 0), ==, 0);
+    g_assert_cmpint (json_array_get_int_element (pos, 1), ==, 1);
+    g_assert_cmpint (json_array_get_int_element (pos, 2), ==, 1);
+  }
+  /* Batches 0 and 1 have two non-spam labels; they agree on batch 0. */
+  agreement = json_object_get_object_member (json_node_get_object (stats), "agreement");
+  g_assert_cmpint (json_object_get_int_member (agreement, "batches"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (agreement, "identical"), ==, 1);
+  g_assert_cmpfloat (json_object_get_double_member (agreement, "rate"), ==, 0.5);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+
+  pg = cdl_test_pg_start (&error);
+  g_assert_no_error (error);
+
+#define ADD(path, fn) \
+  g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+
+  ADD ("/api-annotate/batches-paging", test_batches_paging);
+  ADD ("/api-annotate/next-batch", test_next_batch);
+  ADD ("/api-annotate/annotation-validation", test_annotation_validation);
+  ADD ("/api-annotate/media", test_media);
+  ADD ("/api-annotate/export", test_export);
+  ADD ("/api-annotate/export-streams", test_export_streams);
+  ADD ("/api-annotate/stats", test_stats);
+
+#undef ADD
+
+  ret = g_test_run ();
+  cdl_test_pg_stop (pg);
+
+  return ret;
+}
