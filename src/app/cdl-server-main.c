@@ -25,6 +25,17 @@ typedef struct
   gboolean  version;
 } Options;
 
+static void
+options_clear (Options *opts)
+{
+  g_clear_pointer (&opts->bind, g_free);
+  g_clear_pointer (&opts->data_dir, g_free);
+  g_clear_pointer (&opts->storage_dir, g_free);
+  g_clear_pointer (&opts->create_admin, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
+
 static gboolean
 quit_cb (gpointer user_data)
 {
@@ -81,7 +92,7 @@ int
 main (int   argc,
       char *argv[])
 {
-  Options opts = { .port = 8470 };
+  g_auto(Options) opts = { .port = 8470 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(CdlInstance) instance = NULL;
@@ -190,11 +201,6 @@ main (int   argc,
    * get a few seconds, and every other job is left for recovery. */
   cdl_api_server_disconnect (server);
   cdl_instance_shutdown (instance);
-
-  g_free (opts.bind);
-  g_free (opts.data_dir);
-  g_free (opts.storage_dir);
-  g_free (opts.create_admin);
 
   return EXIT_SUCCESS;
 }
