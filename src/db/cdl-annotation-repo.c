@@ -11,7 +11,7 @@
 #include "db/cdl-annotation-repo.h"
 #include "db/cdl-pq.h"
 
-/* Export rows read per FETCH. */
+/* The export's server-side cursor; one per connection at a time. */
 #define EXPORT_CURSOR "cdl_dpo_export"
 
 void
@@ -58,7 +58,8 @@ cdl_annotation_repo_check_task (PGconn      *conn,
     return FALSE;
 
   res = cdl_pq_exec (conn,
-                     "SELECT greatest (1, coalesce ((settings ->> 'overlap')::int, 1)),"
+                     "SELECT CASE WHEN settings ->> 'overlap' ~ '^[0-9]{1,6}$'"
+                     "            THEN greatest (1, (settings ->> 'overlap')::int) ELSE 1 END,"
                      "       EXISTS (SELECT 1 FROM annotation_batches WHERE task_id = $1)"
                      " FROM tasks WHERE id = $1",
                      1, params, error);
@@ -278,6 +279,13 @@ cdl_annotation_repo_lease_next (PGconn      *conn,
                        "SELECT pg_advisory_xact_lock (hashtext ('cdl_next_batch'),"
                        "                              hashtext ($1))",
                        1, params, &local_error))
+    goto fail;
+
+  /* Lapsed leases of this user go; others' lapse on their own. */
+  if (!cdl_pq_command (conn,
+                       "DELETE FROM batch_leases"
+                       " WHERE task_id = $1 AND user_id = $2 AND leased_until <= now ()",
+                       2, params, &local_error))
     goto fail;
 
   own = cdl_pq_exec (conn,

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "core/cdl-media-sign.h"
@@ -108,52 +109,51 @@ cdl_annotation_service_load_media_secret (const char  *data_dir,
     {
       guint8 raw[32];
       g_autofree char *hex = NULL;
+      g_autofree char *tmp = NULL;
+      gssize written;
+      int saved;
       int fd;
 
-      for (guint i = 0; i < sizeof raw; i += 4)
+      /* The kernel's generator: GRand is not meant for secrets. */
+      if (getrandom (raw, sizeof raw, 0) != sizeof raw)
         {
-          guint32 r = g_random_int ();
-
-          memcpy (raw + i, &r, 4);
+          g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_UNAVAILABLE,
+                       "Cannot read random bytes for the media key: %s", g_strerror (errno));
+          return NULL;
         }
-      {
-        g_autoptr(GChecksum) mix = g_checksum_new (G_CHECKSUM_SHA256);
-        g_autofree char *uuid = g_uuid_string_random ();
-
-        /* GRand alone is not meant for secrets; fold in the UUID
-         * generator's bytes too, which reads the system's entropy. */
-        g_checksum_update (mix, raw, sizeof raw);
-        g_checksum_update (mix, (const guchar *)uuid, strlen (uuid));
-        hex = g_strdup (g_checksum_get_string (mix));
-      }
+      hex = g_malloc0 (2 * sizeof raw + 1);
+      for (guint i = 0; i < sizeof raw; i++)
+        g_snprintf (hex + 2 * i, 3, "%02x", raw[i]);
+      explicit_bzero (raw, sizeof raw);
 
       g_mkdir_with_parents (data_dir, 0700);
 
-      /* O_EXCL: when two processes start at once, one key wins and both
-       * read it back below. */
-      fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (fd >= 0)
-        {
-          gssize n = write (fd, hex, strlen (hex));
-
-          if (n != (gssize)strlen (hex) || fsync (fd) != 0)
-            {
-              int saved = errno;
-
-              close (fd);
-              g_unlink (path);
-              g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_UNAVAILABLE,
-                           "Cannot write the media key %s: %s", path, g_strerror (saved));
-              return NULL;
-            }
-          close (fd);
-        }
-      else if (errno != EEXIST)
+      /* Written whole to a temporary file, then linked into place: when
+       * two processes start at once, one key wins, and neither can read a
+       * half-written one. */
+      tmp = g_strconcat (path, ".XXXXXX", NULL);
+      fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
+      if (fd < 0)
         {
           g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_UNAVAILABLE,
-                       "Cannot create the media key %s: %s", path, g_strerror (errno));
+                       "Cannot create the media key in %s: %s", data_dir, g_strerror (errno));
           return NULL;
         }
+      written = write (fd, hex, strlen (hex));
+      saved = errno;
+      if (written != (gssize)strlen (hex) || fsync (fd) != 0
+          || (link (tmp, path) != 0 && errno != EEXIST))
+        {
+          if (written == (gssize)strlen (hex))
+            saved = errno;
+          close (fd);
+          g_unlink (tmp);
+          g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_UNAVAILABLE,
+                       "Cannot write the media key %s: %s", path, g_strerror (saved));
+          return NULL;
+        }
+      close (fd);
+      g_unlink (tmp);
 
       if (!g_file_get_contents (path, &contents, &len, error))
         {
