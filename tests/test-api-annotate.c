@@ -899,6 +899,92 @@ test_next_batch (Fixture       *f,
   }
 }
 
+typedef struct
+{
+  GPtrArray *ids;
+  guint      pending;
+} Race;
+
+static void
+race_done_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Race *race = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result,
+                                                              &error);
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *batch;
+
+  g_assert_no_error (error);
+  root = cdl_json_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), &error);
+  g_assert_no_error (error);
+  batch = json_object_get_object_member (
+    json_object_get_object_member (json_node_get_object (root), "data"), "batch");
+  g_ptr_array_add (race->ids, g_strdup (batch ? json_object_get_string_member (batch, "batch_id")
+                                              : "none"));
+  race->pending--;
+}
+
+static void
+test_next_batch_race (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "glove", 6, 2);
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_autofree char *url = g_strdup_printf ("%s/api/tasks/%s/next-batch", f->base_url, task);
+  g_autoptr(GPtrArray) msgs = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(SoupSession) session = soup_session_new_with_options ("max-conns-per-host", 16,
+                                                                   "timeout", 60, NULL);
+  Race race = { g_ptr_array_new_with_free_func (g_free), 0 };
+  guint none = 0;
+
+  for (guint i = 0; prompts[i] != NULL; i++)
+    store_batch (f, task, prompts[i], 2, FALSE);
+
+  /* Eight annotators ask at once for six batches: six distinct batches and
+   * two empty answers, never one batch twice. */
+  for (guint i = 0; i < 8; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("racer%u", i);
+      g_autofree char *token = token_for_role (f, name, CDL_ROLE_ANNOTATOR);
+      g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+      SoupMessage *msg = soup_message_new ("GET", url);
+
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                    bearer);
+      g_ptr_array_add (msgs, msg);
+    }
+  for (guint i = 0; i < msgs->len; i++)
+    {
+      race.pending++;
+      soup_session_send_and_read_async (session, g_ptr_array_index (msgs, i), G_PRIORITY_DEFAULT,
+                                        NULL, race_done_cb, &race);
+    }
+  while (race.pending > 0)
+    g_main_context_iteration (NULL, TRUE);
+
+  for (guint i = 0; i < race.ids->len; i++)
+    {
+      const char *id = g_ptr_array_index (race.ids, i);
+
+      g_assert_cmpuint (soup_message_get_status (g_ptr_array_index (msgs, i)), ==, 200);
+      if (strcmp (id, "none") == 0)
+        {
+          none++;
+          continue;
+        }
+      if (g_hash_table_contains (seen, id))
+        g_error ("Batch %s was handed to two annotators at once", id);
+      g_hash_table_add (seen, (gpointer)id);
+    }
+  g_assert_cmpuint (g_hash_table_size (seen), ==, 6);
+  g_assert_cmpuint (none, ==, 2);
+  g_ptr_array_unref (race.ids);
+}
+
 static void
 test_annotation_validation (Fixture       *f,
                             gconstpointer  data)
@@ -1173,6 +1259,20 @@ test_media (Fixture       *f,
     g_assert_cmpuint (soup_message_get_status (msg), ==, 416);
     g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg),
                                                    "Content-Range"), ==, want_range);
+  }
+
+  /* HEAD: the same headers, no body. */
+  {
+    g_autofree char *head_url = g_strconcat (f->base_url, full, NULL);
+    g_autoptr(SoupMessage) msg = soup_message_new ("HEAD", head_url);
+    g_autoptr(GBytes) none = soup_session_send_and_read (f->http, msg, NULL, NULL);
+
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+    g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                   "ETag"), ==, etag);
+    g_assert_cmpint (soup_message_headers_get_content_length (
+                       soup_message_get_response_headers (msg)), ==, size);
+    g_assert_cmpuint (g_bytes_get_size (none), ==, 0);
   }
 
   /* The media route takes the rest of the path, but at least one
@@ -1469,6 +1569,7 @@ main (int   argc,
 
   ADD ("/api-annotate/batches-paging", test_batches_paging);
   ADD ("/api-annotate/next-batch", test_next_batch);
+  ADD ("/api-annotate/next-batch-race", test_next_batch_race);
   ADD ("/api-annotate/annotation-validation", test_annotation_validation);
   ADD ("/api-annotate/media", test_media);
   ADD ("/api-annotate/export", test_export);
