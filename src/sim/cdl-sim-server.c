@@ -150,6 +150,7 @@ struct _CdlSimServer
   GHashTable   *accepted_ids;    /* every prompt_id accepted since start */
   guint         duplicate_ids;   /* accepted while already seen */
   guint         max_depth;       /* most pending + running ever seen */
+  gint64        busy_ms;         /* time spent running prompts that ended */
   guint         executed;
   guint         frees;
   guint         interrupts;
@@ -1082,6 +1083,7 @@ finish_job (CdlSimServer *self)
   entry = history_entry (item, outputs, job->started_ms, last);
   cdl_sim_history_add (self->history, item->prompt_id, entry);
   self->executed++;
+  self->busy_ms += MAX (0, g_get_real_time () / 1000 - job->started_ms);
 
   g_debug ("Prompt %s done", item->prompt_id);
 
@@ -1784,6 +1786,8 @@ handle_sim_state (CdlSimServer      *self,
   json_builder_add_int_value (b, self->duplicate_ids);
   json_builder_set_member_name (b, "max_queue_depth");
   json_builder_add_int_value (b, self->max_depth);
+  json_builder_set_member_name (b, "busy_ms");
+  json_builder_add_int_value (b, self->busy_ms);
   json_builder_set_member_name (b, "history");
   json_builder_add_int_value (b, cdl_sim_history_get_length (self->history));
   json_builder_set_member_name (b, "interrupts");
