@@ -608,12 +608,13 @@ cdl_job_repo_end_tasks (PGconn  *conn,
                      " WHERE t.state = 'RUNNING'"
                      "   AND NOT EXISTS (SELECT 1 FROM jobs j"
                      "                   WHERE j.task_id = t.id AND j.kind = 'mass'"
-                     "                     AND j.state IN ('queued', 'submitted', 'running'))",
+                     "                     AND j.state IN ('queued', 'submitted', 'running'))"
+                     " RETURNING pg_notify ('cdl_progress', t.id::text)",
                      0, NULL, error);
   if (res == NULL)
     return -1;
 
-  return g_ascii_strtoll (PQcmdTuples (res), NULL, 10);
+  return PQntuples (res);
 }
 
 gboolean

@@ -165,7 +165,8 @@ char         *cdl_job_repo_set_task_state (PGconn              *conn,
 
 /* Ends the RUNNING tasks that have no queued or unfinished mass job left:
  * FAILED when a job failed for good (no retry follows it), else DONE.
- * Returns how many tasks ended. */
+ * Each ended task is announced on the cdl_progress channel. Returns how
+ * many tasks ended. */
 gint64        cdl_job_repo_end_tasks      (PGconn        *conn,
                                            GError       **error);
 

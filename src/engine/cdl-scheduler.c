@@ -889,6 +889,29 @@ claim_done_cb (GObject      *source,
           d->job->comfy_prompt_id);
 }
 
+/* The gate's GET /queue also tells which followed jobs of this worker have
+ * left its queue: ask their history now instead of after their back-off. */
+static void
+wake_finished (CdlScheduler  *self,
+               const char    *worker_id,
+               CdlComfyQueue *queue)
+{
+  GHashTableIter iter;
+  Flight *f;
+
+  g_hash_table_iter_init (&iter, self->flights);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &f))
+    {
+      if (f->timeout_id == 0 || f->ingesting
+          || g_strcmp0 (f->job->worker_id, worker_id) != 0
+          || cdl_comfy_queue_contains (queue, f->job->comfy_prompt_id))
+        continue;
+
+      g_clear_handle_id (&f->timeout_id, g_source_remove);
+      f->timeout_id = g_idle_add_once ((GSourceOnceFunc) poll_flight, f);
+    }
+}
+
 static void
 gate_done_cb (GObject      *source,
               GAsyncResult *result,
@@ -910,6 +933,8 @@ gate_done_cb (GObject      *source,
       dispatch_free (d);
       return;
     }
+
+  wake_finished (self, w->id, queue);
 
   if (!cdl_schedule_gate_open (queue->n_pending, queue->n_running, w->max_concurrent))
     {
