@@ -1484,6 +1484,83 @@ test_export_streams (Fixture       *f,
     }
 }
 
+/* Starts an export on a session of its own and leaves its body unread. */
+static GInputStream *
+hold_export (const char   *url,
+             const char   *token,
+             SoupSession **session,
+             SoupMessage **msg)
+{
+  g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
+  g_autoptr(GError) error = NULL;
+  GInputStream *stream;
+
+  *session = soup_session_new_with_options ("timeout", 60, NULL);
+  *msg = soup_message_new ("GET", url);
+  soup_message_headers_replace (soup_message_get_request_headers (*msg), "Authorization",
+                                bearer);
+  stream = soup_session_send (*session, *msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (*msg), ==, 200);
+  return stream;
+}
+
+static void
+test_export_limit (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "cape", 20000, 2);
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/export/dpo", task);
+  g_autofree char *url = g_strconcat (f->base_url, path, NULL);
+  g_autofree char *user = user_id_of (f, "root");
+  g_autoptr(SoupSession) s1 = NULL, s2 = NULL;
+  g_autoptr(SoupMessage) m1 = NULL, m2 = NULL;
+  g_autoptr(GInputStream) e1 = NULL, e2 = NULL;
+  guint status = 0;
+
+  /* Rows straight in: 20,000 lines, far more than socket buffers hold, so
+   * an export whose client does not read stays open. */
+  {
+    const char *params[2] = { task, user };
+    g_autoptr(PGresult) gens = sql (f,
+                                    "INSERT INTO generations (task_id, prompt_id, seed_id,"
+                                    "  seed_value, batch_index, state, image_uri, checksum)"
+                                    " SELECT task_id, prompt_id, id, seed_value, position, 'done',"
+                                    "  'tasks/' || prompt_id || '-' || position || '.png',"
+                                    "  encode (sha256 (id::text::bytea), 'hex')"
+                                    " FROM seeds WHERE task_id = $1", 1, params);
+    g_autoptr(PGresult) labels = sql (f,
+                                      "INSERT INTO annotations (task_id, batch_id, prompt_id,"
+                                      "  user_id, chosen_index)"
+                                      " SELECT task_id, id, id, $2, 0 FROM prompts"
+                                      " WHERE task_id = $1", 2, params);
+  }
+
+  e1 = hold_export (url, f->admin_token, &s1, &m1);
+  e2 = hold_export (url, f->admin_token, &s2, &m2);
+
+  /* Each holds a database connection: a third waits its turn. */
+  call_error (f, "GET", path, f->admin_token, NULL, 429, "exports");
+
+  /* A client that goes away frees its slot. */
+  g_input_stream_close (e1, NULL, NULL);
+  g_clear_object (&e1);
+  g_clear_object (&s1);
+  for (guint i = 0; i < 100 && status != 200; i++)
+    {
+      g_autoptr(SoupMessage) msg = NULL;
+      g_autoptr(GBytes) body = NULL;
+
+      g_usleep (50 * 1000);
+      body = fetch (f, path, f->admin_token, NULL, NULL, &msg);
+      status = soup_message_get_status (msg);
+      g_assert_true (status == 200 || status == 429);
+      if (status == 200)
+        g_assert_cmpuint (g_bytes_get_size (body), >, 20000 * 100);
+    }
+  g_assert_cmpuint (status, ==, 200);
+}
+
 static void
 test_stats (Fixture       *f,
             gconstpointer  data)
@@ -1574,6 +1651,7 @@ main (int   argc,
   ADD ("/api-annotate/media", test_media);
   ADD ("/api-annotate/export", test_export);
   ADD ("/api-annotate/export-streams", test_export_streams);
+  ADD ("/api-annotate/export-limit", test_export_limit);
   ADD ("/api-annotate/stats", test_stats);
 
 #undef ADD

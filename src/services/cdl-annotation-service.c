@@ -21,6 +21,9 @@
 
 /* Export rows per FETCH, and so per chunk of the response. */
 #define EXPORT_FETCH_ROWS 500
+/* Exports running at once on one instance: each holds a database
+ * connection for as long as its client takes to download. */
+#define EXPORTS_MAX 2
 /* Remembered SHA-256 sums of media objects (they never change). */
 #define SHA_CACHE_MAX 20000
 
@@ -35,6 +38,9 @@ struct _CdlAnnotationService
 
   GMutex          sha_lock;
   GHashTable     *sha_cache;   /* key -> sha256 */
+
+  /* Shared with the exports, which may outlive the service. */
+  gint           *exports_running;
 };
 
 G_DEFINE_FINAL_TYPE (CdlAnnotationService, cdl_annotation_service, G_TYPE_OBJECT)
@@ -60,6 +66,7 @@ cdl_annotation_service_finalize (GObject *object)
   g_clear_pointer (&self->export_uri_base, g_free);
   g_clear_pointer (&self->sha_cache, g_hash_table_unref);
   g_mutex_clear (&self->sha_lock);
+  g_clear_pointer (&self->exports_running, g_atomic_rc_box_release);
 
   G_OBJECT_CLASS (cdl_annotation_service_parent_class)->finalize (object);
 }
@@ -78,6 +85,7 @@ cdl_annotation_service_init (CdlAnnotationService *self)
 {
   g_mutex_init (&self->sha_lock);
   self->sha_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->exports_running = g_atomic_rc_box_new0 (gint);
 }
 
 GBytes *
@@ -1145,6 +1153,7 @@ struct _CdlDpoExport
   CdlDb   *db;
   PGconn  *conn;
   char    *uri_base;
+  gint    *running;   /* the service's count, released on free */
   gboolean done;
 };
 
@@ -1161,6 +1170,11 @@ cdl_dpo_export_free (CdlDpoExport *export)
     }
   g_clear_object (&export->db);
   g_free (export->uri_base);
+  if (export->running != NULL)
+    {
+      (void) g_atomic_int_add (export->running, -1);
+      g_atomic_rc_box_release (export->running);
+    }
   g_free (export);
 }
 
@@ -1177,6 +1191,16 @@ export_open_thread (GTask        *task,
 
   export->db = g_object_ref (self->db);
   export->uri_base = g_strdup (self->export_uri_base);
+
+  if (g_atomic_int_add (self->exports_running, 1) >= EXPORTS_MAX)
+    {
+      (void) g_atomic_int_add (self->exports_running, -1);
+      g_set_error (&error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_RATE_LIMITED,
+                   "%d exports are running on this instance; try again when one is done",
+                   EXPORTS_MAX);
+      goto fail;
+    }
+  export->running = g_atomic_rc_box_acquire (self->exports_running);
 
   /* The connection stays with the export for the cursor's sake. */
   export->conn = cdl_db_acquire (self->db, &error);

@@ -148,7 +148,9 @@ typedef struct _CdlDpoExport CdlDpoExport;
 void          cdl_dpo_export_free (CdlDpoExport *export);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CdlDpoExport, cdl_dpo_export_free)
 
-/* CDL_SERVICE_ERROR_NOT_FOUND for an unknown task. The lines' uri is the
+/* CDL_SERVICE_ERROR_NOT_FOUND for an unknown task. Each export holds a
+ * database connection until freed, so an instance runs two at a time;
+ * a third is CDL_SERVICE_ERROR_RATE_LIMITED (429). The lines' uri is the
  * storage key, prefixed with CDL_EXPORT_URI_BASE when that is set. */
 void          cdl_annotation_service_export_open_async  (CdlAnnotationService *self,
                                                          const char           *task_id,
