@@ -654,6 +654,11 @@ test_native_batches (Fixture       *f,
   const char *params[1];
   g_autoptr(PGresult) res = NULL;
 
+  g_autoptr(JsonNode) settings = NULL;
+  g_autoptr(JsonObject) st = NULL;
+
+  /* POST /free after every second job a worker finished (FAQ 8). */
+  settings = call (f, server, "PATCH", "/api/settings", "{\"free_every_n_jobs\": 2}", 200);
   g_free (add_worker (f, server, sim, "sim", 2));
   native = add_task (f, server, native_wf, 3, 4, TRUE);
   loop = add_task (f, server, loop_wf, 3, 4, TRUE);
@@ -675,6 +680,14 @@ test_native_batches (Fixture       *f,
   g_assert_cmpuint (g_hash_table_size (loop_sizes), ==, 1);
   g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (loop_sizes, GINT_TO_POINTER (1))),
                     ==, 12);
+
+  /* One warm-up per task on the worker, outside the jobs (FAQ 19), and a
+   * free every second job: 15 jobs, so at least 7 frees (the settings
+   * reach the scheduler within a tick). */
+  st = sim_state (f, sim);
+  g_assert_cmpint (json_object_get_int_member (st, "accepted"), ==, 15 + 2);
+  g_assert_cmpint (json_object_get_int_member (st, "frees"), >=, 6);
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE kind <> 'mass'", NULL), ==, 0);
 
   /* A native batch's images carry the seed sent and their batch index. */
   params[0] = native;
