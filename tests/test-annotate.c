@@ -302,6 +302,73 @@ test_dpo_invalid (void)
     }
 }
 
+static void
+test_dpo_pairs (void)
+{
+  CdlDpoRecord r = record (1, -1);
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  int n;
+
+  /* Implicit rejected: a pair with each other image. */
+  n = cdl_dpo_pairs_build (&r, out, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 2);
+  g_assert_true (g_str_has_suffix (out->str, "\n"));
+  lines = g_strsplit (out->str, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr(JsonNode) root = NULL;
+      JsonObject *obj = parse_line (lines[i], &root);
+      gint64 label = json_object_get_int_member (obj, "label_0");
+      const char *chosen_slot = label == 1 ? "_0" : "_1";
+      const char *other_slot = label == 1 ? "_1" : "_0";
+      g_autofree char *chosen_seed = g_strconcat ("seed", chosen_slot, NULL);
+      g_autofree char *other_seed = g_strconcat ("seed", other_slot, NULL);
+      g_autofree char *chosen_jpg = g_strconcat ("jpg", chosen_slot, NULL);
+
+      g_assert_cmpstr (json_object_get_string_member (obj, "caption"), ==, r.prompt);
+      g_assert_cmpint (json_object_get_int_member (obj, chosen_seed), ==, 11);
+      g_assert_cmpstr (json_object_get_string_member (obj, chosen_jpg), ==, "tasks/t/a-11-1.png");
+      /* The rejected images in order: seed 10, then the last one. */
+      g_assert_cmpint (json_object_get_int_member (obj, other_seed), ==,
+                       i == 0 ? 10 : G_GINT64_CONSTANT (9007199254740991));
+      g_assert_cmpstr (json_object_get_string_member (obj, "annotator_id"), ==, "user-1");
+    }
+
+  /* The chosen image is not always in the same slot: chosen 1 against 0
+   * and against 2 lands once first, once second. */
+  {
+    g_autoptr(JsonNode) a = NULL;
+    g_autoptr(JsonNode) b = NULL;
+
+    g_assert_cmpint (json_object_get_int_member (parse_line (lines[0], &a), "label_0"), !=,
+                     json_object_get_int_member (parse_line (lines[1], &b), "label_0"));
+  }
+
+  /* An explicit rejected image gives one pair. */
+  {
+    CdlDpoRecord one = record (2, 0);
+
+    g_string_truncate (out, 0);
+    g_assert_cmpint (cdl_dpo_pairs_build (&one, out, &error), ==, 1);
+    g_assert_no_error (error);
+  }
+
+  /* Invalid records add nothing. */
+  {
+    CdlDpoRecord bad = record (1, 1);
+
+    g_string_truncate (out, 0);
+    g_assert_cmpint (cdl_dpo_pairs_build (&bad, out, &error), ==, -1);
+    g_assert_error (error, CDL_DPO_ERROR, CDL_DPO_ERROR_INVALID);
+    g_assert_cmpuint (out->len, ==, 0);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -318,6 +385,7 @@ main (int   argc,
   g_test_add_func ("/annotate/dpo/explicit", test_dpo_explicit);
   g_test_add_func ("/annotate/dpo/implicit-rejected", test_dpo_implicit_rejected);
   g_test_add_func ("/annotate/dpo/invalid", test_dpo_invalid);
+  g_test_add_func ("/annotate/dpo/pairs", test_dpo_pairs);
 
   return g_test_run ();
 }

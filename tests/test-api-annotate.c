@@ -1292,11 +1292,12 @@ test_media (Fixture       *f,
 
 /* Reads an export into lines. */
 static GPtrArray *
-export_lines (Fixture      *f,
-              const char   *task_id,
-              SoupMessage **out_msg)
+export_lines_as (Fixture      *f,
+                 const char   *task_id,
+                 const char   *query,
+                 SoupMessage **out_msg)
 {
-  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/export/dpo", task_id);
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/export/dpo%s", task_id, query);
   g_autoptr(GBytes) body = fetch (f, path, f->admin_token, NULL, NULL, out_msg);
   g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
   g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
@@ -1316,6 +1317,14 @@ export_lines (Fixture      *f,
       g_ptr_array_add (parsed, node);
     }
   return parsed;
+}
+
+static GPtrArray *
+export_lines (Fixture      *f,
+              const char   *task_id,
+              SoupMessage **out_msg)
+{
+  return export_lines_as (f, task_id, "", out_msg);
 }
 
 static void
@@ -1428,6 +1437,39 @@ test_export (Fixture       *f,
     }
   g_assert_cmpuint (explicit_lines, ==, 1);
   g_assert_cmpuint (implicit_lines, ==, 2);
+
+  /* Pairs: 1 for the explicit pair, 2 for each implicit one. */
+  {
+    g_autoptr(SoupMessage) pairs_msg = NULL;
+    g_autoptr(GPtrArray) pairs = export_lines_as (f, task, "?format=pairs", &pairs_msg);
+    g_autofree char *bad = g_strdup_printf ("%s?format=csv", path);
+
+    g_assert_cmpuint (pairs->len, ==, 5);
+    for (guint i = 0; i < pairs->len; i++)
+      {
+        JsonObject *obj = json_node_get_object (g_ptr_array_index (pairs, i));
+        const char *params[2] = { json_object_get_string_member (obj, "batch_id"),
+                                  json_object_get_string_member (obj, "annotator_id") };
+        g_autoptr(PGresult) ann = sql (f,
+                                       "SELECT g.image_uri, g.seed_value"
+                                       " FROM annotations a"
+                                       " JOIN generations g ON g.prompt_id = a.batch_id"
+                                       " JOIN seeds s ON s.id = g.seed_id"
+                                       " WHERE a.batch_id = $1 AND a.user_id = $2"
+                                       "   AND s.position = a.chosen_index",
+                                       2, params);
+        const char *chosen = json_object_get_int_member (obj, "label_0") == 1 ? "jpg_0" : "jpg_1";
+        const char *other = json_object_get_int_member (obj, "label_0") == 1 ? "jpg_1" : "jpg_0";
+
+        g_assert_cmpstr (json_object_get_string_member (obj, chosen), ==,
+                         cdl_pq_get_string (ann, 0, 0));
+        g_assert_cmpstr (json_object_get_string_member (obj, other), !=,
+                         cdl_pq_get_string (ann, 0, 0));
+        g_assert_true (g_str_has_prefix (json_object_get_string_member (obj, "caption"),
+                                         "a scarf "));
+      }
+    call_error (f, "GET", bad, f->admin_token, NULL, 400, "format");
+  }
 
   /* Only operators export; unknown tasks are 404 envelopes. */
   call_error (f, "GET", path, ann_a, NULL, 403, NULL);

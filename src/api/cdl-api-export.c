@@ -1,7 +1,8 @@
 /* cdl-api-export.c: GET /api/tasks/{id}/export/dpo
  *
  * Streams the task's DPO JSONL (one line per non-spam annotation: a batch
- * labelled by two annotators gives two lines, each with its annotator_id)
+ * labelled by two annotators gives two lines, each with its annotator_id;
+ * with ?format=pairs, one line per (chosen, rejected) pair instead)
  * with chunked encoding. Lines come from a server-side cursor 500 rows at
  * a time; the next rows are fetched only once the previous chunk was
  * written to the client, so memory stays flat however large the task and
@@ -145,8 +146,10 @@ open_done_cb (GObject      *source,
       return;
     }
 
-  disposition = g_strdup_printf ("attachment; filename=\"task-%s-dpo.jsonl\"",
-                                 cdl_api_request_get_param (request, "id"));
+  disposition = g_strdup_printf ("attachment; filename=\"task-%s-%s.jsonl\"",
+                                 cdl_api_request_get_param (request, "id"),
+                                 g_strcmp0 (cdl_api_request_get_query (request, "format"),
+                                            "pairs") == 0 ? "pairs" : "dpo");
   soup_server_message_set_status (msg, 200, NULL);
   soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
   soup_message_headers_set_content_type (headers, "application/jsonl; charset=utf-8", NULL);
@@ -171,9 +174,18 @@ open_done_cb (GObject      *source,
 static void
 handle_export (CdlApiRequest *request)
 {
+  const char *format = cdl_api_request_get_query (request, "format");
+
+  if (format != NULL && g_strcmp0 (format, "dpo") != 0 && g_strcmp0 (format, "pairs") != 0)
+    {
+      cdl_api_request_reply_error (request, 400, "format must be dpo (the default) or pairs");
+      return;
+    }
+
   cdl_annotation_service_export_open_async (
     cdl_instance_get_annotation_service (cdl_api_request_get_instance (request)),
     cdl_api_request_get_param (request, "id"),
+    g_strcmp0 (format, "pairs") == 0,
     cdl_api_request_get_cancellable (request),
     open_done_cb, cdl_api_request_ref (request));
 }

@@ -54,4 +54,16 @@ GQuark  cdl_dpo_error_quark   (void);
 char   *cdl_dpo_line_build    (const CdlDpoRecord  *record,
                                GError             **error);
 
+/* The same preference as pairs in the Pick-a-Pic / Diffusion-DPO layout:
+ * one line per (chosen, rejected) pair, each ending in a newline, appended
+ * to @out: {caption, jpg_0, jpg_1, label_0, seed_0, seed_1, batch_index_0,
+ * batch_index_1, checksum_0, checksum_1, …ids}. label_0 is 1 when jpg_0 is
+ * the chosen image, else 0. The chosen image goes first or second by the
+ * parity of the two indexes and of the pair's place in the batch, so that
+ * neither slot always wins. Returns the number of lines, or -1 with
+ * @error set (nothing appended) for an invalid record. */
+int     cdl_dpo_pairs_build   (const CdlDpoRecord  *record,
+                               GString             *out,
+                               GError             **error);
+
 G_END_DECLS

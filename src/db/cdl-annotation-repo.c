@@ -714,6 +714,7 @@ int
 cdl_annotation_repo_export_fetch (PGconn      *conn,
                                   int          rows,
                                   const char  *uri_base,
+                                  gboolean     pairs,
                                   GString     *out,
                                   GError     **error)
 {
@@ -759,6 +760,14 @@ cdl_annotation_repo_export_fetch (PGconn      *conn,
       record.images = images;
       record.n_images = n_images;
       record.uri_base = uri_base;
+
+      if (pairs)
+        {
+          if (cdl_dpo_pairs_build (&record, out, &line_error) < 0)
+            g_warning ("Export of task %s skips an annotation: %s",
+                       record.task_id, line_error->message);
+          continue;
+        }
 
       line = cdl_dpo_line_build (&record, &line_error);
       if (line == NULL)

@@ -110,11 +110,14 @@ JsonNode  *cdl_annotation_repo_stats          (PGconn        *conn,
 gboolean   cdl_annotation_repo_export_open    (PGconn        *conn,
                                                const char    *task_id,
                                                GError       **error);
-/* Appends up to @rows lines (with newlines) to @out; returns the number of
- * annotations read, 0 at the end, -1 on error. */
+/* Reads up to @rows annotations and appends their lines (with newlines)
+ * to @out: one DPO line each, or with @pairs one line per (chosen,
+ * rejected) pair. Returns the number of annotations read, 0 at the end,
+ * -1 on error. */
 int        cdl_annotation_repo_export_fetch   (PGconn        *conn,
                                                int            rows,
                                                const char    *uri_base,
+                                               gboolean       pairs,
                                                GString       *out,
                                                GError       **error);
 void       cdl_annotation_repo_export_close   (PGconn        *conn);

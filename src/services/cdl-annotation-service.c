@@ -420,6 +420,7 @@ typedef struct
   guint                 limit;
   JsonNode             *body;
   gboolean              created;
+  gboolean              pairs;
   char                 *key;
   gint64                first, last, suffix;
 } Op;
@@ -1154,6 +1155,7 @@ struct _CdlDpoExport
   PGconn  *conn;
   char    *uri_base;
   gint    *running;   /* the service's count, released on free */
+  gboolean pairs;
   gboolean done;
 };
 
@@ -1191,6 +1193,7 @@ export_open_thread (GTask        *task,
 
   export->db = g_object_ref (self->db);
   export->uri_base = g_strdup (self->export_uri_base);
+  export->pairs = op->pairs;
 
   if (g_atomic_int_add (self->exports_running, 1) >= EXPORTS_MAX)
     {
@@ -1224,17 +1227,22 @@ fail:
 void
 cdl_annotation_service_export_open_async (CdlAnnotationService *self,
                                           const char           *task_id,
+                                          gboolean              pairs,
                                           GCancellable         *cancellable,
                                           GAsyncReadyCallback   callback,
                                           gpointer              user_data)
 {
   g_autoptr(GTask) task = NULL;
+  Op *op;
 
   g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
 
+  op = op_new (self, task_id);
+  op->pairs = pairs;
+
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, cdl_annotation_service_export_open_async);
-  g_task_set_task_data (task, op_new (self, task_id), op_free);
+  g_task_set_task_data (task, op, op_free);
   g_task_run_in_thread (task, export_open_thread);
 }
 
@@ -1268,7 +1276,7 @@ export_next_thread (GTask        *task,
         break;
 
       n = cdl_annotation_repo_export_fetch (export->conn, EXPORT_FETCH_ROWS,
-                                            export->uri_base, out, &error);
+                                            export->uri_base, export->pairs, out, &error);
       if (n < 0)
         break;
       if (n == 0)

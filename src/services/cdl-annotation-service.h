@@ -152,8 +152,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CdlDpoExport, cdl_dpo_export_free)
  * database connection until freed, so an instance runs two at a time;
  * a third is CDL_SERVICE_ERROR_RATE_LIMITED (429). The lines' uri is the
  * storage key, prefixed with CDL_EXPORT_URI_BASE when that is set. */
+/* @pairs: lines in the Pick-a-Pic / Diffusion-DPO pair layout (see
+ * cdl_dpo_pairs_build()) instead of one DPO line per annotation. */
 void          cdl_annotation_service_export_open_async  (CdlAnnotationService *self,
                                                          const char           *task_id,
+                                                         gboolean              pairs,
                                                          GCancellable         *cancellable,
                                                          GAsyncReadyCallback   callback,
                                                          gpointer              user_data);
