@@ -18,6 +18,8 @@
 #include "core/cdl-settings.h"
 #include "core/cdl-workflow.h"
 #include "db/cdl-pq.h"
+#include "db/cdl-job-repo.h"
+#include "db/cdl-lease-repo.h"
 #include "db/cdl-workflow-repo.h"
 
 static CdlTestPg *pg;
@@ -947,6 +949,46 @@ test_states (Fixture       *f,
                                " AND state = 'CANCELLED'", task), ==, 1);
 }
 
+/* A worker lease belongs to one holder until it lapses. */
+static void
+test_leases (Fixture       *f,
+             gconstpointer  data)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *holder = NULL;
+  const char *worker;
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  res = cdl_pq_exec (conn, "INSERT INTO workers (name, base_url)"
+                           " VALUES ('w', 'http://127.0.0.1:9') RETURNING id", 0, NULL, &error);
+  g_assert_no_error (error);
+  worker = cdl_pq_get_string (res, 0, 0);
+
+  g_assert_true (cdl_lease_repo_acquire (conn, worker, "a", 60000, &error));
+  g_assert_no_error (error);
+  g_assert_false (cdl_lease_repo_acquire (conn, worker, "b", 60000, &error));
+  g_assert_no_error (error);
+  g_assert_true (cdl_lease_repo_acquire (conn, worker, "a", 200, &error));
+  holder = cdl_lease_repo_get_holder (conn, worker, &error);
+  g_assert_cmpstr (holder, ==, "a");
+
+  /* Not renewed: it lapses and another holder takes it. */
+  g_usleep (400 * 1000);
+  g_assert_true (cdl_lease_repo_acquire (conn, worker, "b", 60000, &error));
+  g_assert_false (cdl_lease_repo_acquire (conn, worker, "a", 60000, &error));
+
+  /* Letting go frees it at once. */
+  g_assert_true (cdl_lease_repo_release (conn, NULL, "b", &error));
+  g_assert_true (cdl_lease_repo_acquire (conn, worker, "a", 60000, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (cdl_lease_repo_acquire (conn, "nope", "a", 1000, &error));
+  g_assert_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND);
+  PQfinish (conn);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -962,6 +1004,7 @@ main (int   argc,
 #define ADD(path, fn) \
   g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
 
+  ADD ("/engine/leases", test_leases);
   ADD ("/engine/states", test_states);
   ADD ("/engine/three-workers", test_three_workers);
   ADD ("/engine/native-batches", test_native_batches);
