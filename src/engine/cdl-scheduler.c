@@ -326,6 +326,7 @@ typedef struct
 typedef struct
 {
   GPtrArray *workers;    /* WorkerInfo */
+  GPtrArray *registry;   /* CdlWorker, as listed */
   GPtrArray *running;    /* task ids */
   GPtrArray *loaded;     /* TaskCtx */
   GPtrArray *orphans;    /* CdlJob */
@@ -344,6 +345,7 @@ static void
 tick_out_free (TickOut *out)
 {
   g_clear_pointer (&out->workers, g_ptr_array_unref);
+  g_clear_pointer (&out->registry, g_ptr_array_unref);
   g_clear_pointer (&out->running, g_ptr_array_unref);
   g_clear_pointer (&out->loaded, g_ptr_array_unref);
   g_clear_pointer (&out->orphans, g_ptr_array_unref);
@@ -368,6 +370,7 @@ tick_in_thread (PGconn        *conn,
 
   out = g_new0 (TickOut, 1);
   out->workers = g_ptr_array_new_with_free_func ((GDestroyNotify) worker_info_free);
+  out->registry = g_ptr_array_ref (workers);
   out->running = g_ptr_array_new_with_free_func (g_free);
   out->loaded = g_ptr_array_new_with_free_func ((GDestroyNotify) task_ctx_unref);
   out->free_every_n = -1;
@@ -506,7 +509,6 @@ tick_done_cb (GObject      *source,
   g_autoptr(CdlScheduler) self = user_data;
   g_autoptr(GError) error = NULL;
   TickOut *out;
-  GHashTableIter iter;
   Worker *w;
 
   out = cdl_db_run_finish (CDL_DB (source), result, &error);
@@ -552,10 +554,22 @@ tick_done_cb (GObject      *source,
         }
     }
 
-  g_hash_table_iter_init (&iter, self->workers);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &w))
-    if (w->leased && w->usable && !w->dispatching && self->running_tasks->len > 0)
-      dispatch_worker (self, w);
+  /* Workers in the order of the selection rule (priority, then the
+   * shortest queue), so that the preferred ones get the jobs first when
+   * there are fewer jobs than room. */
+  if (self->running_tasks->len > 0)
+    {
+      g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+      CdlWorker *next;
+
+      while ((next = cdl_schedule_pick_worker (out->registry, NULL, seen)) != NULL)
+        {
+          g_hash_table_add (seen, (gpointer) cdl_worker_get_id (next));
+          w = worker_of (self, cdl_worker_get_id (next));
+          if (w != NULL && w->leased && w->usable && !w->dispatching)
+            dispatch_worker (self, w);
+        }
+    }
 
   tick_out_free (out);
 
