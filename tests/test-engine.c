@@ -658,12 +658,19 @@ test_native_batches (Fixture       *f,
 
   g_autoptr(JsonNode) settings = NULL;
   g_autoptr(JsonObject) st = NULL;
+  PGconn *listener;
+  guint notified_native = 0;
+  guint notified_loop = 0;
 
   /* POST /free after every second job a worker finished (FAQ 8). */
   settings = call (f, server, "PATCH", "/api/settings", "{\"free_every_n_jobs\": 2}", 200);
   g_free (add_worker (f, server, sim, "sim", 2));
   native = add_task (f, server, native_wf, 3, 4, TRUE);
   loop = add_task (f, server, loop_wf, 3, 4, TRUE);
+
+  listener = PQconnectdb (f->conninfo);
+  g_assert_cmpint (PQstatus (listener), ==, CONNECTION_OK);
+  PQclear (PQexec (listener, "LISTEN cdl_progress"));
 
   r1 = task_call (f, server, "POST", native, "run", 200);
   r2 = task_call (f, server, "POST", loop, "run", 200);
@@ -682,6 +689,20 @@ test_native_batches (Fixture       *f,
   g_assert_cmpuint (g_hash_table_size (loop_sizes), ==, 1);
   g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (loop_sizes, GINT_TO_POINTER (1))),
                     ==, 12);
+
+  /* Open windows hear about both tasks' progress. */
+  g_assert_true (PQconsumeInput (listener));
+  for (PGnotify *n; (n = PQnotifies (listener)) != NULL; PQfreemem (n))
+    {
+      g_assert_cmpstr (n->relname, ==, "cdl_progress");
+      if (g_strcmp0 (n->extra, native) == 0)
+        notified_native++;
+      else if (g_strcmp0 (n->extra, loop) == 0)
+        notified_loop++;
+    }
+  PQfinish (listener);
+  g_assert_cmpuint (notified_native, >=, 2);
+  g_assert_cmpuint (notified_loop, >=, 2);
 
   /* One warm-up per task on the worker, outside the jobs (FAQ 19), and a
    * free every second job: 15 jobs, so at least 7 frees (the settings
