@@ -1290,6 +1290,79 @@ test_media (Fixture       *f,
   }
 }
 
+static GSubprocess *
+start_keyed_server (Fixture    *f,
+                    const char *name,
+                    const char *media_key,
+                    char      **base_url)
+{
+  g_autoptr(GSubprocessLauncher) launcher = server_launcher (f);
+  g_autofree char *data_dir = g_build_filename (f->tmpdir, name, NULL);
+  g_autofree char *log_path = g_strconcat (data_dir, ".log", NULL);
+  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+                         "--port", "0", "--data-dir", data_dir, NULL };
+
+  g_subprocess_launcher_setenv (launcher, "CDL_MEDIA_KEY", media_key, TRUE);
+  return start_server (launcher, argv, log_path, base_url);
+}
+
+static void
+stop_server (GSubprocess *server)
+{
+  g_subprocess_send_signal (server, SIGTERM);
+  g_subprocess_wait (server, NULL, NULL);
+  g_assert_true (g_subprocess_get_if_exited (server));
+  g_assert_cmpint (g_subprocess_get_exit_status (server), ==, 0);
+}
+
+static void
+test_media_shared_key (Fixture       *f,
+                       gconstpointer  data)
+{
+  const char *key = "a shared media key for every instance";
+  g_autofree char *task = make_task (f, "veil", 1, 2);
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_autofree char *url_a = NULL;
+  g_autofree char *url_b = NULL;
+  g_autoptr(GSubprocess) a = NULL;
+  g_autoptr(GSubprocess) b = NULL;
+  g_autofree char *page_url = NULL;
+  g_autofree char *on_b = NULL;
+  g_autofree char *on_own = NULL;
+  g_autofree char *key_file = g_build_filename (f->tmpdir, "a", "media.key", NULL);
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *batch;
+  const char *full;
+
+  store_batch (f, task, prompts[0], 2, TRUE);
+  a = start_keyed_server (f, "a", key, &url_a);
+  b = start_keyed_server (f, "b", key, &url_b);
+
+  /* A link made by instance A ... */
+  page_url = g_strdup_printf ("%s/api/tasks/%s/batches", url_a, task);
+  body = fetch (f, page_url, f->admin_token, NULL, NULL, &msg);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  root = cdl_json_parse (g_bytes_get_data (body, NULL), g_bytes_get_size (body), NULL);
+  batch = json_array_get_object_element (json_object_get_array_member (
+    json_object_get_object_member (json_node_get_object (root), "data"), "batches"), 0);
+  full = json_array_get_string_element (json_object_get_array_member (batch, "fullres"), 0);
+
+  /* ... works on instance B, which shares the key, and not on the
+   * fixture's server, which made a key of its own. */
+  on_b = g_strconcat (url_b, full, NULL);
+  g_assert_cmpuint (fetch_status (f, on_b), ==, 200);
+  on_own = g_strconcat (f->base_url, full, NULL);
+  g_assert_cmpuint (fetch_status (f, on_own), ==, 403);
+
+  /* With the key in the environment no key file is written. */
+  g_assert_false (g_file_test (key_file, G_FILE_TEST_EXISTS));
+
+  stop_server (a);
+  stop_server (b);
+}
+
 /* Reads an export into lines. */
 static GPtrArray *
 export_lines_as (Fixture      *f,
@@ -1691,6 +1764,7 @@ main (int   argc,
   ADD ("/api-annotate/next-batch-race", test_next_batch_race);
   ADD ("/api-annotate/annotation-validation", test_annotation_validation);
   ADD ("/api-annotate/media", test_media);
+  ADD ("/api-annotate/media-shared-key", test_media_shared_key);
   ADD ("/api-annotate/export", test_export);
   ADD ("/api-annotate/export-streams", test_export_streams);
   ADD ("/api-annotate/export-limit", test_export_limit);
