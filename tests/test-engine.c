@@ -844,6 +844,39 @@ test_kill_resume (Fixture       *f,
                                " AND error LIKE '%no trace%'", task), ==, 0);
 }
 
+/* A worker that dies mid-run: its jobs are found lost and run elsewhere. */
+static void
+test_worker_crash (Fixture       *f,
+                   gconstpointer  data)
+{
+  static const char * const crashing[] = { "--crash-after", "3", NULL };
+  Proc *server = start_server (f);
+  Proc *good = start_sim (f, NULL);
+  Proc *bad = start_sim (f, crashing);
+  g_autofree char *workflow = add_workflow (f, "sd15.json");
+  g_autofree char *task = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(JsonNode) run = NULL;
+  g_autoptr(JsonObject) st = NULL;
+
+  g_free (add_worker (f, server, good, "good", 1));
+  g_free (add_worker (f, server, bad, "bad", 2));
+  task = add_task (f, server, workflow, 5, 2, TRUE);
+  run = task_call (f, server, "POST", task, "run", 200);
+
+  state = wait_end (f, server, task, 120);
+  g_assert_cmpstr (state, ==, "DONE");
+  assert_complete (f, task, 10);
+
+  /* The bad worker is gone, and what it held was retried. */
+  g_subprocess_wait (bad->proc, NULL, NULL);
+  g_assert_false (g_subprocess_get_successful (bad->proc));
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                               " AND retry_of IS NOT NULL", task), >=, 1);
+  st = sim_state (f, good);
+  g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
+}
+
 /* Two servers on one database share one worker that takes one job at a
  * time: it never sees more than one. */
 static void
@@ -1032,6 +1065,7 @@ main (int   argc,
   ADD ("/engine/partial-outputs", test_partial_outputs);
   ADD ("/engine/kill-resume", test_kill_resume);
   ADD ("/engine/two-servers", test_two_servers);
+  ADD ("/engine/worker-crash", test_worker_crash);
 
 #undef ADD
 
