@@ -1555,6 +1555,99 @@ test_export (Fixture       *f,
 }
 
 static void
+test_export_verify (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autofree char *task = make_task (f, "sash", 3, 2);
+  g_autofree char *ann = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_auto(GStrv) prompts = prompt_ids (f, task);
+  g_autoptr(GPtrArray) lines = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autofree char *changed_key = NULL;
+  g_autofree char *removed_key = NULL;
+  JsonObject *summary;
+  guint missing = 0, mismatch = 0;
+
+  for (guint i = 0; i < 3; i++)
+    store_batch (f, task, prompts[i], 2, TRUE);
+
+  /* Batches 0 and 1 are exported; batch 2 is spam, so its images are
+   * not checked even though one of them is damaged too. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *body = submit_body (task, prompts[i],
+                                           i < 2 ? "\"chosen_index\": 0" : "\"spam\": true");
+      g_autoptr(JsonNode) saved = call_as (f, ann, "POST", "/api/annotations", body, 201);
+    }
+
+  {
+    const char *params[3] = { prompts[0], prompts[1], prompts[2] };
+    g_autoptr(PGresult) res = sql (f,
+                                   "SELECT (SELECT image_uri FROM generations WHERE prompt_id = $1"
+                                   "        AND batch_index = 1),"
+                                   "       (SELECT image_uri FROM generations WHERE prompt_id = $2"
+                                   "        AND batch_index = 0),"
+                                   "       (SELECT image_uri FROM generations WHERE prompt_id = $3"
+                                   "        AND batch_index = 0)",
+                                   3, params);
+    g_autoptr(GBytes) other = g_bytes_new_static ("not the image", 13);
+    g_autoptr(CdlObjectInfo) info = NULL;
+    g_autoptr(GError) error = NULL;
+
+    changed_key = g_strdup (cdl_pq_get_string (res, 0, 0));
+    removed_key = g_strdup (cdl_pq_get_string (res, 0, 1));
+    info = cdl_object_store_put_bytes (f->store, changed_key, other, NULL, &error);
+    g_assert_no_error (error);
+    cdl_object_store_delete (f->store, removed_key, NULL, &error);
+    g_assert_no_error (error);
+    cdl_object_store_delete (f->store, cdl_pq_get_string (res, 0, 2), NULL, &error);
+    g_assert_no_error (error);
+  }
+
+  {
+    g_autofree char *path = g_strdup_printf ("/api/tasks/%s/export/verify", task);
+    g_autoptr(GBytes) body = fetch (f, path, f->admin_token, NULL, NULL, &msg);
+    g_autofree char *text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+    g_auto(GStrv) parts = g_strsplit (text, "\n", -1);
+
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+    lines = g_ptr_array_new_with_free_func ((GDestroyNotify)json_node_unref);
+    for (guint i = 0; parts[i] != NULL && *parts[i] != '\0'; i++)
+      g_ptr_array_add (lines, cdl_json_parse (parts[i], -1, NULL));
+  }
+
+  g_assert_cmpuint (lines->len, ==, 3);
+  for (guint i = 0; i + 1 < lines->len; i++)
+    {
+      JsonObject *obj = json_node_get_object (g_ptr_array_index (lines, i));
+      const char *problem = json_object_get_string_member (obj, "problem");
+
+      if (g_strcmp0 (problem, "missing") == 0)
+        {
+          g_assert_cmpstr (json_object_get_string_member (obj, "uri"), ==, removed_key);
+          missing++;
+        }
+      else
+        {
+          g_assert_cmpstr (problem, ==, "mismatch");
+          g_assert_cmpstr (json_object_get_string_member (obj, "uri"), ==, changed_key);
+          g_assert_cmpstr (json_object_get_string_member (obj, "actual"), !=,
+                           json_object_get_string_member (obj, "expected"));
+          mismatch++;
+        }
+    }
+  g_assert_cmpuint (missing, ==, 1);
+  g_assert_cmpuint (mismatch, ==, 1);
+
+  summary = json_node_get_object (g_ptr_array_index (lines, lines->len - 1));
+  g_assert_true (json_object_get_boolean_member (summary, "summary"));
+  g_assert_cmpint (json_object_get_int_member (summary, "checked"), ==, 4);
+  g_assert_cmpint (json_object_get_int_member (summary, "missing"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (summary, "mismatched"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (summary, "unreadable"), ==, 0);
+}
+
+static void
 test_export_streams (Fixture       *f,
                      gconstpointer  data)
 {
@@ -1766,6 +1859,7 @@ main (int   argc,
   ADD ("/api-annotate/media", test_media);
   ADD ("/api-annotate/media-shared-key", test_media_shared_key);
   ADD ("/api-annotate/export", test_export);
+  ADD ("/api-annotate/export-verify", test_export_verify);
   ADD ("/api-annotate/export-streams", test_export_streams);
   ADD ("/api-annotate/export-limit", test_export_limit);
   ADD ("/api-annotate/stats", test_stats);

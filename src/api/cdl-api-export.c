@@ -1,4 +1,4 @@
-/* cdl-api-export.c: GET /api/tasks/{id}/export/dpo
+/* cdl-api-export.c: GET /api/tasks/{id}/export/dpo and …/export/verify
  *
  * Streams the task's DPO JSONL (one line per non-spam annotation: a batch
  * labelled by two annotators gives two lines, each with its annotator_id;
@@ -125,6 +125,19 @@ finished_cb (SoupServerMessage *msg,
     stream_free (s);
 }
 
+/* For the file name: dpo, pairs or verify. */
+static const char *
+format_name (CdlApiRequest *request)
+{
+  const char *path = g_uri_get_path (soup_server_message_get_uri (request->msg));
+
+  if (g_str_has_suffix (path, "/verify"))
+    return "verify";
+  if (g_strcmp0 (cdl_api_request_get_query (request, "format"), "pairs") == 0)
+    return "pairs";
+  return "dpo";
+}
+
 static void
 open_done_cb (GObject      *source,
               GAsyncResult *result,
@@ -148,8 +161,7 @@ open_done_cb (GObject      *source,
 
   disposition = g_strdup_printf ("attachment; filename=\"task-%s-%s.jsonl\"",
                                  cdl_api_request_get_param (request, "id"),
-                                 g_strcmp0 (cdl_api_request_get_query (request, "format"),
-                                            "pairs") == 0 ? "pairs" : "dpo");
+                                 format_name (request));
   soup_server_message_set_status (msg, 200, NULL);
   soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
   soup_message_headers_set_content_type (headers, "application/jsonl; charset=utf-8", NULL);
@@ -172,6 +184,18 @@ open_done_cb (GObject      *source,
 }
 
 static void
+start (CdlApiRequest   *request,
+       CdlExportFormat  format)
+{
+  cdl_annotation_service_export_open_async (
+    cdl_instance_get_annotation_service (cdl_api_request_get_instance (request)),
+    cdl_api_request_get_param (request, "id"),
+    format,
+    cdl_api_request_get_cancellable (request),
+    open_done_cb, cdl_api_request_ref (request));
+}
+
+static void
 handle_export (CdlApiRequest *request)
 {
   const char *format = cdl_api_request_get_query (request, "format");
@@ -182,12 +206,13 @@ handle_export (CdlApiRequest *request)
       return;
     }
 
-  cdl_annotation_service_export_open_async (
-    cdl_instance_get_annotation_service (cdl_api_request_get_instance (request)),
-    cdl_api_request_get_param (request, "id"),
-    g_strcmp0 (format, "pairs") == 0,
-    cdl_api_request_get_cancellable (request),
-    open_done_cb, cdl_api_request_ref (request));
+  start (request, g_strcmp0 (format, "pairs") == 0 ? CDL_EXPORT_PAIRS : CDL_EXPORT_DPO);
+}
+
+static void
+handle_verify (CdlApiRequest *request)
+{
+  start (request, CDL_EXPORT_VERIFY);
 }
 
 void
@@ -195,4 +220,6 @@ cdl_api_export_register (CdlApiServer *self)
 {
   cdl_api_server_add_route (self, "GET", "/api/tasks/{id}/export/dpo", CDL_ROLE_OPERATOR,
                             handle_export);
+  cdl_api_server_add_route (self, "GET", "/api/tasks/{id}/export/verify", CDL_ROLE_OPERATOR,
+                            handle_verify);
 }

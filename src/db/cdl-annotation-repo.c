@@ -791,3 +791,61 @@ cdl_annotation_repo_export_close (PGconn *conn)
 {
   cdl_pq_rollback (conn);
 }
+
+gboolean
+cdl_annotation_repo_verify_open (PGconn      *conn,
+                                 const char  *task_id,
+                                 GError     **error)
+{
+  const char *params[1] = { task_id };
+
+  if (!check_uuid (task_id, "task", error))
+    return FALSE;
+
+  if (!cdl_pq_command (conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, error))
+    return FALSE;
+
+  if (!cdl_pq_command (conn,
+                       "DECLARE " EXPORT_CURSOR " NO SCROLL CURSOR FOR"
+                       " SELECT g.id, g.image_uri, coalesce (g.checksum, '')"
+                       " FROM annotation_batches b"
+                       " JOIN generations g ON g.task_id = b.task_id AND g.prompt_id = b.prompt_id"
+                       " WHERE b.task_id = $1 AND g.state = 'done' AND g.image_uri IS NOT NULL"
+                       "   AND EXISTS (SELECT 1 FROM annotations a"
+                       "               WHERE a.task_id = $1 AND a.batch_id = b.prompt_id"
+                       "                 AND NOT a.spam AND a.chosen_index IS NOT NULL)"
+                       " ORDER BY b.first_at, b.prompt_id, g.id",
+                       1, params, error))
+    {
+      cdl_pq_rollback (conn);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+GPtrArray *
+cdl_annotation_repo_verify_fetch (PGconn  *conn,
+                                  int      rows,
+                                  GError **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *sql = g_strdup_printf ("FETCH %d FROM " EXPORT_CURSOR, MAX (rows, 1));
+  GPtrArray *items;
+
+  res = cdl_pq_exec (conn, sql, 0, NULL, error);
+  if (res == NULL)
+    return NULL;
+
+  items = g_ptr_array_new_with_free_func ((GDestroyNotify)g_strfreev);
+  for (int i = 0; i < PQntuples (res); i++)
+    {
+      char **item = g_new0 (char *, 4);
+
+      for (int c = 0; c < 3; c++)
+        item[c] = g_strdup (cdl_pq_get_string (res, i, c));
+      g_ptr_array_add (items, item);
+    }
+
+  return items;
+}

@@ -122,4 +122,15 @@ int        cdl_annotation_repo_export_fetch   (PGconn        *conn,
                                                GError       **error);
 void       cdl_annotation_repo_export_close   (PGconn        *conn);
 
+/* Checksum verification: like export_open, a cursor over the stored
+ * images of the batches an export includes (labelled, not spam), each
+ * once. Fetch returns up to @rows {id, key, sha256} vectors (GStrv); an
+ * empty array at the end. Close with cdl_annotation_repo_export_close(). */
+gboolean   cdl_annotation_repo_verify_open    (PGconn        *conn,
+                                               const char    *task_id,
+                                               GError       **error);
+GPtrArray *cdl_annotation_repo_verify_fetch   (PGconn        *conn,
+                                               int            rows,
+                                               GError       **error);
+
 G_END_DECLS

@@ -13,11 +13,13 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "core/cdl-json.h"
 #include "core/cdl-media-sign.h"
 #include "core/cdl-shuffle.h"
 #include "db/cdl-annotation-repo.h"
 #include "services/cdl-annotation-service.h"
 #include "services/cdl-service-error.h"
+#include "storage/cdl-storage-error.h"
 
 /* Export rows per FETCH, and so per chunk of the response. */
 #define EXPORT_FETCH_ROWS 500
@@ -420,7 +422,7 @@ typedef struct
   guint                 limit;
   JsonNode             *body;
   gboolean              created;
-  gboolean              pairs;
+  CdlExportFormat       format;
   char                 *key;
   gint64                first, last, suffix;
 } Op;
@@ -1155,7 +1157,9 @@ struct _CdlDpoExport
   PGconn  *conn;
   char    *uri_base;
   gint    *running;   /* the service's count, released on free */
-  gboolean pairs;
+  CdlExportFormat format;
+  CdlObjectStore *store;
+  gint64   checked, missing, mismatched, unreadable;
   gboolean done;
 };
 
@@ -1171,6 +1175,7 @@ cdl_dpo_export_free (CdlDpoExport *export)
       cdl_db_release (export->db, export->conn);
     }
   g_clear_object (&export->db);
+  g_clear_object (&export->store);
   g_free (export->uri_base);
   if (export->running != NULL)
     {
@@ -1193,7 +1198,8 @@ export_open_thread (GTask        *task,
 
   export->db = g_object_ref (self->db);
   export->uri_base = g_strdup (self->export_uri_base);
-  export->pairs = op->pairs;
+  export->format = op->format;
+  export->store = g_object_ref (self->store);
 
   if (g_atomic_int_add (self->exports_running, 1) >= EXPORTS_MAX)
     {
@@ -1213,7 +1219,9 @@ export_open_thread (GTask        *task,
   if (!cdl_annotation_repo_check_task (export->conn, op->task_id, NULL, NULL, &error))
     goto fail;
 
-  if (!cdl_annotation_repo_export_open (export->conn, op->task_id, &error))
+  if (op->format == CDL_EXPORT_VERIFY
+      ? !cdl_annotation_repo_verify_open (export->conn, op->task_id, &error)
+      : !cdl_annotation_repo_export_open (export->conn, op->task_id, &error))
     goto fail;
 
   g_task_return_pointer (task, g_steal_pointer (&export), (GDestroyNotify)cdl_dpo_export_free);
@@ -1227,7 +1235,7 @@ fail:
 void
 cdl_annotation_service_export_open_async (CdlAnnotationService *self,
                                           const char           *task_id,
-                                          gboolean              pairs,
+                                          CdlExportFormat       format,
                                           GCancellable         *cancellable,
                                           GAsyncReadyCallback   callback,
                                           gpointer              user_data)
@@ -1238,7 +1246,7 @@ cdl_annotation_service_export_open_async (CdlAnnotationService *self,
   g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
 
   op = op_new (self, task_id);
-  op->pairs = pairs;
+  op->format = format;
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, cdl_annotation_service_export_open_async);
@@ -1254,6 +1262,101 @@ cdl_annotation_service_export_open_finish (CdlAnnotationService  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+add_problem (GString    *out,
+             char      **item,
+             const char *problem,
+             const char *actual,
+             const char *message)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "image_id");
+  json_builder_add_string_value (b, item[0]);
+  json_builder_set_member_name (b, "uri");
+  json_builder_add_string_value (b, item[1]);
+  json_builder_set_member_name (b, "problem");
+  json_builder_add_string_value (b, problem);
+  json_builder_set_member_name (b, "expected");
+  json_builder_add_string_value (b, item[2]);
+  json_builder_set_member_name (b, "actual");
+  if (actual != NULL)
+    json_builder_add_string_value (b, actual);
+  else
+    json_builder_add_null_value (b);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  text = cdl_json_to_string (root, FALSE);
+  g_string_append (out, text);
+  g_string_append_c (out, '\n');
+}
+
+/* Verifies the next rows; at the end, appends the summary. */
+static gboolean
+verify_some (CdlDpoExport  *export,
+             GString       *out,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  g_autoptr(GPtrArray) items = cdl_annotation_repo_verify_fetch (export->conn,
+                                                                 EXPORT_FETCH_ROWS, error);
+
+  if (items == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      char **item = g_ptr_array_index (items, i);
+      g_autoptr(GError) local_error = NULL;
+      g_autofree char *actual = NULL;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return FALSE;
+
+      export->checked++;
+      if (cdl_object_store_verify (export->store, item[1], item[2], &actual, cancellable,
+                                   &local_error))
+        continue;
+
+      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        {
+          export->missing++;
+          add_problem (out, item, "missing", NULL, local_error->message);
+        }
+      else if (g_error_matches (local_error, CDL_STORAGE_ERROR,
+                                CDL_STORAGE_ERROR_CHECKSUM_MISMATCH))
+        {
+          export->mismatched++;
+          add_problem (out, item, "mismatch", actual, local_error->message);
+        }
+      else
+        {
+          export->unreadable++;
+          add_problem (out, item, "unreadable", NULL, local_error->message);
+        }
+    }
+
+  if (items->len == 0)
+    {
+      g_string_append_printf (out,
+                              "{\"summary\":true,\"checked\":%" G_GINT64_FORMAT
+                              ",\"missing\":%" G_GINT64_FORMAT
+                              ",\"mismatched\":%" G_GINT64_FORMAT
+                              ",\"unreadable\":%" G_GINT64_FORMAT "}\n",
+                              export->checked, export->missing, export->mismatched,
+                              export->unreadable);
+      export->done = TRUE;
+    }
+
+  return TRUE;
 }
 
 static void
@@ -1275,8 +1378,15 @@ export_next_thread (GTask        *task,
       if (g_cancellable_set_error_if_cancelled (cancellable, &error))
         break;
 
-      n = cdl_annotation_repo_export_fetch (export->conn, EXPORT_FETCH_ROWS,
-                                            export->uri_base, export->pairs, out, &error);
+      if (export->format == CDL_EXPORT_VERIFY)
+        {
+          if (!verify_some (export, out, cancellable, &error))
+            break;
+          continue;
+        }
+
+      n = cdl_annotation_repo_export_fetch (export->conn, EXPORT_FETCH_ROWS, export->uri_base,
+                                            export->format == CDL_EXPORT_PAIRS, out, &error);
       if (n < 0)
         break;
       if (n == 0)

@@ -152,11 +152,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (CdlDpoExport, cdl_dpo_export_free)
  * database connection until freed, so an instance runs two at a time;
  * a third is CDL_SERVICE_ERROR_RATE_LIMITED (429). The lines' uri is the
  * storage key, prefixed with CDL_EXPORT_URI_BASE when that is set. */
-/* @pairs: lines in the Pick-a-Pic / Diffusion-DPO pair layout (see
- * cdl_dpo_pairs_build()) instead of one DPO line per annotation. */
+typedef enum
+{
+  CDL_EXPORT_DPO,     /* one DPO line per annotation (spec 5.4) */
+  CDL_EXPORT_PAIRS,   /* one line per pair, Pick-a-Pic layout (cdl_dpo_pairs_build()) */
+  CDL_EXPORT_VERIFY,  /* re-hash the stored images an export includes:
+                       * {image_id, uri, problem: "missing" | "mismatch" |
+                       * "unreadable", expected, actual, message} per bad
+                       * image, then {summary: true, checked, missing,
+                       * mismatched, unreadable} */
+} CdlExportFormat;
+
 void          cdl_annotation_service_export_open_async  (CdlAnnotationService *self,
                                                          const char           *task_id,
-                                                         gboolean              pairs,
+                                                         CdlExportFormat       format,
                                                          GCancellable         *cancellable,
                                                          GAsyncReadyCallback   callback,
                                                          gpointer              user_data);
