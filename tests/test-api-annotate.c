@@ -751,7 +751,8 @@ test_batches_paging (Fixture       *f,
           escaped = g_strconcat ("/media/", cdl_pq_get_string (seeds, j, 3), "?exp=", NULL);
           g_assert_true (g_str_has_prefix (json_array_get_string_element (full, j), escaped));
           g_assert_nonnull (strstr (json_array_get_string_element (full, j), "&sig="));
-          g_assert_true (g_str_has_prefix (json_array_get_string_element (thumbs, j), "/media/thumbs/"));
+          g_assert_true (g_str_has_prefix (json_array_get_string_element (thumbs, j),
+                                           "/media/thumbs/"));
         }
     }
 
@@ -815,7 +816,8 @@ test_next_batch (Fixture       *f,
   batch = json_object_get_object_member (json_node_get_object (a1), "batch");
   g_assert_nonnull (batch);
   x = json_object_get_string_member (batch, "batch_id");
-  g_assert_cmpint (json_object_get_int_member (json_node_get_object (a1), "lease_seconds"), ==, 300);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (a1), "lease_seconds"),
+                   ==, 300);
   /* The shown order is the per-user shuffle, a permutation of the batch. */
   shown = json_object_get_array_member (batch, "shown_order");
   g_assert_cmpuint (json_array_get_length (shown), ==, 2);
@@ -1437,7 +1439,8 @@ test_export (Fixture       *f,
   /* Explicit pair, implicit rejected, spam (left out), and a second
    * annotator on the first batch. */
   {
-    g_autofree char *b1 = submit_body (task, prompts[0], "\"chosen_index\": 2, \"rejected_index\": 0");
+    g_autofree char *b1 = submit_body (task, prompts[0],
+                                       "\"chosen_index\": 2, \"rejected_index\": 0");
     g_autofree char *b2 = submit_body (task, prompts[1], "\"chosen_index\": 1");
     g_autofree char *b3 = submit_body (task, prompts[2], "\"spam\": true");
     g_autofree char *b4 = submit_body (task, prompts[0], "\"chosen_index\": 0");
@@ -1678,8 +1681,8 @@ test_export_streams (Fixture       *f,
   g_assert_cmpuint (lines->len, ==, 1200);
   g_assert_cmpstr (soup_message_headers_get_one (soup_message_get_response_headers (msg),
                                                  "Transfer-Encoding"), ==, "chunked");
-  g_assert_cmpint (soup_message_headers_get_content_length (soup_message_get_response_headers (msg)),
-                   ==, 0);
+  g_assert_cmpint (soup_message_headers_get_content_length (
+                     soup_message_get_response_headers (msg)), ==, 0);
   for (guint i = 0; i < lines->len; i++)
     {
       JsonObject *obj = json_node_get_object (g_ptr_array_index (lines, i));

@@ -11,6 +11,9 @@
 #include "db/cdl-annotation-repo.h"
 #include "db/cdl-pq.h"
 
+/* The stored order of a batch's images, which indexes refer to. */
+#define IMAGE_ORDER "ORDER BY s.position, g.batch_index"
+
 /* The export's server-side cursor; one per connection at a time. */
 #define EXPORT_CURSOR "cdl_dpo_export"
 
@@ -118,12 +121,13 @@ batches_from_rows (PGconn          *conn,
   params[1] = id_literal;
 
   images = cdl_pq_exec (conn,
-                        "SELECT g.prompt_id, array_agg (g.id::text ORDER BY s.position, g.batch_index),"
-                        "  array_agg (g.image_uri ORDER BY s.position, g.batch_index),"
-                        "  array_agg (coalesce (g.thumb_uri, '') ORDER BY s.position, g.batch_index),"
-                        "  array_agg (coalesce (g.checksum, '') ORDER BY s.position, g.batch_index),"
-                        "  array_agg (g.seed_value::text ORDER BY s.position, g.batch_index),"
-                        "  array_agg (g.batch_index::text ORDER BY s.position, g.batch_index)"
+                        "SELECT g.prompt_id,"
+                        "  array_agg (g.id::text " IMAGE_ORDER "),"
+                        "  array_agg (g.image_uri " IMAGE_ORDER "),"
+                        "  array_agg (coalesce (g.thumb_uri, '') " IMAGE_ORDER "),"
+                        "  array_agg (coalesce (g.checksum, '') " IMAGE_ORDER "),"
+                        "  array_agg (g.seed_value::text " IMAGE_ORDER "),"
+                        "  array_agg (g.batch_index::text " IMAGE_ORDER ")"
                         " FROM generations g JOIN seeds s ON s.id = g.seed_id"
                         " WHERE g.task_id = $1 AND g.prompt_id = ANY ($2::uuid[])"
                         "   AND g.state = 'done' AND g.image_uri IS NOT NULL"
@@ -691,11 +695,10 @@ cdl_annotation_repo_export_open (PGconn      *conn,
                        " JOIN tasks t ON t.id = a.task_id"
                        " JOIN workflows w ON w.id = t.workflow_id"
                        " CROSS JOIN LATERAL ("
-                       "   SELECT array_agg (g.image_uri ORDER BY s.position, g.batch_index) AS uris,"
-                       "     array_agg (g.seed_value::text ORDER BY s.position, g.batch_index) AS seeds,"
-                       "     array_agg (g.batch_index::text ORDER BY s.position, g.batch_index) AS indexes,"
-                       "     array_agg (coalesce (g.checksum, '') ORDER BY s.position, g.batch_index)"
-                       "       AS checksums"
+                       "   SELECT array_agg (g.image_uri " IMAGE_ORDER ") AS uris,"
+                       "     array_agg (g.seed_value::text " IMAGE_ORDER ") AS seeds,"
+                       "     array_agg (g.batch_index::text " IMAGE_ORDER ") AS indexes,"
+                       "     array_agg (coalesce (g.checksum, '') " IMAGE_ORDER ") AS checksums"
                        "   FROM generations g JOIN seeds s ON s.id = g.seed_id"
                        "   WHERE g.task_id = a.task_id AND g.prompt_id = a.batch_id"
                        "     AND g.state = 'done' AND g.image_uri IS NOT NULL) i"
