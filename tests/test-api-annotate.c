@@ -1547,6 +1547,31 @@ test_export (Fixture       *f,
     call_error (f, "GET", bad, f->admin_token, NULL, 400, "format");
   }
 
+  /* The command line writes the same file. */
+  {
+    g_autoptr(GSubprocessLauncher) launcher = server_launcher (f);
+    g_autofree char *out_path = g_build_filename (f->tmpdir, "export.jsonl", NULL);
+    g_autofree char *from_cli = NULL;
+    g_autoptr(SoupMessage) again_msg = NULL;
+    g_autoptr(GBytes) over_http = fetch (f, path, f->admin_token, NULL, NULL, &again_msg);
+    g_autoptr(GSubprocess) proc = NULL;
+    g_autoptr(GError) error = NULL;
+    gsize len = 0;
+    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+                           "--data-dir", f->data_dir, "export-dpo", task,
+                           "--output", out_path, NULL };
+
+    g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+    g_assert_no_error (error);
+    g_subprocess_wait_check (proc, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_file_get_contents (out_path, &from_cli, &len, NULL));
+    g_assert_cmpmem (from_cli, len, g_bytes_get_data (over_http, NULL),
+                     g_bytes_get_size (over_http));
+    g_assert_cmpuint (len, >, 0);
+  }
+
   /* Only operators export; unknown tasks are 404 envelopes. */
   call_error (f, "GET", path, ann_a, NULL, 403, NULL);
   {

@@ -6,10 +6,12 @@
 
 #include "config.h"
 
+#include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "api/cdl-api-server.h"
 #include "services/cdl-instance.h"
@@ -21,6 +23,8 @@ typedef struct
   char     *data_dir;
   char     *storage_dir;
   char     *create_admin;
+  char     *format;
+  char     *output;
   double    health_interval;
   gboolean  version;
 } Options;
@@ -32,6 +36,8 @@ options_clear (Options *opts)
   g_clear_pointer (&opts->data_dir, g_free);
   g_clear_pointer (&opts->storage_dir, g_free);
   g_clear_pointer (&opts->create_admin, g_free);
+  g_clear_pointer (&opts->format, g_free);
+  g_clear_pointer (&opts->output, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
@@ -88,6 +94,64 @@ create_admin (CdlInstance *instance,
   return EXIT_SUCCESS;
 }
 
+/* comfy-datalabel-server export-dpo TASK_ID [--format dpo|pairs]
+ * [--output FILE]: the same JSONL as GET /api/tasks/{id}/export/dpo. */
+static int
+export_dpo (CdlInstance *instance,
+            const char  *task_id,
+            const char  *format,
+            const char  *output)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GOutputStream) stream = NULL;
+  g_autoptr(GFile) file = NULL;
+  CdlExportFormat kind = CDL_EXPORT_DPO;
+  gint64 lines;
+
+  if (task_id == NULL)
+    {
+      g_printerr ("Usage: comfy-datalabel-server export-dpo TASK_ID [--format dpo|pairs]"
+                  " [--output FILE]\n");
+      return EXIT_FAILURE;
+    }
+  if (format != NULL && g_strcmp0 (format, "pairs") == 0)
+    kind = CDL_EXPORT_PAIRS;
+  else if (format != NULL && g_strcmp0 (format, "dpo") != 0)
+    {
+      g_printerr ("--format must be dpo or pairs\n");
+      return EXIT_FAILURE;
+    }
+
+  if (output != NULL)
+    {
+      file = g_file_new_for_commandline_arg (output);
+      stream = G_OUTPUT_STREAM (g_file_replace (file, NULL, FALSE, G_FILE_CREATE_NONE, NULL,
+                                                &error));
+      if (stream == NULL)
+        {
+          g_printerr ("Cannot write %s: %s\n", output, error->message);
+          return EXIT_FAILURE;
+        }
+    }
+  else
+    {
+      stream = g_unix_output_stream_new (STDOUT_FILENO, FALSE);
+    }
+
+  lines = cdl_annotation_service_export_to_stream (
+    cdl_instance_get_annotation_service (instance), task_id, kind, stream, NULL, &error);
+  if (lines < 0 || !g_output_stream_close (stream, NULL, &error))
+    {
+      g_printerr ("The export failed: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+
+  if (output != NULL)
+    g_printerr ("Wrote %" G_GINT64_FORMAT " lines to %s\n", lines, output);
+
+  return EXIT_SUCCESS;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -115,6 +179,10 @@ main (int   argc,
       "Create an admin and print a new token as the last line, then exit", "NAME" },
     { "health-interval", 0, 0, G_OPTION_ARG_DOUBLE, &opts.health_interval,
       "Seconds between worker health checks (default 30)", "SECONDS" },
+    { "format", 0, 0, G_OPTION_ARG_STRING, &opts.format,
+      "With export-dpo: dpo (default) or pairs", "FORMAT" },
+    { "output", 0, 0, G_OPTION_ARG_FILENAME, &opts.output,
+      "With export-dpo: the file to write (default: standard output)", "FILE" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opts.version,
       "Print the version and exit", NULL },
     { NULL }
@@ -122,7 +190,7 @@ main (int   argc,
 
   setlocale (LC_ALL, "");
 
-  context = g_option_context_new ("- ComfyUI DataLabel headless server");
+  context = g_option_context_new ("[export-dpo TASK_ID] - ComfyUI DataLabel headless server");
   g_option_context_set_summary (context,
     "Runs the REST API, the annotation web page and the orchestrator without a GUI.\n"
     "The database comes from DATABASE_URL or the PG* variables when set; otherwise\n"
@@ -173,6 +241,14 @@ main (int   argc,
   if (opts.create_admin != NULL)
     {
       int status = create_admin (instance, opts.create_admin);
+
+      cdl_instance_shutdown (instance);
+      return status;
+    }
+
+  if (argc >= 2 && g_strcmp0 (argv[1], "export-dpo") == 0)
+    {
+      int status = export_dpo (instance, argc == 3 ? argv[2] : NULL, opts.format, opts.output);
 
       cdl_instance_shutdown (instance);
       return status;

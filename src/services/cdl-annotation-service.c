@@ -1185,51 +1185,65 @@ cdl_dpo_export_free (CdlDpoExport *export)
   g_free (export);
 }
 
+/* Blocking: the export's connection, cursor and slot. */
+static CdlDpoExport *
+export_open (CdlAnnotationService  *self,
+             const char            *task_id,
+             CdlExportFormat        format,
+             GError               **error)
+{
+  g_autoptr(CdlDpoExport) export = g_new0 (CdlDpoExport, 1);
+
+  export->db = g_object_ref (self->db);
+  export->uri_base = g_strdup (self->export_uri_base);
+  export->format = format;
+  export->store = g_object_ref (self->store);
+
+  if (g_atomic_int_add (self->exports_running, 1) >= EXPORTS_MAX)
+    {
+      (void) g_atomic_int_add (self->exports_running, -1);
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_RATE_LIMITED,
+                   "%d exports are running on this instance; try again when one is done",
+                   EXPORTS_MAX);
+      return NULL;
+    }
+  export->running = g_atomic_rc_box_acquire (self->exports_running);
+
+  /* The connection stays with the export for the cursor's sake. */
+  export->conn = cdl_db_acquire (self->db, error);
+  if (export->conn == NULL)
+    goto fail;
+
+  if (!cdl_annotation_repo_check_task (export->conn, task_id, NULL, NULL, error))
+    goto fail;
+
+  if (format == CDL_EXPORT_VERIFY
+      ? !cdl_annotation_repo_verify_open (export->conn, task_id, error)
+      : !cdl_annotation_repo_export_open (export->conn, task_id, error))
+    goto fail;
+
+  return g_steal_pointer (&export);
+
+fail:
+  cdl_service_error_translate (error);
+  return NULL;
+}
+
 static void
 export_open_thread (GTask        *task,
                     gpointer      source_object,
                     gpointer      task_data,
                     GCancellable *cancellable)
 {
-  CdlAnnotationService *self = source_object;
   Op *op = task_data;
-  g_autoptr(CdlDpoExport) export = g_new0 (CdlDpoExport, 1);
+  CdlDpoExport *export;
   GError *error = NULL;
 
-  export->db = g_object_ref (self->db);
-  export->uri_base = g_strdup (self->export_uri_base);
-  export->format = op->format;
-  export->store = g_object_ref (self->store);
-
-  if (g_atomic_int_add (self->exports_running, 1) >= EXPORTS_MAX)
-    {
-      (void) g_atomic_int_add (self->exports_running, -1);
-      g_set_error (&error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_RATE_LIMITED,
-                   "%d exports are running on this instance; try again when one is done",
-                   EXPORTS_MAX);
-      goto fail;
-    }
-  export->running = g_atomic_rc_box_acquire (self->exports_running);
-
-  /* The connection stays with the export for the cursor's sake. */
-  export->conn = cdl_db_acquire (self->db, &error);
-  if (export->conn == NULL)
-    goto fail;
-
-  if (!cdl_annotation_repo_check_task (export->conn, op->task_id, NULL, NULL, &error))
-    goto fail;
-
-  if (op->format == CDL_EXPORT_VERIFY
-      ? !cdl_annotation_repo_verify_open (export->conn, op->task_id, &error)
-      : !cdl_annotation_repo_export_open (export->conn, op->task_id, &error))
-    goto fail;
-
-  g_task_return_pointer (task, g_steal_pointer (&export), (GDestroyNotify)cdl_dpo_export_free);
-  return;
-
-fail:
-  cdl_service_error_translate (&error);
-  g_task_return_error (task, error);
+  export = export_open (source_object, op->task_id, op->format, &error);
+  if (export == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, export, (GDestroyNotify)cdl_dpo_export_free);
 }
 
 void
@@ -1359,15 +1373,14 @@ verify_some (CdlDpoExport  *export,
   return TRUE;
 }
 
-static void
-export_next_thread (GTask        *task,
-                    gpointer      source_object,
-                    gpointer      task_data,
-                    GCancellable *cancellable)
+/* Blocking: the next lines, an empty GBytes at the end. */
+static GBytes *
+export_next (CdlDpoExport  *export,
+             GCancellable  *cancellable,
+             GError       **error)
 {
-  CdlDpoExport *export = task_data;
   g_autoptr(GString) out = g_string_new (NULL);
-  GError *error = NULL;
+  GError *local_error = NULL;
 
   /* Rows whose line cannot be built are skipped, so keep fetching until
    * something is written or the cursor ends. */
@@ -1375,33 +1388,48 @@ export_next_thread (GTask        *task,
     {
       int n;
 
-      if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+      if (g_cancellable_set_error_if_cancelled (cancellable, &local_error))
         break;
 
       if (export->format == CDL_EXPORT_VERIFY)
         {
-          if (!verify_some (export, out, cancellable, &error))
+          if (!verify_some (export, out, cancellable, &local_error))
             break;
           continue;
         }
 
       n = cdl_annotation_repo_export_fetch (export->conn, EXPORT_FETCH_ROWS, export->uri_base,
-                                            export->format == CDL_EXPORT_PAIRS, out, &error);
+                                            export->format == CDL_EXPORT_PAIRS, out,
+                                            &local_error);
       if (n < 0)
         break;
       if (n == 0)
         export->done = TRUE;
     }
 
-  if (error != NULL)
+  if (local_error != NULL)
     {
-      cdl_service_error_translate (&error);
-      g_task_return_error (task, error);
-      return;
+      cdl_service_error_translate (&local_error);
+      g_propagate_error (error, local_error);
+      return NULL;
     }
 
-  g_task_return_pointer (task, g_string_free_to_bytes (g_steal_pointer (&out)),
-                         (GDestroyNotify)g_bytes_unref);
+  return g_string_free_to_bytes (g_steal_pointer (&out));
+}
+
+static void
+export_next_thread (GTask        *task,
+                    gpointer      source_object,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  GError *error = NULL;
+  GBytes *bytes = export_next (task_data, cancellable, &error);
+
+  if (bytes == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, bytes, (GDestroyNotify)g_bytes_unref);
 }
 
 void
@@ -1428,4 +1456,46 @@ cdl_dpo_export_next_finish (CdlDpoExport  *export,
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+gint64
+cdl_annotation_service_export_to_stream (CdlAnnotationService  *self,
+                                         const char            *task_id,
+                                         CdlExportFormat        format,
+                                         GOutputStream         *stream,
+                                         GCancellable          *cancellable,
+                                         GError               **error)
+{
+  g_autoptr(CdlDpoExport) export = NULL;
+  gint64 lines = 0;
+
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), -1);
+  g_return_val_if_fail (G_IS_OUTPUT_STREAM (stream), -1);
+
+  export = export_open (self, task_id, format, error);
+  if (export == NULL)
+    return -1;
+
+  for (;;)
+    {
+      g_autoptr(GBytes) bytes = export_next (export, cancellable, error);
+      gsize len = 0;
+      const char *data;
+
+      if (bytes == NULL)
+        return -1;
+
+      data = g_bytes_get_data (bytes, &len);
+      if (len == 0)
+        break;
+
+      for (gsize i = 0; i < len; i++)
+        if (data[i] == '\n')
+          lines++;
+
+      if (!g_output_stream_write_all (stream, data, len, NULL, cancellable, error))
+        return -1;
+    }
+
+  return lines;
 }

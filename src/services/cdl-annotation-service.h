@@ -173,6 +173,15 @@ CdlDpoExport *cdl_annotation_service_export_open_finish (CdlAnnotationService *s
                                                          GAsyncResult         *result,
                                                          GError              **error);
 
+/* Blocking, for the command line: writes the whole export to @stream
+ * (not closed). Returns the number of lines, or -1 with @error set. */
+gint64        cdl_annotation_service_export_to_stream (CdlAnnotationService *self,
+                                                       const char           *task_id,
+                                                       CdlExportFormat       format,
+                                                       GOutputStream        *stream,
+                                                       GCancellable         *cancellable,
+                                                       GError              **error);
+
 /* The next lines of JSONL; an empty GBytes at the end. */
 void          cdl_dpo_export_next_async  (CdlDpoExport         *export,
                                           GCancellable         *cancellable,
