@@ -824,9 +824,34 @@ test_next_batch (Fixture       *f,
   cdl_shuffle_order (alice, x, 2, want);
   for (guint i = 0; i < 2; i++)
     g_assert_cmpint (json_array_get_int_element (shown, i), ==, want[i]);
-  /* Prefetch: the other batches' thumbnails, signed. */
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
-                      json_node_get_object (a1), "prefetch")), ==, 2);
+  /* Prefetch: the other batches' thumbnails, signed and cacheable. */
+  {
+    JsonArray *prefetch = json_object_get_array_member (json_node_get_object (a1), "prefetch");
+
+    g_assert_cmpuint (json_array_get_length (prefetch), ==, 2);
+    for (guint i = 0; i < 2; i++)
+      {
+        JsonObject *next = json_array_get_object_element (prefetch, i);
+        JsonArray *thumbs = json_object_get_array_member (next, "thumbnails");
+
+        g_assert_cmpstr (json_object_get_string_member (next, "batch_id"), !=, x);
+        g_assert_cmpuint (json_array_get_length (thumbs), ==, 2);
+        for (guint j = 0; j < 2; j++)
+          {
+            g_autoptr(SoupMessage) msg = NULL;
+            g_autoptr(GBytes) thumb = fetch (f, json_array_get_string_element (thumbs, j),
+                                             NULL, NULL, NULL, &msg);
+
+            g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+            g_assert_true (g_str_has_prefix (soup_message_headers_get_one (
+                                               soup_message_get_response_headers (msg),
+                                               "Cache-Control"), "public, max-age="));
+            g_assert_cmpstr (soup_message_headers_get_content_type (
+                               soup_message_get_response_headers (msg), NULL), ==,
+                             "image/jpeg");
+          }
+      }
+  }
   g_hash_table_add (handed, (gpointer)x);
 
   /* Asking again returns the same leased batch. */
