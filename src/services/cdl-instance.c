@@ -327,6 +327,7 @@ cdl_instance_start_services (CdlInstance *self)
   cdl_health_monitor_start (self->monitor);
 
   cdl_worker_service_watch (self->workers, self->listener);
+  cdl_run_service_watch (self->runs, self->listener);
   cdl_db_listener_start (self->listener);
 
   if (self->scheduler != NULL)

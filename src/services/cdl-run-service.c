@@ -8,6 +8,7 @@
 
 #include "core/cdl-schedule.h"
 #include "core/cdl-task.h"
+#include "db/cdl-db-listener.h"
 #include "db/cdl-job-repo.h"
 #include "db/cdl-settings-repo.h"
 #include "services/cdl-run-service.h"
@@ -23,6 +24,13 @@ struct _CdlRunService
 };
 
 G_DEFINE_FINAL_TYPE (CdlRunService, cdl_run_service, G_TYPE_OBJECT)
+
+enum {
+  PROGRESS_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 typedef enum
 {
@@ -66,6 +74,13 @@ static void
 cdl_run_service_class_init (CdlRunServiceClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = cdl_run_service_dispose;
+
+  signals[PROGRESS_CHANGED] =
+    g_signal_new ("progress-changed",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -603,4 +618,37 @@ cdl_run_service_finish (CdlRunService  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* Changes announced by the database ---------------------------------------- */
+
+static void
+notification_cb (CdlDbListener *listener,
+                 const char    *channel,
+                 const char    *payload,
+                 CdlRunService *self)
+{
+  if (g_strcmp0 (channel, CDL_PROGRESS_CHANNEL) != 0)
+    return;
+
+  g_signal_emit (self, signals[PROGRESS_CHANGED], 0,
+                 payload != NULL && *payload != '\0' ? payload : NULL);
+}
+
+static void
+resync_cb (CdlDbListener *listener,
+           CdlRunService *self)
+{
+  g_signal_emit (self, signals[PROGRESS_CHANGED], 0, NULL);
+}
+
+void
+cdl_run_service_watch (CdlRunService *self,
+                       CdlDbListener *listener)
+{
+  g_return_if_fail (CDL_IS_RUN_SERVICE (self));
+  g_return_if_fail (CDL_IS_DB_LISTENER (listener));
+
+  g_signal_connect_object (listener, "notification", G_CALLBACK (notification_cb), self, 0);
+  g_signal_connect_object (listener, "resync", G_CALLBACK (resync_cb), self, 0);
 }

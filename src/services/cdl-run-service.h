@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "db/cdl-db.h"
+#include "db/cdl-db-listener.h"
 #include "engine/cdl-scheduler.h"
 #include "services/cdl-worker-service.h"
 
@@ -74,5 +75,15 @@ void      cdl_run_service_progress_async    (CdlRunService       *self,
 JsonNode *cdl_run_service_finish            (CdlRunService       *self,
                                              GAsyncResult        *result,
                                              GError             **error);
+
+/* Re-emits what @listener hears on CDL_PROGRESS_CHANNEL. */
+void      cdl_run_service_watch             (CdlRunService       *self,
+                                             CdlDbListener       *listener);
+
+/* Signals (emitted on the main context of the listener):
+ *   "progress-changed" (const char *task_id): a task's images were
+ *   stored or its run changed state, in any instance; %NULL when the
+ *   notifications may have been missed and every task may have changed.
+ */
 
 G_END_DECLS

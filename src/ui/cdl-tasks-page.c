@@ -9,6 +9,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "ui/cdl-run-dashboard.h"
 #include "ui/cdl-task-wizard.h"
 #include "ui/cdl-tasks-page.h"
 
@@ -47,6 +48,8 @@ struct _CdlTasksPage
   GtkWidget          *lock_icon;
   GtkLabel           *subtitle_label;
   GtkWidget          *freeze_button;
+  GtkWidget          *run_button;
+  CdlRunDashboard    *dashboard;
   AdwActionRow       *workflow_row;
   AdwActionRow       *pools_row;
   AdwActionRow       *counts_row;
@@ -71,6 +74,9 @@ static GParamSpec *properties[N_PROPS];
 static void cdl_tasks_page_load_detail (CdlTasksPage *self,
                                         const char   *id,
                                         int           after);
+static void cdl_tasks_page_list_cb     (GObject      *object,
+                                        GAsyncResult *result,
+                                        gpointer      user_data);
 
 static void
 cdl_tasks_page_toast (CdlTasksPage *self,
@@ -124,6 +130,10 @@ cdl_task_state_title (const char *state)
     return _("Frozen");
   if (g_strcmp0 (state, "RUNNING") == 0)
     return _("Running");
+  if (g_strcmp0 (state, "PAUSED") == 0)
+    return _("Paused");
+  if (g_strcmp0 (state, "CANCELLED") == 0)
+    return _("Cancelled");
   if (g_strcmp0 (state, "DONE") == 0)
     return _("Done");
   if (g_strcmp0 (state, "FAILED") == 0)
@@ -136,7 +146,9 @@ static void
 cdl_set_state_badge (GtkLabel   *badge,
                      const char *state)
 {
-  static const char * const classes[] = { "draft", "frozen", "healthy", "unhealthy" };
+  static const char * const classes[] = {
+    "draft", "frozen", "running", "healthy", "unhealthy", "disabled",
+  };
   const char *css_class = "frozen";
 
   if (g_strcmp0 (state, CDL_TASK_STATE_DRAFT) == 0)
@@ -145,6 +157,10 @@ cdl_set_state_badge (GtkLabel   *badge,
     css_class = "healthy";
   else if (g_strcmp0 (state, "FAILED") == 0)
     css_class = "unhealthy";
+  else if (g_strcmp0 (state, "RUNNING") == 0)
+    css_class = "running";
+  else if (g_strcmp0 (state, "PAUSED") == 0 || g_strcmp0 (state, "CANCELLED") == 0)
+    css_class = "disabled";
 
   gtk_label_set_label (badge, cdl_task_state_title (state));
   for (guint i = 0; i < G_N_ELEMENTS (classes); i++)
@@ -291,6 +307,51 @@ cdl_tasks_page_show_prompts (CdlTasksPage *self)
   gtk_widget_set_sensitive (self->next_button, data->next_after >= 0);
 }
 
+/* The state of the shown task: the dashboard's when it has read one,
+ * since a run moves on without the task service. */
+static const char *
+cdl_tasks_page_shown_state (CdlTasksPage *self)
+{
+  const char *state = cdl_run_dashboard_get_state (self->dashboard);
+
+  if (self->shown == NULL)
+    return NULL;
+
+  if (state != NULL && g_strcmp0 (cdl_run_dashboard_get_task (self->dashboard),
+                                  cdl_task_get_id (self->shown)) == 0)
+    return state;
+
+  return cdl_task_get_state (self->shown);
+}
+
+static void
+cdl_tasks_page_update_run (CdlTasksPage *self)
+{
+  gboolean frozen = g_strcmp0 (cdl_tasks_page_shown_state (self), CDL_TASK_STATE_FROZEN) == 0;
+
+  gtk_widget_set_visible (self->run_button, frozen);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.run", frozen);
+}
+
+static void
+cdl_tasks_page_run_state_cb (CdlTasksPage    *self,
+                             GParamSpec      *pspec,
+                             CdlRunDashboard *dashboard)
+{
+  const char *state = cdl_tasks_page_shown_state (self);
+
+  if (self->shown == NULL || state == NULL)
+    return;
+
+  cdl_set_state_badge (self->state_badge, state);
+  cdl_tasks_page_update_run (self);
+
+  /* The list shows each task's state too. */
+  if (g_strcmp0 (state, cdl_task_get_state (self->shown)) != 0 && self->service != NULL)
+    cdl_task_service_list_async (self->service, self->cancellable,
+                                 cdl_tasks_page_list_cb, g_object_ref (self));
+}
+
 static void
 cdl_tasks_page_show_task (CdlTasksPage *self)
 {
@@ -308,6 +369,12 @@ cdl_tasks_page_show_task (CdlTasksPage *self)
   gtk_widget_set_visible (self->lock_icon, !draft);
   gtk_widget_set_visible (self->freeze_button, draft);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.freeze", draft && !self->freezing);
+
+  /* A frozen task and everything after it shows its generation. */
+  gtk_widget_set_visible (GTK_WIDGET (self->dashboard), !draft);
+  cdl_run_dashboard_set_task (self->dashboard, draft ? NULL : data->id);
+  cdl_set_state_badge (self->state_badge, cdl_tasks_page_shown_state (self));
+  cdl_tasks_page_update_run (self);
 
   if (!draft && data->frozen_at != NULL)
     {
@@ -686,6 +753,14 @@ cdl_tasks_page_freeze_action (GtkWidget  *widget,
 }
 
 static void
+cdl_tasks_page_run_action (GtkWidget  *widget,
+                           const char *action_name,
+                           GVariant   *parameter)
+{
+  cdl_tasks_page_run (CDL_TASKS_PAGE (widget));
+}
+
+static void
 cdl_tasks_page_new_action (GtkWidget  *widget,
                            const char *action_name,
                            GVariant   *parameter)
@@ -835,6 +910,8 @@ cdl_tasks_page_class_init (CdlTasksPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, lock_icon);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, subtitle_label);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, freeze_button);
+  gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, run_button);
+  gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, dashboard);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, workflow_row);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, pools_row);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, counts_row);
@@ -854,6 +931,10 @@ cdl_tasks_page_class_init (CdlTasksPageClass *klass)
                                    cdl_tasks_page_freeze_action);
   gtk_widget_class_install_action (widget_class, "tasks.reload", NULL,
                                    cdl_tasks_page_reload_action);
+  gtk_widget_class_install_action (widget_class, "tasks.run", NULL,
+                                   cdl_tasks_page_run_action);
+
+  g_type_ensure (CDL_TYPE_RUN_DASHBOARD);
 }
 
 static void
@@ -880,6 +961,11 @@ cdl_tasks_page_init (CdlTasksPage *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.new", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.freeze", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.reload", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.run", FALSE);
+
+  g_signal_connect_object (self->dashboard, "notify::state",
+                           G_CALLBACK (cdl_tasks_page_run_state_cb), self,
+                           G_CONNECT_SWAPPED);
 
   cdl_tasks_page_update_view (self);
 }
@@ -914,6 +1000,7 @@ cdl_tasks_page_set_services (CdlTasksPage       *self,
     g_signal_handlers_disconnect_by_func (self->service, cdl_tasks_page_task_changed_cb, self);
 
   g_set_object (&self->service, tasks);
+  cdl_run_dashboard_set_task (self->dashboard, NULL);
   self->loaded = FALSE;
   g_clear_object (&self->shown);
   g_list_store_remove_all (self->store);
@@ -1091,4 +1178,36 @@ cdl_tasks_page_freeze (CdlTasksPage *self)
                          0);
 
   gtk_window_present (GTK_WINDOW (dialog));
+}
+
+void
+cdl_tasks_page_set_run_services (CdlTasksPage     *self,
+                                 CdlRunService    *runs,
+                                 CdlWorkerService *workers)
+{
+  g_return_if_fail (CDL_IS_TASKS_PAGE (self));
+  g_return_if_fail (runs == NULL || CDL_IS_RUN_SERVICE (runs));
+  g_return_if_fail (workers == NULL || CDL_IS_WORKER_SERVICE (workers));
+
+  cdl_run_dashboard_set_services (self->dashboard, runs, self->service, workers);
+}
+
+CdlRunDashboard *
+cdl_tasks_page_get_dashboard (CdlTasksPage *self)
+{
+  g_return_val_if_fail (CDL_IS_TASKS_PAGE (self), NULL);
+
+  return self->dashboard;
+}
+
+void
+cdl_tasks_page_run (CdlTasksPage *self)
+{
+  g_return_if_fail (CDL_IS_TASKS_PAGE (self));
+
+  if (self->shown == NULL ||
+      g_strcmp0 (cdl_tasks_page_shown_state (self), CDL_TASK_STATE_FROZEN) != 0)
+    return;
+
+  cdl_run_dashboard_run (self->dashboard);
 }

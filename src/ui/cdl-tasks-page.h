@@ -3,6 +3,7 @@
  * Lists the tasks with their state; shows the selected one with its
  * prompts and seeds a page at a time; opens the wizard that builds a new
  * task and freezes a draft after a confirmation that shows what is locked.
+ * A frozen task is run from here, and its generation dashboard shown.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -11,9 +12,12 @@
 #include <adwaita.h>
 
 #include "services/cdl-pool-service.h"
+#include "services/cdl-run-service.h"
 #include "services/cdl-settings-service.h"
 #include "services/cdl-task-service.h"
+#include "services/cdl-worker-service.h"
 #include "services/cdl-workflow-service.h"
+#include "ui/cdl-run-dashboard.h"
 
 G_BEGIN_DECLS
 
@@ -42,5 +46,13 @@ void          cdl_tasks_page_select_task  (CdlTasksPage       *self,
                                            const char         *id);
 /* Asks to freeze the task shown; the confirmation does the rest. */
 void          cdl_tasks_page_freeze       (CdlTasksPage       *self);
+
+/* The services of the generation dashboard (set after the others). */
+void          cdl_tasks_page_set_run_services (CdlTasksPage     *self,
+                                               CdlRunService    *runs,
+                                               CdlWorkerService *workers);
+CdlRunDashboard *cdl_tasks_page_get_dashboard (CdlTasksPage     *self);
+/* Starts the generation of the shown task when it is frozen. */
+void          cdl_tasks_page_run              (CdlTasksPage     *self);
 
 G_END_DECLS

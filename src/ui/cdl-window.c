@@ -134,6 +134,9 @@ cdl_window_sync_state (CdlWindow *self)
                                      cdl_instance_get_workflow_service (instance),
                                      cdl_instance_get_pool_service (instance),
                                      cdl_instance_get_settings_service (instance));
+        cdl_tasks_page_set_run_services (self->tasks_page,
+                                         cdl_instance_get_run_service (instance),
+                                         cdl_instance_get_worker_service (instance));
         gtk_stack_set_visible_child_name (self->main_stack, "ready");
       }
       break;
