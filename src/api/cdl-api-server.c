@@ -494,6 +494,7 @@ cdl_api_server_new (CdlInstance *instance)
   cdl_api_media_register (self);
   cdl_api_export_register (self);
   cdl_api_runs_register (self);
+  cdl_api_pilot_register (self);
 
   return self;
 }

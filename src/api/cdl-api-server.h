@@ -52,5 +52,6 @@ void          cdl_api_annotations_register (CdlApiServer *self);
 void          cdl_api_media_register      (CdlApiServer  *self);
 void          cdl_api_export_register     (CdlApiServer  *self);
 void          cdl_api_runs_register       (CdlApiServer  *self);
+void          cdl_api_pilot_register      (CdlApiServer  *self);
 
 G_END_DECLS

@@ -674,6 +674,12 @@ cdl_task_repo_freeze (PGconn      *conn,
   res = cdl_pq_exec (conn,
                      "UPDATE tasks SET state = 'FROZEN', frozen_at = now (),"
                      " frozen_snapshot = $2::jsonb"
+                     /* A pilot that worked hands its settings to the mass run. */
+                     "  || CASE WHEN pilot ? 'settings' THEN jsonb_build_object ('pilot',"
+                     "       jsonb_build_object ('settings', pilot -> 'settings',"
+                     "                           'retries_used', pilot -> 'retries_used',"
+                     "                           'worker_id', pilot -> 'worker_id'))"
+                     "     ELSE '{}'::jsonb END"
                      " WHERE id = $1 AND state = 'DRAFT' RETURNING id",
                      2, params, error);
   if (res == NULL)

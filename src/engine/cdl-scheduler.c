@@ -32,6 +32,7 @@
 #include "db/cdl-lease-repo.h"
 #include "db/cdl-settings-repo.h"
 #include "db/cdl-worker-repo.h"
+#include "engine/cdl-pilot.h"
 #include "engine/cdl-scheduler.h"
 #include "storage/cdl-storage-key.h"
 
@@ -79,6 +80,8 @@ typedef struct
   int         workflow_version;
   char       *model;
   char      **runnable;
+  int         width;       /* > 0: the pilot's, lower than the graph's */
+  int         height;
   char       *first_prompt;
   gint64      first_seed;
   gint64      last_notify_us;
@@ -222,7 +225,9 @@ load_task_ctx (PGconn      *conn,
                      "  (SELECT text FROM prompts WHERE task_id = t.id"
                      "   ORDER BY position LIMIT 1),"
                      "  (SELECT s.seed_value FROM seeds s JOIN prompts p ON p.id = s.prompt_id"
-                     "   WHERE s.task_id = t.id ORDER BY p.position, s.position LIMIT 1)"
+                     "   WHERE s.task_id = t.id ORDER BY p.position, s.position LIMIT 1),"
+                     "  (frozen_snapshot -> 'pilot' -> 'settings' ->> 'width')::integer,"
+                     "  (frozen_snapshot -> 'pilot' -> 'settings' ->> 'height')::integer"
                      " FROM tasks t WHERE id = $1 AND frozen_snapshot IS NOT NULL",
                      1, params, error);
   if (res == NULL)
@@ -260,6 +265,20 @@ load_task_ctx (PGconn      *conn,
   t->model = g_strdup (json_object_get_string_member_with_default (obj, "model", NULL));
   t->first_prompt = g_strdup (cdl_pq_get_string (res, 0, 1));
   t->first_seed = cdl_pq_get_int64 (res, 0, 2);
+
+  /* The size the pilot settled on, when it had to lower the graph's. */
+  if (cdl_pq_get_string (res, 0, 3) != NULL && cdl_pq_get_string (res, 0, 4) != NULL)
+    {
+      CdlGenSize size = cdl_pilot_graph_size (t->graph);
+      int width = cdl_pq_get_int (res, 0, 3);
+      int height = cdl_pq_get_int (res, 0, 4);
+
+      if (width > 0 && height > 0 && (width != size.width || height != size.height))
+        {
+          t->width = width;
+          t->height = height;
+        }
+    }
 
   member = json_object_get_member (obj, "runnable_worker_ids");
   if (member != NULL && JSON_NODE_HOLDS_ARRAY (member))
@@ -825,6 +844,8 @@ submit (Dispatch   *d,
     .seed_nodes = d->task->seed_nodes,
     .seed = seed,
     .batch_size = batch_size,
+    .width = d->task->width,
+    .height = d->task->height,
   };
 
   graph = cdl_graph_patch (d->task->graph, &patch, &error);

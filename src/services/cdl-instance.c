@@ -47,6 +47,7 @@ struct _CdlInstance
   CdlThumbnailer    *thumbnailer;
   CdlScheduler      *scheduler;
   CdlRunService     *runs;
+  CdlPilotService   *pilots;
 };
 
 G_DEFINE_FINAL_TYPE (CdlInstance, cdl_instance, G_TYPE_OBJECT)
@@ -61,6 +62,7 @@ cdl_instance_dispose (GObject *object)
   g_clear_object (&self->monitor);
   g_clear_object (&self->annotations);
   g_clear_object (&self->runs);
+  g_clear_object (&self->pilots);
   g_clear_object (&self->scheduler);
   g_clear_object (&self->thumbnailer);
   g_clear_object (&self->store);
@@ -229,6 +231,8 @@ create_services (CdlInstance *self)
                                            self->thumbnailer, lookup_api_key, self);
     }
   self->runs = cdl_run_service_new (self->db, self->workers, self->scheduler);
+  self->pilots = cdl_pilot_service_new (self->db, self->workers, self->client, self->store,
+                                        self->annotations, lookup_api_key, self);
 }
 
 static void
@@ -434,6 +438,14 @@ cdl_instance_get_run_service (CdlInstance *self)
   g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
 
   return self->runs;
+}
+
+CdlPilotService *
+cdl_instance_get_pilot_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->pilots;
 }
 
 CdlScheduler *

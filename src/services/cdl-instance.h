@@ -18,6 +18,7 @@
 #include "services/cdl-auth-service.h"
 #include "services/cdl-annotation-service.h"
 #include "services/cdl-health-monitor.h"
+#include "services/cdl-pilot-service.h"
 #include "services/cdl-pool-service.h"
 #include "services/cdl-run-service.h"
 #include "services/cdl-secret-store.h"
@@ -76,6 +77,7 @@ CdlSettingsService *cdl_instance_get_settings_service (CdlInstance        *self)
 CdlWorkflowService *cdl_instance_get_workflow_service (CdlInstance        *self);
 CdlAnnotationService *cdl_instance_get_annotation_service (CdlInstance    *self);
 CdlRunService    *cdl_instance_get_run_service    (CdlInstance          *self);
+CdlPilotService  *cdl_instance_get_pilot_service  (CdlInstance          *self);
 /* NULL when the instance was made with no_scheduler. */
 CdlScheduler     *cdl_instance_get_scheduler      (CdlInstance          *self);
 CdlObjectStore   *cdl_instance_get_object_store   (CdlInstance          *self);

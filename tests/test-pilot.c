@@ -1,0 +1,872 @@
+/* test-pilot.c: piloting a task over the real server and simulated workers
+ *
+ * Real comfy-datalabel-server processes, real cdl-simworker processes and a
+ * real PostgreSQL database; everything goes through HTTP. The pilot's
+ * samples, retries and settings are checked in the answer, in the
+ * database, in the image store and in what the simulated worker ran.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "cdl-test-pg.h"
+#include "core/cdl-json.h"
+#include "core/cdl-settings.h"
+#include "core/cdl-workflow.h"
+#include "db/cdl-pq.h"
+#include "db/cdl-workflow-repo.h"
+
+static CdlTestPg *pg;
+
+/* Makes the pool's second item the one longest prompt: the heaviest. */
+#define LONG_TAIL " in deep snow under a pale winter moon"
+
+typedef struct
+{
+  GSubprocess *proc;
+  char        *url;
+} Proc;
+
+typedef struct
+{
+  char        *conninfo;
+  char        *tmpdir;
+  char        *data_dir;
+  char        *storage_dir;
+  GPtrArray   *servers;   /* Proc */
+  GPtrArray   *sims;      /* Proc */
+  char        *admin_token;
+  SoupSession *http;
+  guint        n_logs;
+} Fixture;
+
+static const char *
+build_path (const char *rel)
+{
+  static char buf[4096];
+  const char *dir = g_getenv ("CDL_BUILD_DIR");
+
+  g_assert_nonnull (dir);
+  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
+  return buf;
+}
+
+/* Children must not outlive a test that aborts. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void
+proc_free (gpointer data)
+{
+  Proc *p = data;
+
+  if (p->proc != NULL && g_subprocess_get_identifier (p->proc) != NULL)
+    {
+      g_subprocess_force_exit (p->proc);
+      g_subprocess_wait (p->proc, NULL, NULL);
+    }
+  g_clear_object (&p->proc);
+  g_free (p->url);
+  g_free (p);
+}
+
+static GSubprocessLauncher *
+launcher_for (Fixture *f)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "cdl-engine", TRUE);
+  return launcher;
+}
+
+static char *
+create_admin (Fixture *f)
+{
+  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"), "--data-dir",
+                         f->data_dir, "--create-admin", "root", NULL };
+
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (proc));
+  g_strchomp (out);
+  lines = g_strsplit (out, "\n", -1);
+  return g_strdup (lines[g_strv_length (lines) - 1]);
+}
+
+/* Starts a server on the fixture's database; returns it. */
+static Proc *
+start_server (Fixture *f)
+{
+  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *log = g_strdup_printf ("%s/server-%u.log", f->tmpdir, f->n_logs++);
+  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"), "--port", "0",
+                         "--data-dir", f->data_dir, "--storage-dir", f->storage_dir,
+                         "--health-interval", "1", NULL };
+  const char *prefix = "Listening on ";
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  Proc *p = g_new0 (Proc, 1);
+
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log);
+  p->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *text = NULL;
+      const char *s;
+
+      if (g_file_get_contents (log, &text, NULL, NULL) && (s = strstr (text, prefix)) != NULL)
+        {
+          const char *end = strstr (s, "/\n");
+
+          g_assert_nonnull (end);
+          p->url = g_strndup (s + strlen (prefix), end - s - strlen (prefix));
+          g_ptr_array_add (f->servers, p);
+          return p;
+        }
+      g_usleep (20 * 1000);
+    }
+
+  g_error ("The server did not start; see %s", log);
+  return NULL;
+}
+
+static Proc *
+start_sim (Fixture            *f,
+           const char * const *extra)
+{
+  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *line = NULL;
+  const char *s;
+  Proc *p = g_new0 (Proc, 1);
+
+  g_ptr_array_add (argv, (gpointer) build_path ("src/app/cdl-simworker"));
+  g_ptr_array_add (argv, (gpointer) "--port");
+  g_ptr_array_add (argv, (gpointer) "0");
+  g_ptr_array_add (argv, (gpointer) "--ms-per-image");
+  g_ptr_array_add (argv, (gpointer) "20");
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+
+  p->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
+                                          &error);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p->proc));
+  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  s = strstr (line, "http://");
+  g_assert_nonnull (s);
+  p->url = g_strdup (s);
+  g_ptr_array_add (f->sims, p);
+  return p;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+  f->tmpdir = g_dir_make_tmp ("cdl-engine-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->data_dir = g_build_filename (f->tmpdir, "data", NULL);
+  f->storage_dir = g_build_filename (f->tmpdir, "storage", NULL);
+  f->servers = g_ptr_array_new_with_free_func (proc_free);
+  f->sims = g_ptr_array_new_with_free_func (proc_free);
+  f->http = soup_session_new_with_options ("timeout", 60, NULL);
+  f->admin_token = create_admin (f);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  /* A clean stop: SIGTERM must end every server with status 0. */
+  for (guint i = 0; i < f->servers->len; i++)
+    {
+      Proc *p = g_ptr_array_index (f->servers, i);
+
+      if (g_subprocess_get_identifier (p->proc) == NULL)
+        continue;
+      g_subprocess_send_signal (p->proc, SIGTERM);
+      g_subprocess_wait (p->proc, NULL, NULL);
+      g_assert_true (g_subprocess_get_if_exited (p->proc));
+      g_assert_cmpint (g_subprocess_get_exit_status (p->proc), ==, 0);
+    }
+  g_clear_pointer (&f->servers, g_ptr_array_unref);
+  g_clear_pointer (&f->sims, g_ptr_array_unref);
+  g_clear_object (&f->http);
+
+  if (f->tmpdir != NULL && g_getenv ("CDL_TEST_KEEP") == NULL)
+    {
+      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->tmpdir);
+
+      g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
+    }
+
+  g_free (f->tmpdir);
+  g_free (f->data_dir);
+  g_free (f->storage_dir);
+  g_free (f->conninfo);
+  g_free (f->admin_token);
+}
+
+/* HTTP and SQL ------------------------------------------------------------- */
+
+static JsonNode *
+http (Fixture    *f,
+      const char *method,
+      const char *url,
+      const char *token,
+      const char *body,
+      guint      *status)
+{
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  const char *data;
+
+  g_assert_nonnull (msg);
+  if (token != NULL)
+    {
+      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
+
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
+                                    value);
+    }
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+
+  reply = soup_session_send_and_read (f->http, msg, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (msg);
+  data = g_bytes_get_data (reply, &len);
+  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
+}
+
+/* Calls the API of @server; asserts @want and returns the envelope. */
+static JsonNode *
+call (Fixture    *f,
+      Proc       *server,
+      const char *method,
+      const char *path,
+      const char *body,
+      guint       want)
+{
+  g_autofree char *url = g_strconcat (server->url, path, NULL);
+  JsonNode *root;
+  guint status;
+
+  root = http (f, method, url, f->admin_token, body, &status);
+  g_assert_nonnull (root);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             json_object_get_string_member_with_default (json_node_get_object (root),
+                                                         "error", "(none)"));
+  return root;
+}
+
+static JsonObject *
+data_of (JsonNode *root)
+{
+  return json_object_get_object_member (json_node_get_object (root), "data");
+}
+
+static PGresult *
+sql (Fixture            *f,
+     const char         *query,
+     int                 n_params,
+     const char * const *params)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+  g_autoptr(GError) error = NULL;
+  PGresult *res;
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  res = cdl_pq_exec (conn, query, n_params, params, &error);
+  g_assert_no_error (error);
+  PQfinish (conn);
+  return res;
+}
+
+static gint64
+sql_int (Fixture    *f,
+         const char *query,
+         const char *param)
+{
+  const char *params[1] = { param };
+  g_autoptr(PGresult) res = sql (f, query, param ? 1 : 0, params);
+
+  return cdl_pq_get_int64 (res, 0, 0);
+}
+
+/* Setting up a task -------------------------------------------------------- */
+
+static char *
+add_worker (Fixture    *f,
+            Proc       *server,
+            Proc       *sim,
+            const char *name,
+            int         max_concurrent)
+{
+  g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"base_url\": \"%s\","
+                                           " \"priority\": 0, \"max_concurrent_jobs\": %d}",
+                                           name, sim->url, max_concurrent);
+  g_autoptr(JsonNode) root = call (f, server, "POST", "/api/workers", body, 201);
+  char *id = g_strdup (json_object_get_string_member (data_of (root), "id"));
+  g_autofree char *test = g_strconcat ("/api/workers/", id, "/test", NULL);
+  g_autoptr(JsonNode) probe = call (f, server, "POST", test, NULL, 200);
+
+  g_assert_true (json_object_get_boolean_member (data_of (probe), "healthy"));
+  return id;
+}
+
+/* Stores a workflow from tests/data/workflows as validated. */
+static char *
+add_workflow (Fixture    *f,
+              const char *file)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", file, NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlSettings) settings = cdl_settings_new ();
+  g_autoptr(CdlWorkflowReport) report = NULL;
+  g_autoptr(CdlWorkflow) workflow = NULL;
+  PGconn *conn;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  report = cdl_workflow_validate (text, -1, settings, NULL, NULL);
+  g_assert_true (report->valid);
+
+  conn = PQconnectdb (f->conninfo);
+  workflow = cdl_workflow_repo_insert (conn, file, NULL, text, report, NULL, &error);
+  g_assert_no_error (error);
+  PQfinish (conn);
+  return g_strdup (cdl_workflow_get_id (workflow));
+}
+
+/* Creates and freezes a task of @k prompts × @n seeds. */
+static char *
+add_task (Fixture    *f,
+          Proc       *server,
+          const char *workflow_id,
+          int         k,
+          int         n,
+          gboolean    freeze)
+{
+  g_autoptr(GString) body = g_string_new (NULL);
+  g_autoptr(JsonNode) pool = NULL;
+  g_autoptr(JsonNode) task = NULL;
+  g_autofree char *pool_name = g_strdup_printf ("pool_%u", g_random_int ());
+  g_autofree char *task_body = NULL;
+  char *id;
+
+  g_string_append_printf (body, "{\"name\": \"%s\", \"mode\": \"no_replacement\", \"items\": [",
+                          pool_name);
+  for (int i = 0; i < k; i++)
+    g_string_append_printf (body, "%s\"a red fox number %d%s\"", i ? ", " : "", i,
+                            i == 1 ? LONG_TAIL : "");
+  g_string_append (body, "]}");
+  pool = call (f, server, "POST", "/api/variable-pools", body->str, 201);
+
+  task_body = g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [\"%s\"],"
+                               " \"target_prompts\": %d, \"seeds_per_prompt\": %d}",
+                               workflow_id,
+                               json_object_get_string_member (data_of (pool), "id"), k, n);
+  task = call (f, server, "POST", "/api/tasks", task_body, 201);
+  id = g_strdup (json_object_get_string_member (data_of (task), "id"));
+
+  if (freeze)
+    {
+      g_autofree char *path = g_strconcat ("/api/tasks/", id, "/freeze", NULL);
+      g_autoptr(JsonNode) frozen = call (f, server, "POST", path, NULL, 200);
+    }
+  return id;
+}
+
+static JsonNode *
+task_call (Fixture    *f,
+           Proc       *server,
+           const char *method,
+           const char *task_id,
+           const char *action,
+           guint       want)
+{
+  g_autofree char *path = g_strconcat ("/api/tasks/", task_id, "/", action, NULL);
+
+  return call (f, server, method, path, NULL, want);
+}
+
+static gint64
+progress_done (Fixture    *f,
+               Proc       *server,
+               const char *task_id)
+{
+  g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
+
+  return json_object_get_int_member (data_of (root), "done");
+}
+
+/* Polls the progress until the task leaves RUNNING; returns its state. */
+static char *
+wait_end (Fixture    *f,
+          Proc       *server,
+          const char *task_id,
+          guint       seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
+      const char *state = json_object_get_string_member (data_of (root), "state");
+
+      if (g_strcmp0 (state, "RUNNING") != 0)
+        return g_strdup (state);
+      g_usleep (200 * 1000);
+    }
+
+  g_error ("Task %s still RUNNING after %u s (done %" G_GINT64_FORMAT ")", task_id, seconds,
+           progress_done (f, server, task_id));
+  return NULL;
+}
+
+static JsonObject *
+sim_state (Fixture *f,
+           Proc    *sim)
+{
+  g_autofree char *url = g_strconcat (sim->url, "/_sim/state", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  guint status;
+
+  root = http (f, "GET", url, NULL, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  return json_object_ref (json_node_get_object (root));
+}
+
+static void
+sim_config (Fixture    *f,
+            Proc       *sim,
+            const char *body)
+{
+  g_autofree char *url = g_strconcat (sim->url, "/_sim/config", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  guint status;
+
+  root = http (f, "POST", url, NULL, body, &status);
+  g_assert_cmpuint (status, ==, 200);
+}
+
+/* The pilot ------------------------------------------------------------- */
+
+typedef struct
+{
+  char *text;
+  int   width;
+  int   height;
+  int   batch;
+} Ran;
+
+static void
+ran_free (gpointer data)
+{
+  Ran *r = data;
+
+  g_free (r->text);
+  g_free (r);
+}
+
+/* What @sim ran, from its history: the positive text (node 6) and the
+ * latent size (node 5) of sd15.json; for the jobs of @task_id only when
+ * it is not NULL (warm-ups excluded), else everything. */
+static GPtrArray *
+sim_ran (Fixture    *f,
+         Proc       *sim,
+         const char *task_id)
+{
+  g_autofree char *url = g_strconcat (sim->url, "/history?max_items=10000", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GList) ids = NULL;
+  GPtrArray *ran = g_ptr_array_new_with_free_func (ran_free);
+  guint status;
+
+  root = http (f, "GET", url, NULL, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  ids = json_object_get_members (json_node_get_object (root));
+  for (GList *l = ids; l != NULL; l = l->next)
+    {
+      JsonObject *entry = json_object_get_object_member (json_node_get_object (root), l->data);
+      JsonObject *graph = json_array_get_object_element (json_object_get_array_member (entry,
+                                                                                        "prompt"),
+                                                         2);
+      JsonObject *latent = json_object_get_object_member (
+        json_object_get_object_member (graph, "5"), "inputs");
+      JsonObject *text = json_object_get_object_member (
+        json_object_get_object_member (graph, "6"), "inputs");
+      Ran *r;
+
+      if (task_id != NULL)
+        {
+          const char *params[2] = { l->data, task_id };
+          g_autoptr(PGresult) res = sql (f, "SELECT 1 FROM jobs WHERE id::text = $1"
+                                            " AND task_id = $2", 2, params);
+
+          if (PQntuples (res) == 0)
+            continue;
+        }
+
+      r = g_new0 (Ran, 1);
+      r->text = g_strdup (json_object_get_string_member (text, "text"));
+      r->width = (int) json_object_get_int_member (latent, "width");
+      r->height = (int) json_object_get_int_member (latent, "height");
+      r->batch = (int) json_object_get_int_member (latent, "batch_size");
+      g_ptr_array_add (ran, r);
+    }
+
+  return ran;
+}
+
+static gint64
+sim_accepted (Fixture *f,
+              Proc    *sim)
+{
+  g_autoptr(JsonObject) state = sim_state (f, sim);
+
+  return json_object_get_int_member (state, "accepted");
+}
+
+static void
+set_rate_limit (Fixture *f,
+                Proc    *server,
+                int      seconds)
+{
+  g_autofree char *body = g_strdup_printf ("{\"pilot_rate_limit_seconds\": %d}", seconds);
+  g_autoptr(JsonNode) root = call (f, server, "PATCH", "/api/settings", body, 200);
+}
+
+/* Each sample's image hashes to its checksum, its thumbnail exists, and
+ * both live under the task's pilot prefix; the seeds are distinct. */
+static void
+assert_samples (Fixture    *f,
+                const char *task_id,
+                JsonObject *data,
+                int         width,
+                int         height)
+{
+  JsonArray *samples = json_object_get_array_member (data, "samples");
+  g_autoptr(GHashTable) seeds = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autofree char *prefix = g_strconcat ("tasks/", task_id, "/pilot/", NULL);
+  g_autoptr(GArray) values = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_assert_cmpuint (json_array_get_length (samples), ==, 10);
+  for (guint i = 0; i < 10; i++)
+    {
+      JsonObject *s = json_array_get_object_element (samples, i);
+      const char *key = json_object_get_string_member (s, "key");
+      g_autofree char *image = g_build_filename (f->storage_dir, key, NULL);
+      g_autofree char *thumb = g_build_filename (f->storage_dir,
+                                                 json_object_get_string_member (s, "thumb_key"),
+                                                 NULL);
+      g_autofree char *bytes = NULL;
+      g_autofree char *sum = NULL;
+      gsize len;
+      gint64 seed = json_object_get_int_member (s, "seed");
+
+      g_assert_true (g_str_has_prefix (key, prefix));
+      g_assert_true (g_file_get_contents (image, &bytes, &len, NULL));
+      sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) bytes, len);
+      g_assert_cmpstr (sum, ==, json_object_get_string_member (s, "checksum"));
+      g_assert_true (g_file_test (thumb, G_FILE_TEST_IS_REGULAR));
+      g_assert_cmpint (json_object_get_int_member (s, "width"), ==, width);
+      g_assert_cmpint (json_object_get_int_member (s, "height"), ==, height);
+      /* A signed media link, not the bare key. */
+      g_assert_true (strstr (json_object_get_string_member (s, "uri"), "sig=") != NULL);
+      g_assert_false (g_hash_table_contains (seeds, &seed));
+      g_array_append_val (values, seed);
+      g_hash_table_add (seeds, &g_array_index (values, gint64, values->len - 1));
+    }
+}
+
+static JsonObject *
+settings_of (JsonObject *data)
+{
+  return json_object_get_object_member (data, "settings");
+}
+
+static void
+test_samples (Fixture       *f,
+              gconstpointer  data)
+{
+  Proc *server = start_server (f);
+  Proc *sim = start_sim (f, NULL);
+  g_autofree char *worker = add_worker (f, server, sim, "gpu-a", 1);
+  g_autofree char *wf = add_workflow (f, "sd15.json");
+  /* 3 seeds per prompt: the pilot draws 7 more. */
+  g_autofree char *task = add_task (f, server, wf, 4, 3, FALSE);
+  g_autoptr(JsonNode) root = task_call (f, server, "POST", task, "pilot", 200);
+  g_autoptr(JsonNode) again = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autoptr(GPtrArray) ran = NULL;
+  g_autoptr(PGresult) res = NULL;
+  JsonObject *d = data_of (root);
+  JsonArray *samples = json_object_get_array_member (d, "samples");
+  const char *params[1] = { task };
+
+  assert_samples (f, task, d, 512, 512);
+  g_assert_cmpint (json_object_get_int_member (d, "retries_used"), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (d, "worker_id"), ==, worker);
+  g_assert_cmpint (json_object_get_int_member (settings_of (d), "width"), ==, 512);
+  g_assert_cmpint (json_object_get_int_member (settings_of (d), "height"), ==, 512);
+  g_assert_cmpint (json_object_get_int_member (settings_of (d), "batch_size"), ==, 1);
+
+  /* Ten batch-1 jobs of the longest prompt, nothing else. */
+  ran = sim_ran (f, sim, NULL);
+  g_assert_cmpuint (ran->len, ==, 10);
+  for (guint i = 0; i < ran->len; i++)
+    {
+      Ran *r = g_ptr_array_index (ran, i);
+
+      g_assert_true (g_str_has_suffix (r->text, LONG_TAIL));
+      g_assert_cmpint (r->batch, ==, 1);
+      g_assert_cmpint (r->width, ==, 512);
+    }
+
+  /* The prompt's own three seeds come first, in order. */
+  res = sql (f, "SELECT s.seed_value FROM seeds s JOIN prompts p ON p.id = s.prompt_id"
+                " WHERE p.task_id = $1 AND p.text LIKE '%winter moon' ORDER BY s.position",
+             1, params);
+  g_assert_cmpint (PQntuples (res), ==, 3);
+  for (int i = 0; i < 3; i++)
+    g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (samples, i),
+                                                 "seed"), ==, cdl_pq_get_int64 (res, i, 0));
+
+  /* Never generations, never annotation batches; kept in tasks.pilot. */
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM generations WHERE task_id = $1", task),
+                   ==, 0);
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1", task), ==, 0);
+  g_assert_cmpint (sql_int (f, "SELECT jsonb_array_length (pilot -> 'samples') FROM tasks"
+                               " WHERE id = $1", task), ==, 10);
+  shown = task_call (f, server, "GET", task, "pilot", 200);
+  g_assert_cmpint (json_array_get_length (json_object_get_array_member (data_of (shown),
+                                                                        "samples")), ==, 10);
+
+  /* A second pilot inside the limit is refused and sends nothing. */
+  again = task_call (f, server, "POST", task, "pilot", 429);
+  g_assert_cmpint (sim_accepted (f, sim), ==, 10);
+}
+
+static void
+test_oom_then_freeze (Fixture       *f,
+                      gconstpointer  data)
+{
+  Proc *server = start_server (f);
+  /* 512² = 262144 runs out; 384² = 147456 fits. */
+  const char *extra[] = { "--oom-pixels", "200000", NULL };
+  Proc *sim = start_sim (f, extra);
+  g_autofree char *worker = add_worker (f, server, sim, "gpu-a", 1);
+  g_autofree char *wf = add_workflow (f, "sd15.json");
+  g_autofree char *task = add_task (f, server, wf, 3, 2, FALSE);
+  g_autofree char *other = add_task (f, server, wf, 3, 2, FALSE);
+  g_autofree char *state = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonNode) second = NULL;
+  g_autoptr(JsonNode) frozen = NULL;
+  g_autoptr(JsonNode) run = NULL;
+  g_autoptr(GPtrArray) ran = NULL;
+  JsonObject *d;
+
+  set_rate_limit (f, server, 0);
+
+  root = task_call (f, server, "POST", task, "pilot", 200);
+  d = data_of (root);
+  g_assert_cmpint (json_object_get_int_member (d, "retries_used"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (settings_of (d), "width"), ==, 384);
+  g_assert_cmpint (json_object_get_int_member (settings_of (d), "height"), ==, 384);
+  assert_samples (f, task, d, 384, 384);
+  /* One out-of-memory attempt, then ten that worked. */
+  g_assert_cmpint (sim_accepted (f, sim), ==, 11);
+
+  /* 384² runs out too, 288² = 82944 fits: exactly two retries. */
+  sim_config (f, sim, "{\"oom_pixels\": 100000}");
+  second = task_call (f, server, "POST", other, "pilot", 200);
+  g_assert_cmpint (json_object_get_int_member (data_of (second), "retries_used"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (settings_of (data_of (second)), "width"), ==, 288);
+  assert_samples (f, other, data_of (second), 288, 288);
+  g_assert_cmpint (sim_accepted (f, sim), ==, 11 + 12);
+
+  /* The freeze carries the settings that worked, and the run uses them. */
+  frozen = task_call (f, server, "POST", other, "freeze", 200);
+  g_assert_cmpint (sql_int (f, "SELECT (frozen_snapshot -> 'pilot' -> 'settings' ->> 'width')"
+                               "::integer FROM tasks WHERE id = $1", other), ==, 288);
+  g_assert_cmpint (sql_int (f, "SELECT (frozen_snapshot -> 'pilot' ->> 'retries_used')"
+                               "::integer FROM tasks WHERE id = $1", other), ==, 2);
+  run = task_call (f, server, "POST", other, "run", 200);
+  state = wait_end (f, server, other, 120);
+  g_assert_cmpstr (state, ==, "DONE");
+  ran = sim_ran (f, sim, other);
+  g_assert_cmpuint (ran->len, ==, 6);
+  for (guint i = 0; i < ran->len; i++)
+    {
+      Ran *r = g_ptr_array_index (ran, i);
+
+      g_assert_cmpint (r->width, ==, 288);
+      g_assert_cmpint (r->height, ==, 288);
+    }
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM generations WHERE task_id = $1"
+                               " AND state = 'done' AND (metadata ->> 'width')::integer = 288",
+                            other), ==, 6);
+}
+
+static void
+test_impossible (Fixture       *f,
+                 gconstpointer  data)
+{
+  Proc *server = start_server (f);
+  /* Even 256², the guardrail's smallest, runs out. */
+  const char *extra[] = { "--oom-pixels", "1000", NULL };
+  Proc *sim = start_sim (f, extra);
+  g_autofree char *worker = add_worker (f, server, sim, "gpu-a", 1);
+  g_autofree char *wf = add_workflow (f, "sd15.json");
+  g_autofree char *task = add_task (f, server, wf, 2, 2, FALSE);
+  g_autofree char *small = add_task (f, server, wf, 2, 2, FALSE);
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+  g_autoptr(JsonNode) guard = NULL;
+  g_autoptr(JsonNode) second = NULL;
+  JsonObject *obj;
+
+  set_rate_limit (f, server, 0);
+
+  /* 512, 384, 288, 256: the first try and exactly three retries. */
+  root = task_call (f, server, "POST", task, "pilot", 409);
+  obj = json_node_get_object (root);
+  g_assert_false (json_object_get_boolean_member (obj, "success"));
+  g_assert_nonnull (strstr (json_object_get_string_member (obj, "error"), "3 retries"));
+  g_assert_cmpint (sim_accepted (f, sim), ==, 4);
+  shown = task_call (f, server, "GET", task, "pilot", 200);
+  g_assert_cmpint (json_object_get_int_member (data_of (shown), "retries_used"), ==, 3);
+  g_assert_true (json_object_has_member (data_of (shown), "error"));
+
+  /* With a guardrail at 384 the downshift stops after one retry. */
+  guard = call (f, server, "PATCH", "/api/settings", "{\"resolution_min_side\": 384}", 200);
+  second = task_call (f, server, "POST", small, "pilot", 409);
+  g_assert_cmpint (sim_accepted (f, sim), ==, 4 + 2);
+
+  /* A failed pilot hands nothing to the freeze. */
+  {
+    g_autoptr(JsonNode) frozen = task_call (f, server, "POST", task, "freeze", 200);
+
+    g_assert_cmpint (sql_int (f, "SELECT count (*) FROM tasks WHERE id = $1"
+                                 " AND frozen_snapshot ? 'pilot'", task), ==, 0);
+  }
+}
+
+static void
+task_expect (Fixture    *f,
+             Proc       *server,
+             const char *method,
+             const char *task_id,
+             const char *action,
+             guint       want)
+{
+  g_autoptr(JsonNode) root = task_call (f, server, method, task_id, action, want);
+}
+
+static void
+test_refusals (Fixture       *f,
+               gconstpointer  data)
+{
+  Proc *server = start_server (f);
+  Proc *sim = start_sim (f, NULL);
+  g_autofree char *wf = add_workflow (f, "sd15.json");
+  g_autofree char *task = add_task (f, server, wf, 2, 2, FALSE);
+  g_autofree char *done = add_task (f, server, wf, 2, 2, TRUE);
+  g_autofree char *worker = NULL;
+  const char *params[1] = { done };
+
+  /* No worker at all: 409, and nothing counts against the limit. */
+  task_expect (f, server, "POST", task, "pilot", 409);
+
+  worker = add_worker (f, server, sim, "gpu-a", 1);
+  task_expect (f, server, "POST", "00000000-0000-0000-0000-000000000000", "pilot", 404);
+  task_expect (f, server, "POST", "not-a-task", "pilot", 404);
+  task_expect (f, server, "GET", task, "pilot", 404);
+
+  PQclear (sql (f, "UPDATE tasks SET state = 'DONE' WHERE id = $1", 1, params));
+  task_expect (f, server, "POST", done, "pilot", 409);
+
+  /* The worker goes away: 409 again, never queued. */
+  g_ptr_array_remove_index (f->sims, 0);
+  {
+    gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+    while (sql_int (f, "SELECT count (*) FROM workers WHERE status = 'HEALTHY'", NULL) > 0)
+      {
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (200 * 1000);
+      }
+  }
+  task_expect (f, server, "POST", task, "pilot", 409);
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM pilot_requests", NULL), ==, 0);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+
+  pg = cdl_test_pg_start (&error);
+  g_assert_no_error (error);
+
+#define ADD(path, fn) \
+  g_test_add (path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+
+  ADD ("/pilot/samples", test_samples);
+  ADD ("/pilot/oom-then-freeze", test_oom_then_freeze);
+  ADD ("/pilot/impossible", test_impossible);
+  ADD ("/pilot/refusals", test_refusals);
+
+#undef ADD
+
+  ret = g_test_run ();
+  cdl_test_pg_stop (pg);
+
+  return ret;
+}
