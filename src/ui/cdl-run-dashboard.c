@@ -172,7 +172,7 @@ cdl_format_duration (gint64 seconds)
 {
   if (seconds < 60)
     /* TRANSLATORS: a time left, under a minute */
-    return g_strdup (_("Under a minute"));
+    return g_strdup (_("< 1 min"));
   if (seconds < 3600)
     /* TRANSLATORS: a time left in minutes */
     return g_strdup_printf (_("%d min"), (int) ((seconds + 59) / 60));
@@ -791,7 +791,7 @@ cdl_run_dashboard_show_worker (CdlRunDashboard *self,
 
   /* TRANSLATORS: jobs pending or running on a worker, of its limit */
   queue_text = g_strdup_printf (ngettext ("%d of %d job queued", "%d of %d jobs queued",
-                                          (gulong) depth),
+                                          (gulong) cdl_worker_get_max_concurrent_jobs (worker)),
                                 depth, cdl_worker_get_max_concurrent_jobs (worker));
   gtk_label_set_label (GTK_LABEL (queue), queue_text);
 }
