@@ -361,8 +361,8 @@ thumbnail_cb (GObject      *source,
 
   s->image->width = thumb->source_width;
   s->image->height = thumb->source_height;
-  cdl_object_store_put_bytes_async (s->store, s->image->thumb_key, thumb->data,
-                                    g_task_get_cancellable (task), thumb_put_cb, task);
+  cdl_object_store_put_bytes_async (s->store, s->image->thumb_key, thumb->data, NULL,
+                                    thumb_put_cb, task);
 }
 
 static void
@@ -385,8 +385,7 @@ image_put_cb (GObject      *source,
 
   s->image->sha256 = g_strdup (info->sha256);
   s->image->size = info->size;
-  cdl_thumbnailer_make_thumbnail_async (s->thumbnailer, s->bytes,
-                                        g_task_get_cancellable (task), thumbnail_cb, task);
+  cdl_thumbnailer_make_thumbnail_async (s->thumbnailer, s->bytes, NULL, thumbnail_cb, task);
 }
 
 static void
@@ -406,8 +405,10 @@ view_cb (GObject      *source,
       return;
     }
 
-  cdl_object_store_put_bytes_async (s->store, s->image->key, s->bytes,
-                                    g_task_get_cancellable (task), image_put_cb, task);
+  /* Fetched is kept: from here on @cancellable no longer stops it, so
+   * that a stopping engine does not drop an image it already has. */
+  cdl_object_store_put_bytes_async (s->store, s->image->key, s->bytes, NULL,
+                                    image_put_cb, task);
 }
 
 void

@@ -57,7 +57,8 @@ void            cdl_stored_image_free        (CdlStoredImage *image);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CdlStoredImage, cdl_stored_image_free)
 
 /* Fetches @output through /view, stores it under @key and a thumbnail
- * under @thumb_key. */
+ * under @thumb_key. @cancellable stops the fetch only: an image that
+ * arrived is stored, so that nothing a worker made is lost on a stop. */
 void            cdl_job_runner_store_async   (CdlComfyClient       *client,
                                               const CdlJobTarget   *target,
                                               const CdlComfyOutput *output,

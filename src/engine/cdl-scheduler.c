@@ -32,6 +32,7 @@
 #include "db/cdl-lease-repo.h"
 #include "db/cdl-settings-repo.h"
 #include "db/cdl-worker-repo.h"
+#include "engine/cdl-job-runner.h"
 #include "engine/cdl-pilot.h"
 #include "engine/cdl-scheduler.h"
 #include "storage/cdl-storage-key.h"
@@ -136,10 +137,7 @@ struct _Flight
   GPtrArray       *outputs;   /* CdlComfyOutput of type output, borrowed */
   guint            index;
   guint            stored;
-  GBytes          *image;
-  CdlObjectInfo   *image_info;
-  char            *image_key;
-  CdlThumbnail    *thumb;
+  CdlStoredImage  *image;
 };
 
 static void poll_flight (Flight *flight);
@@ -193,10 +191,7 @@ flight_free (Flight *f)
   g_clear_pointer (&f->task, task_ctx_unref);
   g_clear_pointer (&f->history, cdl_comfy_history_free);
   g_clear_pointer (&f->outputs, g_ptr_array_unref);
-  g_clear_pointer (&f->image, g_bytes_unref);
-  g_clear_pointer (&f->image_info, cdl_object_info_free);
-  g_clear_pointer (&f->image_key, g_free);
-  g_clear_pointer (&f->thumb, cdl_thumbnail_free);
+  g_clear_pointer (&f->image, cdl_stored_image_free);
   g_free (f);
 }
 
@@ -780,8 +775,10 @@ submit_done_cb (GObject      *source,
     {
       if (submitted == NULL)
         {
-          g_warning ("The warm-up prompt on worker %s failed: %s", d->worker_id,
-                     error->message);
+          /* Stopping cancels it; that is no failure of the worker. */
+          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+            g_warning ("The warm-up prompt on worker %s failed: %s", d->worker_id,
+                       error->message);
           dispatch_free (d);
           return;
         }
@@ -1572,10 +1569,7 @@ image_failed (Flight       *f,
   /* The image counts as missing: the job ends partial and is retried. */
   g_warning ("Cannot %s image %u of job %s: %s", what, f->index, f->job->id,
              error->message);
-  g_clear_pointer (&f->image, g_bytes_unref);
-  g_clear_pointer (&f->image_info, cdl_object_info_free);
-  g_clear_pointer (&f->image_key, g_free);
-  g_clear_pointer (&f->thumb, cdl_thumbnail_free);
+  g_clear_pointer (&f->image, cdl_stored_image_free);
   f->index++;
   ingest_next (f);
 }
@@ -1598,33 +1592,29 @@ insert_done_cb (GObject      *source,
 
   /* A slot that was taken meanwhile also has its image. */
   f->stored++;
-  g_clear_pointer (&f->image, g_bytes_unref);
-  g_clear_pointer (&f->image_info, cdl_object_info_free);
-  g_clear_pointer (&f->image_key, g_free);
-  g_clear_pointer (&f->thumb, cdl_thumbnail_free);
+  g_clear_pointer (&f->image, cdl_stored_image_free);
   f->index++;
   ingest_next (f);
 }
 
 static void
-thumb_put_done_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
+stored_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
 {
   Flight *f = user_data;
   CdlScheduler *self = f->self;
   g_autoptr(GError) error = NULL;
-  g_autoptr(CdlObjectInfo) info = NULL;
   g_autoptr(JsonBuilder) b = json_builder_new ();
   InsertIn *in;
   gboolean native = f->job->native_batch;
   guint i = f->index;
   gint64 now = g_get_monotonic_time ();
 
-  info = cdl_object_store_put_finish (CDL_OBJECT_STORE (source), result, &error);
-  if (info == NULL)
+  f->image = cdl_job_runner_store_finish (CDL_COMFY_CLIENT (source), result, &error);
+  if (f->image == NULL)
     {
-      image_failed (f, "store the thumbnail of", error);
+      image_failed (f, "fetch and store", error);
       return;
     }
 
@@ -1634,14 +1624,14 @@ thumb_put_done_cb (GObject      *source,
   in->seed_id = g_strdup (f->inputs->seed_ids[native ? i : 0]);
   in->job_id = g_strdup (f->job->id);
   in->worker_id = g_strdup (f->job->worker_id);
-  in->image_uri = g_strdup (f->image_key);
-  in->thumb_uri = g_strdup (info->key);
-  in->checksum = g_strdup (f->image_info->sha256);
+  in->image_uri = g_strdup (f->image->key);
+  in->thumb_uri = g_strdup (f->image->thumb_key);
+  in->checksum = g_strdup (f->image->sha256);
   in->input.seed_value = f->inputs->seed_values[0];
   in->input.batch_index = native ? (int) i : 0;
-  in->input.bytes = f->image_info->size;
-  in->input.width = (int) f->thumb->source_width;
-  in->input.height = (int) f->thumb->source_height;
+  in->input.bytes = f->image->size;
+  in->input.width = (int) f->image->width;
+  in->input.height = (int) f->image->height;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "workflow_id");
@@ -1678,88 +1668,16 @@ thumb_put_done_cb (GObject      *source,
 }
 
 static void
-thumb_done_cb (GObject      *source,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  Flight *f = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *key = NULL;
-
-  f->thumb = cdl_thumbnailer_make_thumbnail_finish (CDL_THUMBNAILER (source), result, &error);
-  if (f->thumb == NULL)
-    {
-      image_failed (f, "make a thumbnail of", error);
-      return;
-    }
-
-  key = cdl_storage_key_thumbnail_for_image (f->image_key, &error);
-  if (key == NULL)
-    {
-      image_failed (f, "name the thumbnail of", error);
-      return;
-    }
-
-  cdl_object_store_put_bytes_async (f->self->store, key, f->thumb->data, NULL,
-                                    thumb_put_done_cb, f);
-}
-
-static void
-image_put_done_cb (GObject      *source,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  Flight *f = user_data;
-  g_autoptr(GError) error = NULL;
-
-  f->image_info = cdl_object_store_put_finish (CDL_OBJECT_STORE (source), result, &error);
-  if (f->image_info == NULL)
-    {
-      image_failed (f, "store", error);
-      return;
-    }
-
-  cdl_thumbnailer_make_thumbnail_async (f->self->thumbnailer, f->image, NULL,
-                                        thumb_done_cb, f);
-}
-
-static void
-view_done_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Flight *f = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  guint i = f->index;
-
-  f->image = cdl_comfy_jobs_view_finish (CDL_COMFY_CLIENT (source), result, NULL, &error);
-  if (f->image == NULL)
-    {
-      image_failed (f, "fetch", error);
-      return;
-    }
-
-  f->image_key = cdl_storage_key_for_image (f->job->task_id, f->job->prompt_id,
-                                            (guint64) f->inputs->seed_values[0],
-                                            f->job->native_batch ? i : 0, now, &error);
-  if (f->image_key == NULL)
-    {
-      image_failed (f, "name", error);
-      return;
-    }
-
-  /* Downloads already started finish even while stopping: no cancellable. */
-  cdl_object_store_put_bytes_async (f->self->store, f->image_key, f->image, NULL,
-                                    image_put_done_cb, f);
-}
-
-static void
 ingest_next (Flight *f)
 {
   CdlScheduler *self = f->self;
   Worker *w = worker_of (self, f->job->worker_id);
   guint expected = f->inputs->n_images;
+  g_autoptr(GDateTime) now = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *thumb_key = NULL;
+  CdlJobTarget target = { NULL, NULL, 0 };
 
   /* Image i of the outputs (batch order) belongs to seed i. */
   while (f->index < expected && f->index < f->outputs->len && f->inputs->filled[f->index])
@@ -1771,12 +1689,23 @@ ingest_next (Flight *f)
       return;
     }
 
-  {
-    CdlComfyOutput *o = g_ptr_array_index (f->outputs, f->index);
+  now = g_date_time_new_now_utc ();
+  key = cdl_storage_key_for_image (f->job->task_id, f->job->prompt_id,
+                                   (guint64) f->inputs->seed_values[0],
+                                   f->job->native_batch ? f->index : 0, now, &error);
+  if (key != NULL)
+    thumb_key = cdl_storage_key_thumbnail_for_image (key, &error);
+  if (thumb_key == NULL)
+    {
+      image_failed (f, "name", error);
+      return;
+    }
 
-    cdl_comfy_jobs_view_async (self->client, w->base_url, w->api_key, o->filename,
-                               o->subfolder, o->type, self->cancellable, view_done_cb, f);
-  }
+  target.base_url = w->base_url;
+  target.api_key = w->api_key;
+  cdl_job_runner_store_async (self->client, &target, g_ptr_array_index (f->outputs, f->index),
+                              self->store, self->thumbnailer, key, thumb_key,
+                              self->cancellable, stored_cb, f);
 }
 
 /* GObject ------------------------------------------------------------------- */
