@@ -701,7 +701,61 @@ rows_counted (gpointer data)
   return rows->len == (guint) GPOINTER_TO_UINT (wait->label);
 }
 
+/* A label anywhere in @root that starts with @prefix: a toast's, say. */
+static GtkWidget *
+find_label_prefix (GtkWidget  *root,
+                   const char *prefix)
+{
+  if (GTK_IS_LABEL (root) &&
+      g_str_has_prefix (gtk_label_get_label (GTK_LABEL (root)), prefix))
+    return root;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (root);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_label_prefix (child, prefix);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+static gboolean
+toast_shown (gpointer data)
+{
+  LabelWait *wait = data;
+
+  return find_label_prefix (wait->root, wait->label) != NULL;
+}
+
 /* Tests */
+
+static void
+test_refused_without_worker (Fixture *f)
+{
+  CdlTasksPage *page = cdl_window_get_tasks_page (f->window);
+  CdlRunDashboard *dashboard;
+  g_autofree char *task_id = NULL;
+  LabelWait toast = { GTK_WIDGET (f->window), NULL, "Could not start the run: " };
+  GtkWidget *label;
+
+  /* No worker at all: the run service answers 409, and the page says
+   * why in a toast; the task stays frozen and can be run later. */
+  task_id = add_frozen_task (f, "Dunes", 2, 2);
+  dashboard = show_task (f, task_id);
+
+  click (named (GTK_WIDGET (page), "run-button"));
+  g_assert_true (iterate_until (toast_shown, &toast, WAIT_TIMEOUT_MS));
+  label = find_label_prefix (GTK_WIDGET (f->window), toast.label);
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (label)), "healthy"));
+
+  g_assert_cmpstr (cdl_run_dashboard_get_state (dashboard), ==, "FROZEN");
+  g_assert_true (iterate_until (run_button_ready, named (GTK_WIDGET (page), "run-button"),
+                                WAIT_TIMEOUT_MS));
+}
 
 static void
 test_run_pause_resume_done (Fixture *f)
@@ -719,14 +773,14 @@ test_run_pause_resume_done (Fixture *f)
   gint64 paused_at;
 
   add_worker (f);
-  task_id = add_frozen_task (f, "Lighthouses", 4, 3);
+  task_id = add_frozen_task (f, "Lighthouses", 4, 4);
   handler = g_signal_connect (cdl_instance_get_run_service (instance), "progress-changed",
                               G_CALLBACK (count_cb), &heard);
 
   dashboard = show_task (f, task_id);
   root = GTK_WIDGET (dashboard);
   bar = named (root, "run-progress");
-  wait_label (root, "run-count-label", "0 of 12 images");
+  wait_label (root, "run-count-label", "0 of 16 images");
   wait_label (root, "run-state-badge", "Not Started");
   prompts.root = root;
   g_assert_true (iterate_until (rows_counted, &prompts, WAIT_TIMEOUT_MS));
@@ -748,14 +802,14 @@ test_run_pause_resume_done (Fixture *f)
   g_assert_true (gtk_widget_get_visible (named (root, "run-resume-button")));
   g_assert_false (gtk_widget_get_visible (named (root, "run-pause-button")));
   paused_at = cdl_run_dashboard_get_done (dashboard);
-  g_assert_cmpint (paused_at, <, 12);
+  g_assert_cmpint (paused_at, <, 16);
 
   /* Resume, and the run goes on to the end with every image. */
   click (named (root, "run-resume-button"));
   wait_state (dashboard, task_id, "DONE", RUN_TIMEOUT_MS);
   wait_label (root, "run-state-badge", "Done");
-  wait_label (root, "run-count-label", "12 of 12 images");
-  g_assert_cmpint (cdl_run_dashboard_get_done (dashboard), ==, 12);
+  wait_label (root, "run-count-label", "16 of 16 images");
+  g_assert_cmpint (cdl_run_dashboard_get_done (dashboard), ==, 16);
   g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)), ==, 1.0);
   wait_label (root, "run-percent-label", "100 %");
   wait_label (GTK_WIDGET (page), "task-state-badge", "Done");
@@ -769,7 +823,7 @@ test_run_pause_resume_done (Fixture *f)
     g_assert_cmpuint (counts->len, ==, 4);
     for (guint i = 0; i < counts->len; i++)
       g_assert_true (g_str_has_prefix (gtk_label_get_label (g_ptr_array_index (counts, i)),
-                                       "3/3 done"));
+                                       "4/4 done"));
   }
 
   /* The page heard the run through the database's notifications. */
@@ -798,6 +852,8 @@ test_cancel_asks (Fixture *f)
 
   click (named (GTK_WIDGET (page), "run-button"));
   wait_state (dashboard, task_id, "RUNNING", WAIT_TIMEOUT_MS);
+  /* Past the worker's warm-up: the first images are in. */
+  g_assert_true (iterate_until (progress_started, dashboard, RUN_TIMEOUT_MS));
 
   /* Keeping it running changes nothing. */
   click (named (root, "run-cancel-button"));
@@ -848,6 +904,9 @@ main (int   argc,
 
   g_test_add ("/ui/run/run-pause-resume-done", Fixture,
               (gconstpointer) test_run_pause_resume_done,
+              fixture_set_up, run_in_app, fixture_tear_down);
+  g_test_add ("/ui/run/refused-without-worker", Fixture,
+              (gconstpointer) test_refused_without_worker,
               fixture_set_up, run_in_app, fixture_tear_down);
   g_test_add ("/ui/run/cancel-asks", Fixture,
               (gconstpointer) test_cancel_asks,

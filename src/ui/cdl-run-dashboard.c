@@ -92,12 +92,21 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+typedef enum
+{
+  RUN_OP_RUN,
+  RUN_OP_PAUSE,
+  RUN_OP_RESUME,
+  RUN_OP_CANCEL,
+} RunOp;
+
 /* What an asynchronous call was made for: answers for another task than
  * the one shown now are dropped. */
 typedef struct
 {
   CdlRunDashboard *self;
   char            *task_id;
+  int              op;
 } Call;
 
 static Call *
@@ -827,14 +836,6 @@ cdl_run_dashboard_worker_changed_cb (CdlRunDashboard  *self,
 
 /* Run, pause, resume, cancel */
 
-typedef enum
-{
-  RUN_OP_RUN,
-  RUN_OP_PAUSE,
-  RUN_OP_RESUME,
-  RUN_OP_CANCEL,
-} RunOp;
-
 static void
 cdl_run_dashboard_op_cb (GObject      *object,
                          GAsyncResult *result,
@@ -859,7 +860,26 @@ cdl_run_dashboard_op_cb (GObject      *object,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
 
-      text = g_strdup (error->message);
+      switch (call->op)
+        {
+        case RUN_OP_RUN:
+          /* TRANSLATORS: %s is the reason */
+          text = g_strdup_printf (_("Could not start the run: %s"), error->message);
+          break;
+        case RUN_OP_PAUSE:
+          /* TRANSLATORS: %s is the reason */
+          text = g_strdup_printf (_("Could not pause the run: %s"), error->message);
+          break;
+        case RUN_OP_RESUME:
+          /* TRANSLATORS: %s is the reason */
+          text = g_strdup_printf (_("Could not resume the run: %s"), error->message);
+          break;
+        case RUN_OP_CANCEL:
+        default:
+          /* TRANSLATORS: %s is the reason */
+          text = g_strdup_printf (_("Could not cancel the run: %s"), error->message);
+          break;
+        }
       cdl_run_dashboard_toast (self, text);
     }
   else if (JSON_NODE_HOLDS_OBJECT (node))
@@ -878,30 +898,34 @@ static void
 cdl_run_dashboard_start_op (CdlRunDashboard *self,
                             RunOp            op)
 {
+  Call *call;
+
   if (self->runs == NULL || self->task_id == NULL || self->busy)
     return;
 
   self->busy = TRUE;
   cdl_run_dashboard_update_actions (self);
+  call = call_new (self);
+  call->op = op;
 
   switch (op)
     {
     case RUN_OP_RUN:
       cdl_run_service_run_async (self->runs, self->task_id, self->cancellable,
-                                 cdl_run_dashboard_op_cb, call_new (self));
+                                 cdl_run_dashboard_op_cb, call);
       break;
     case RUN_OP_PAUSE:
       cdl_run_service_pause_async (self->runs, self->task_id, self->cancellable,
-                                   cdl_run_dashboard_op_cb, call_new (self));
+                                   cdl_run_dashboard_op_cb, call);
       break;
     case RUN_OP_RESUME:
       cdl_run_service_resume_async (self->runs, self->task_id, self->cancellable,
-                                    cdl_run_dashboard_op_cb, call_new (self));
+                                    cdl_run_dashboard_op_cb, call);
       break;
     case RUN_OP_CANCEL:
     default:
       cdl_run_service_cancel_async (self->runs, self->task_id, self->cancellable,
-                                    cdl_run_dashboard_op_cb, call_new (self));
+                                    cdl_run_dashboard_op_cb, call);
       break;
     }
 }
