@@ -339,6 +339,8 @@ cdl_run_dashboard_show_numbers (CdlRunDashboard *self)
   g_autofree char *count = NULL;
   g_autofree char *percent = NULL;
   g_autofree char *active = NULL;
+  g_autofree char *running_text = NULL;
+  g_autofree char *pending_text = NULL;
   g_autofree char *failed = NULL;
   g_autofree char *rate_text = NULL;
   g_autofree char *eta_text = NULL;
@@ -382,9 +384,10 @@ cdl_run_dashboard_show_numbers (CdlRunDashboard *self)
   gtk_label_set_label (self->rate_label, rate_text);
   gtk_label_set_label (self->eta_label, eta_text);
 
+  running_text = cdl_format_count (self->running);
+  pending_text = cdl_format_count (self->pending);
   /* TRANSLATORS: images on a worker now · images waiting for one */
-  active = g_strdup_printf (_("%" G_GINT64_FORMAT " · %" G_GINT64_FORMAT),
-                            self->running, self->pending);
+  active = g_strdup_printf (_("%s · %s"), running_text, pending_text);
   gtk_label_set_label (self->active_label, active);
 
   failed = cdl_format_count (self->failed);
@@ -421,20 +424,15 @@ cdl_run_dashboard_set_prompt_counts (CdlRunDashboard *self,
   GString *text = g_string_new (NULL);
 
   /* TRANSLATORS: images of one prompt stored, out of its seeds */
-  g_string_append_printf (text, _("%" G_GINT64_FORMAT "/%d done"), done,
-                          self->seeds_per_prompt);
+  g_string_append_printf (text, _("%d/%d done"), (int) done, self->seeds_per_prompt);
   if (failed > 0)
     /* TRANSLATORS: failed jobs of one prompt */
-    g_string_append_printf (text, ngettext (" · %" G_GINT64_FORMAT " failed",
-                                            " · %" G_GINT64_FORMAT " failed",
-                                            (gulong) failed),
-                            failed);
+    g_string_append_printf (text, ngettext (" · %d failed", " · %d failed", (gulong) failed),
+                            (int) failed);
   if (retries > 0)
     /* TRANSLATORS: retries used for one prompt */
-    g_string_append_printf (text, ngettext (" · %" G_GINT64_FORMAT " retry",
-                                            " · %" G_GINT64_FORMAT " retries",
-                                            (gulong) retries),
-                            retries);
+    g_string_append_printf (text, ngettext (" · %d retry", " · %d retries", (gulong) retries),
+                            (int) retries);
   gtk_label_set_label (label, text->str);
   g_string_free (text, TRUE);
 
