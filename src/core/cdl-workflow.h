@@ -20,18 +20,18 @@ G_BEGIN_DECLS
 #define CDL_WORKFLOW_NOT_API_FORMAT       "not_api_format"
 #define CDL_WORKFLOW_UI_FORMAT            "ui_format"
 #define CDL_WORKFLOW_BAD_NODE             "bad_node"            /* no class_type / inputs object */
-#define CDL_WORKFLOW_DANGLING_LINK        "dangling_link"       /* link to a node that is not there */
-#define CDL_WORKFLOW_MISSING_OUTPUT       "missing_output"      /* link to an output the node lacks */
+#define CDL_WORKFLOW_DANGLING_LINK        "dangling_link"       /* link to a missing node */
+#define CDL_WORKFLOW_MISSING_OUTPUT       "missing_output"      /* link to a missing output */
 #define CDL_WORKFLOW_CYCLE                "cycle"
 #define CDL_WORKFLOW_NO_SAMPLER           "no_sampler"
 #define CDL_WORKFLOW_NO_OUTPUT_NODE       "no_output_node"
 #define CDL_WORKFLOW_FORBIDDEN_NODE       "forbidden_node"      /* admin list or ControlNet */
 #define CDL_WORKFLOW_API_NODE             "api_node"            /* paid API / partner node */
 #define CDL_WORKFLOW_MISSING_NODE_TYPE    "missing_node_type"   /* on every healthy worker */
-#define CDL_WORKFLOW_NO_RUNNABLE_WORKER   "no_runnable_worker"  /* each type exists, no worker has all */
+#define CDL_WORKFLOW_NO_RUNNABLE_WORKER   "no_runnable_worker"  /* no worker has every type */
 #define CDL_WORKFLOW_BATCH_TOO_LARGE      "batch_too_large"
 #define CDL_WORKFLOW_RESOLUTION           "resolution_out_of_range"
-#define CDL_WORKFLOW_SEED_MISSING         "seed_missing"        /* sampler without a seed we can set */
+#define CDL_WORKFLOW_SEED_MISSING         "seed_missing"        /* no seed input to set */
 
 typedef struct
 {

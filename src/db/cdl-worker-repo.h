@@ -36,8 +36,8 @@ CdlWorker *cdl_worker_repo_update        (PGconn                *conn,
 /* Claims the enabled workers due for a health check: never checked, or
  * last checked at least @interval_ms ago, and not claimed by another
  * instance in the last @claim_ms. A disabled worker is left alone; the
- * Test action still probes it on demand. Uses FOR UPDATE SKIP LOCKED so that instances share the work
- * without checking a worker twice. */
+ * Test action still probes it on demand. Uses FOR UPDATE SKIP LOCKED so
+ * that instances share the work without checking a worker twice. */
 GPtrArray *cdl_worker_repo_claim_due     (PGconn                *conn,
                                           guint                  interval_ms,
                                           guint                  claim_ms,
