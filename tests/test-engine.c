@@ -11,9 +11,8 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
-#include "cdl-test-pg.h"
+#include "cdl-test-server.h"
 #include "core/cdl-json.h"
 #include "core/cdl-settings.h"
 #include "core/cdl-workflow.h"
@@ -24,311 +23,22 @@
 
 static CdlTestPg *pg;
 
-typedef struct
-{
-  GSubprocess *proc;
-  char        *url;
-} Proc;
-
-typedef struct
-{
-  char        *conninfo;
-  char        *tmpdir;
-  char        *data_dir;
-  char        *storage_dir;
-  GPtrArray   *servers;   /* Proc */
-  GPtrArray   *sims;      /* Proc */
-  char        *admin_token;
-  SoupSession *http;
-  guint        n_logs;
-} Fixture;
-
-static const char *
-build_path (const char *rel)
-{
-  static char buf[4096];
-  const char *dir = g_getenv ("CDL_BUILD_DIR");
-
-  g_assert_nonnull (dir);
-  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
-  return buf;
-}
-
-/* Children must not outlive a test that aborts. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
-proc_free (gpointer data)
-{
-  Proc *p = data;
-
-  if (p->proc != NULL && g_subprocess_get_identifier (p->proc) != NULL)
-    {
-      g_subprocess_force_exit (p->proc);
-      g_subprocess_wait (p->proc, NULL, NULL);
-    }
-  g_clear_object (&p->proc);
-  g_free (p->url);
-  g_free (p);
-}
-
-static GSubprocessLauncher *
-launcher_for (Fixture *f)
-{
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
-  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
-  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "cdl-engine", TRUE);
-  return launcher;
-}
-
-static char *
-create_admin (Fixture *f)
-{
-  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_auto(GStrv) lines = NULL;
-  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"), "--data-dir",
-                         f->data_dir, "--create-admin", "root", NULL };
-
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (proc));
-  g_strchomp (out);
-  lines = g_strsplit (out, "\n", -1);
-  return g_strdup (lines[g_strv_length (lines) - 1]);
-}
-
-/* Starts a server on the fixture's database; returns it. */
-static Proc *
-start_server (Fixture *f)
-{
-  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *log = g_strdup_printf ("%s/server-%u.log", f->tmpdir, f->n_logs++);
-  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"), "--port", "0",
-                         "--data-dir", f->data_dir, "--storage-dir", f->storage_dir,
-                         "--health-interval", "1", NULL };
-  const char *prefix = "Listening on ";
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  Proc *p = g_new0 (Proc, 1);
-
-  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, log);
-  p->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autofree char *text = NULL;
-      const char *s;
-
-      if (g_file_get_contents (log, &text, NULL, NULL) && (s = strstr (text, prefix)) != NULL)
-        {
-          const char *end = strstr (s, "/\n");
-
-          g_assert_nonnull (end);
-          p->url = g_strndup (s + strlen (prefix), end - s - strlen (prefix));
-          g_ptr_array_add (f->servers, p);
-          return p;
-        }
-      g_usleep (20 * 1000);
-    }
-
-  g_error ("The server did not start; see %s", log);
-  return NULL;
-}
-
-static Proc *
-start_sim (Fixture            *f,
-           const char * const *extra)
-{
-  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *line = NULL;
-  const char *s;
-  Proc *p = g_new0 (Proc, 1);
-
-  g_ptr_array_add (argv, (gpointer) build_path ("src/app/cdl-simworker"));
-  g_ptr_array_add (argv, (gpointer) "--port");
-  g_ptr_array_add (argv, (gpointer) "0");
-  g_ptr_array_add (argv, (gpointer) "--ms-per-image");
-  g_ptr_array_add (argv, (gpointer) "20");
-  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) extra[i]);
-  g_ptr_array_add (argv, NULL);
-
-  p->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
-                                          &error);
-  g_assert_no_error (error);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p->proc));
-  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  s = strstr (line, "http://");
-  g_assert_nonnull (s);
-  p->url = g_strdup (s);
-  g_ptr_array_add (f->sims, p);
-  return p;
-}
+/* The fixture is the shared cluster of servers and simulated workers. */
+typedef CdlTestCluster Fixture;
+typedef CdlTestProc Proc;
 
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-  f->tmpdir = g_dir_make_tmp ("cdl-engine-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->data_dir = g_build_filename (f->tmpdir, "data", NULL);
-  f->storage_dir = g_build_filename (f->tmpdir, "storage", NULL);
-  f->servers = g_ptr_array_new_with_free_func (proc_free);
-  f->sims = g_ptr_array_new_with_free_func (proc_free);
-  f->http = soup_session_new_with_options ("timeout", 60, NULL);
-  f->admin_token = create_admin (f);
+  cdl_test_cluster_set_up (f, pg, "cdl-engine-XXXXXX");
 }
 
 static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  /* A clean stop: SIGTERM must end every server with status 0. */
-  for (guint i = 0; i < f->servers->len; i++)
-    {
-      Proc *p = g_ptr_array_index (f->servers, i);
-
-      if (g_subprocess_get_identifier (p->proc) == NULL)
-        continue;
-      g_subprocess_send_signal (p->proc, SIGTERM);
-      g_subprocess_wait (p->proc, NULL, NULL);
-      g_assert_true (g_subprocess_get_if_exited (p->proc));
-      g_assert_cmpint (g_subprocess_get_exit_status (p->proc), ==, 0);
-    }
-  g_clear_pointer (&f->servers, g_ptr_array_unref);
-  g_clear_pointer (&f->sims, g_ptr_array_unref);
-  g_clear_object (&f->http);
-
-  if (f->tmpdir != NULL && g_getenv ("CDL_TEST_KEEP") == NULL)
-    {
-      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->tmpdir);
-
-      g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
-    }
-
-  g_free (f->tmpdir);
-  g_free (f->data_dir);
-  g_free (f->storage_dir);
-  g_free (f->conninfo);
-  g_free (f->admin_token);
-}
-
-/* HTTP and SQL ------------------------------------------------------------- */
-
-static JsonNode *
-http (Fixture    *f,
-      const char *method,
-      const char *url,
-      const char *token,
-      const char *body,
-      guint      *status)
-{
-  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr(GBytes) reply = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize len = 0;
-  const char *data;
-
-  g_assert_nonnull (msg);
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-                                    value);
-    }
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  reply = soup_session_send_and_read (f->http, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
-  data = g_bytes_get_data (reply, &len);
-  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
-}
-
-/* Calls the API of @server; asserts @want and returns the envelope. */
-static JsonNode *
-call (Fixture    *f,
-      Proc       *server,
-      const char *method,
-      const char *path,
-      const char *body,
-      guint       want)
-{
-  g_autofree char *url = g_strconcat (server->url, path, NULL);
-  JsonNode *root;
-  guint status;
-
-  root = http (f, method, url, f->admin_token, body, &status);
-  g_assert_nonnull (root);
-  if (status != want)
-    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
-             json_object_get_string_member_with_default (json_node_get_object (root),
-                                                         "error", "(none)"));
-  return root;
-}
-
-static JsonObject *
-data_of (JsonNode *root)
-{
-  return json_object_get_object_member (json_node_get_object (root), "data");
-}
-
-static PGresult *
-sql (Fixture            *f,
-     const char         *query,
-     int                 n_params,
-     const char * const *params)
-{
-  PGconn *conn = PQconnectdb (f->conninfo);
-  g_autoptr(GError) error = NULL;
-  PGresult *res;
-
-  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
-  res = cdl_pq_exec (conn, query, n_params, params, &error);
-  g_assert_no_error (error);
-  PQfinish (conn);
-  return res;
-}
-
-static gint64
-sql_int (Fixture    *f,
-         const char *query,
-         const char *param)
-{
-  const char *params[1] = { param };
-  g_autoptr(PGresult) res = sql (f, query, param ? 1 : 0, params);
-
-  return cdl_pq_get_int64 (res, 0, 0);
+  cdl_test_cluster_tear_down (f);
 }
 
 /* Setting up a task -------------------------------------------------------- */
@@ -343,12 +53,12 @@ add_worker (Fixture    *f,
   g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"base_url\": \"%s\","
                                            " \"priority\": 0, \"max_concurrent_jobs\": %d}",
                                            name, sim->url, max_concurrent);
-  g_autoptr(JsonNode) root = call (f, server, "POST", "/api/workers", body, 201);
-  char *id = g_strdup (json_object_get_string_member (data_of (root), "id"));
+  g_autoptr(JsonNode) root = cdl_test_call (f, server, "POST", "/api/workers", body, 201);
+  char *id = g_strdup (json_object_get_string_member (cdl_test_data_of (root), "id"));
   g_autofree char *test = g_strconcat ("/api/workers/", id, "/test", NULL);
-  g_autoptr(JsonNode) probe = call (f, server, "POST", test, NULL, 200);
+  g_autoptr(JsonNode) probe = cdl_test_call (f, server, "POST", test, NULL, 200);
 
-  g_assert_true (json_object_get_boolean_member (data_of (probe), "healthy"));
+  g_assert_true (json_object_get_boolean_member (cdl_test_data_of (probe), "healthy"));
   return id;
 }
 
@@ -397,19 +107,19 @@ add_task (Fixture    *f,
   for (int i = 0; i < k; i++)
     g_string_append_printf (body, "%s\"a red fox number %d\"", i ? ", " : "", i);
   g_string_append (body, "]}");
-  pool = call (f, server, "POST", "/api/variable-pools", body->str, 201);
+  pool = cdl_test_call (f, server, "POST", "/api/variable-pools", body->str, 201);
 
   task_body = g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [\"%s\"],"
                                " \"target_prompts\": %d, \"seeds_per_prompt\": %d}",
                                workflow_id,
-                               json_object_get_string_member (data_of (pool), "id"), k, n);
-  task = call (f, server, "POST", "/api/tasks", task_body, 201);
-  id = g_strdup (json_object_get_string_member (data_of (task), "id"));
+                               json_object_get_string_member (cdl_test_data_of (pool), "id"), k, n);
+  task = cdl_test_call (f, server, "POST", "/api/tasks", task_body, 201);
+  id = g_strdup (json_object_get_string_member (cdl_test_data_of (task), "id"));
 
   if (freeze)
     {
       g_autofree char *path = g_strconcat ("/api/tasks/", id, "/freeze", NULL);
-      g_autoptr(JsonNode) frozen = call (f, server, "POST", path, NULL, 200);
+      g_autoptr(JsonNode) frozen = cdl_test_call (f, server, "POST", path, NULL, 200);
     }
   return id;
 }
@@ -424,7 +134,7 @@ task_call (Fixture    *f,
 {
   g_autofree char *path = g_strconcat ("/api/tasks/", task_id, "/", action, NULL);
 
-  return call (f, server, method, path, NULL, want);
+  return cdl_test_call (f, server, method, path, NULL, want);
 }
 
 static gint64
@@ -434,7 +144,7 @@ progress_done (Fixture    *f,
 {
   g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
 
-  return json_object_get_int_member (data_of (root), "done");
+  return json_object_get_int_member (cdl_test_data_of (root), "done");
 }
 
 /* Polls the progress until the task leaves RUNNING; returns its state. */
@@ -449,7 +159,7 @@ wait_end (Fixture    *f,
   while (g_get_monotonic_time () < deadline)
     {
       g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
-      const char *state = json_object_get_string_member (data_of (root), "state");
+      const char *state = json_object_get_string_member (cdl_test_data_of (root), "state");
 
       if (g_strcmp0 (state, "RUNNING") != 0)
         return g_strdup (state);
@@ -469,7 +179,7 @@ sim_state (Fixture *f,
   g_autoptr(JsonNode) root = NULL;
   guint status;
 
-  root = http (f, "GET", url, NULL, NULL, &status);
+  root = cdl_test_http (f->http, "GET", url, NULL, NULL, &status);
   g_assert_cmpuint (status, ==, 200);
   return json_object_ref (json_node_get_object (root));
 }
@@ -483,7 +193,7 @@ sim_config (Fixture    *f,
   g_autoptr(JsonNode) root = NULL;
   guint status;
 
-  root = http (f, "POST", url, NULL, body, &status);
+  root = cdl_test_http (f->http, "POST", url, NULL, body, &status);
   g_assert_cmpuint (status, ==, 200);
 }
 
@@ -497,16 +207,18 @@ assert_complete (Fixture    *f,
   const char *params[1] = { task_id };
   g_autoptr(PGresult) res = NULL;
 
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM seeds s WHERE s.task_id = $1"
-                               " AND (SELECT count (*) FROM generations g"
-                               "      WHERE g.seed_id = s.id AND g.state = 'done') <> 1",
-                            task_id), ==, 0);
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM generations WHERE task_id = $1",
-                            task_id), ==, expected);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM seeds s WHERE s.task_id = $1"
+                                     " AND (SELECT count (*) FROM generations g"
+                                     "      WHERE g.seed_id = s.id AND g.state = 'done') <> 1",
+                                     task_id), ==, 0);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM generations WHERE task_id = $1",
+                                     task_id), ==, expected);
 
-  res = sql (f, "SELECT image_uri, thumb_uri, checksum, metadata ->> 'seed',"
-                "       seed_value::text, metadata ->> 'worker_id'"
-                " FROM generations WHERE task_id = $1", 1, params);
+  res = cdl_test_sql (f->conninfo, "SELECT image_uri, thumb_uri, checksum, metadata ->> 'seed',"
+                                   "       seed_value::text, metadata ->> 'worker_id'"
+                                   " FROM generations WHERE task_id = $1", 1, params);
   g_assert_cmpint (PQntuples (res), ==, expected);
   for (int i = 0; i < PQntuples (res); i++)
     {
@@ -539,14 +251,14 @@ count_batches (Fixture    *f,
   g_autoptr(GList) ids = NULL;
   guint status;
 
-  root = http (f, "GET", url, NULL, NULL, &status);
+  root = cdl_test_http (f->http, "GET", url, NULL, NULL, &status);
   g_assert_cmpuint (status, ==, 200);
   ids = json_object_get_members (json_node_get_object (root));
   for (GList *l = ids; l != NULL; l = l->next)
     {
       const char *params[2] = { l->data, task_id };
-      g_autoptr(PGresult) res = sql (f, "SELECT 1 FROM jobs WHERE id::text = $1"
-                                        " AND task_id = $2", 2, params);
+      g_autoptr(PGresult) res = cdl_test_sql (f->conninfo, "SELECT 1 FROM jobs WHERE id::text = $1"
+                                                           " AND task_id = $2", 2, params);
       JsonObject *entry;
       JsonArray *prompt;
       JsonObject *graph;
@@ -585,7 +297,7 @@ static void
 test_three_workers (Fixture       *f,
                     gconstpointer  data)
 {
-  Proc *server = start_server (f);
+  Proc *server = cdl_test_start_server (f);
   Proc *sims[3];
   g_autofree char *workflow = NULL;
   g_autofree char *task = NULL;
@@ -598,7 +310,7 @@ test_three_workers (Fixture       *f,
     {
       g_autofree char *name = g_strdup_printf ("sim-%d", i);
 
-      sims[i] = start_sim (f, NULL);
+      sims[i] = cdl_test_start_sim (f, NULL);
       g_free (add_worker (f, server, sims[i], name, 1));
     }
 
@@ -606,8 +318,8 @@ test_three_workers (Fixture       *f,
   task = add_task (f, server, workflow, 12, 4, TRUE);
 
   run = task_call (f, server, "POST", task, "run", 200);
-  g_assert_cmpstr (json_object_get_string_member (data_of (run), "state"), ==, "RUNNING");
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (data_of (run),
+  g_assert_cmpstr (json_object_get_string_member (cdl_test_data_of (run), "state"), ==, "RUNNING");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (cdl_test_data_of (run),
                                                                          "worker_ids")), ==, 3);
 
   /* Let some images land, then break the first worker. */
@@ -630,8 +342,8 @@ test_three_workers (Fixture       *f,
       g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
       executed += json_object_get_int_member (st, "executed");
     }
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
-                               " AND state = 'failed'", task), >, 0);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                                                  " AND state = 'failed'", task), >, 0);
   g_assert_cmpint (executed, >=, 48);
 }
 
@@ -641,8 +353,8 @@ static void
 test_native_batches (Fixture       *f,
                      gconstpointer  data)
 {
-  Proc *server = start_server (f);
-  Proc *sim = start_sim (f, NULL);
+  Proc *server = cdl_test_start_server (f);
+  Proc *sim = cdl_test_start_sim (f, NULL);
   g_autofree char *native_wf = add_workflow (f, "latent-batch-seed.json");
   g_autofree char *loop_wf = add_workflow (f, "sd15.json");
   g_autofree char *native = NULL;
@@ -663,7 +375,7 @@ test_native_batches (Fixture       *f,
   guint notified_loop = 0;
 
   /* POST /free after every second job a worker finished (FAQ 8). */
-  settings = call (f, server, "PATCH", "/api/settings", "{\"free_every_n_jobs\": 2}", 200);
+  settings = cdl_test_call (f, server, "PATCH", "/api/settings", "{\"free_every_n_jobs\": 2}", 200);
   g_free (add_worker (f, server, sim, "sim", 2));
   native = add_task (f, server, native_wf, 3, 4, TRUE);
   loop = add_task (f, server, loop_wf, 3, 4, TRUE);
@@ -710,12 +422,15 @@ test_native_batches (Fixture       *f,
   st = sim_state (f, sim);
   g_assert_cmpint (json_object_get_int_member (st, "accepted"), ==, 15 + 2);
   g_assert_cmpint (json_object_get_int_member (st, "frees"), >=, 6);
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE kind <> 'mass'", NULL), ==, 0);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM jobs WHERE kind <> 'mass'", NULL),
+                   ==, 0);
 
   /* A native batch's images carry the seed sent and their batch index. */
   params[0] = native;
-  res = sql (f, "SELECT count (DISTINCT seed_value), count (DISTINCT batch_index)"
-                " FROM generations WHERE task_id = $1 GROUP BY prompt_id", 1, params);
+  res = cdl_test_sql (f->conninfo,
+                      "SELECT count (DISTINCT seed_value), count (DISTINCT batch_index)"
+                      " FROM generations WHERE task_id = $1 GROUP BY prompt_id", 1, params);
   g_assert_cmpint (PQntuples (res), ==, 3);
   for (int i = 0; i < 3; i++)
     {
@@ -731,8 +446,8 @@ test_partial_outputs (Fixture       *f,
                       gconstpointer  data)
 {
   static const char * const extra[] = { "--partial-rate", "1", NULL };
-  Proc *server = start_server (f);
-  Proc *sim = start_sim (f, extra);
+  Proc *server = cdl_test_start_server (f);
+  Proc *sim = cdl_test_start_sim (f, extra);
   g_autofree char *workflow = add_workflow (f, "latent-batch-seed.json");
   g_autofree char *task = NULL;
   g_autofree char *state = NULL;
@@ -745,8 +460,8 @@ test_partial_outputs (Fixture       *f,
   run = task_call (f, server, "POST", task, "run", 200);
 
   deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
-                     " AND state = 'partial_failed'", task) == 0
+  while (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                                        " AND state = 'partial_failed'", task) == 0
          && g_get_monotonic_time () < deadline)
     g_usleep (50 * 1000);
   sim_config (f, sim, "{\"partial_rate\": 0}");
@@ -756,17 +471,19 @@ test_partial_outputs (Fixture       *f,
   assert_complete (f, task, 16);
 
   /* The retry points at the partial job and both made images. */
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs r JOIN jobs p ON p.id = r.retry_of"
-                               " WHERE p.task_id = $1 AND p.state = 'partial_failed'"
-                               "   AND r.state = 'done'", task), >=, 1);
-  g_assert_cmpint (sql_int (f, "SELECT count (DISTINCT g.job_id) FROM generations g"
-                               " JOIN jobs j ON j.id = g.job_id"
-                               " WHERE g.task_id = $1 AND j.state = 'partial_failed'", task),
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM jobs r JOIN jobs p ON p.id = r.retry_of"
+                                     " WHERE p.task_id = $1 AND p.state = 'partial_failed'"
+                                     "   AND r.state = 'done'", task), >=, 1);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (DISTINCT g.job_id) FROM generations g"
+                                     " JOIN jobs j ON j.id = g.job_id"
+                                     " WHERE g.task_id = $1 AND j.state = 'partial_failed'", task),
                    >=, 1);
 
   progress = task_call (f, server, "GET", task, "progress?limit=2", 200);
   {
-    JsonObject *d = data_of (progress);
+    JsonObject *d = cdl_test_data_of (progress);
     JsonArray *per = json_object_get_array_member (d, "per_prompt");
     gint64 retries = 0;
 
@@ -782,7 +499,7 @@ test_partial_outputs (Fixture       *f,
   {
     g_autoptr(JsonNode) page2 = task_call (f, server, "GET", task,
                                            "progress?after=1&limit=10", 200);
-    JsonObject *d = data_of (page2);
+    JsonObject *d = cdl_test_data_of (page2);
 
     g_assert_cmpuint (json_array_get_length (json_object_get_array_member (d, "per_prompt")),
                       ==, 2);
@@ -809,7 +526,7 @@ sims_known_ids (Fixture  *f,
       const char *lists[] = { "queue_running", "queue_pending" };
       guint status;
 
-      queue = http (f, "GET", queue_url, NULL, NULL, &status);
+      queue = cdl_test_http (f->http, "GET", queue_url, NULL, NULL, &status);
       g_assert_cmpuint (status, ==, 200);
       for (guint l = 0; l < G_N_ELEMENTS (lists); l++)
         {
@@ -821,7 +538,7 @@ sims_known_ids (Fixture  *f,
                                 json_array_get_array_element (items, j), 1)));
         }
 
-      history = http (f, "GET", history_url, NULL, NULL, &status);
+      history = cdl_test_http (f->http, "GET", history_url, NULL, NULL, &status);
       g_assert_cmpuint (status, ==, 200);
       members = json_object_get_members (json_node_get_object (history));
       for (const GList *m = members; m != NULL; m = m->next)
@@ -836,8 +553,8 @@ submitted_job_ids (Fixture    *f,
                    const char *task)
 {
   const char *params[1] = { task };
-  PGresult *res = sql (f, "SELECT id FROM jobs WHERE task_id = $1"
-                          " AND state IN ('submitted', 'running')", 1, params);
+  PGresult *res = cdl_test_sql (f->conninfo, "SELECT id FROM jobs WHERE task_id = $1"
+                                             " AND state IN ('submitted', 'running')", 1, params);
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
 
   for (int i = 0; i < PQntuples (res); i++)
@@ -863,7 +580,7 @@ static void
 test_kill_resume (Fixture       *f,
                   gconstpointer  data)
 {
-  Proc *server = start_server (f);
+  Proc *server = cdl_test_start_server (f);
   Proc *sims[2];
   g_autofree char *workflow = add_workflow (f, "sd15.json");
   g_autofree char *task = NULL;
@@ -878,7 +595,7 @@ test_kill_resume (Fixture       *f,
       static const char * const slow[] = { "--ms-per-image", "300", NULL };
       g_autofree char *name = g_strdup_printf ("sim-%d", i);
 
-      sims[i] = start_sim (f, slow);
+      sims[i] = cdl_test_start_sim (f, slow);
       g_free (add_worker (f, server, sims[i], name, 2));
     }
 
@@ -913,7 +630,7 @@ test_kill_resume (Fixture       *f,
   known = sims_known_ids (f, sims, 2);
   g_assert_true (any_known (on_workers, known));
 
-  server = start_server (f);
+  server = cdl_test_start_server (f);
   state = wait_end (f, server, task, 120);
   g_assert_cmpstr (state, ==, "DONE");
   assert_complete (f, task, 18);
@@ -932,9 +649,10 @@ test_kill_resume (Fixture       *f,
     {
       const char *params[1] = { on_workers->pdata[i] };
       gboolean on_a_worker = g_hash_table_contains (known, on_workers->pdata[i]);
-      PGresult *res = sql (f, "SELECT state, coalesce (error, ''),"
-                              "  EXISTS (SELECT 1 FROM jobs r WHERE r.retry_of = j.id)"
-                              " FROM jobs j WHERE id = $1", 1, params);
+      PGresult *res = cdl_test_sql (f->conninfo,
+                                    "SELECT state, coalesce (error, ''),"
+                                    "  EXISTS (SELECT 1 FROM jobs r WHERE r.retry_of = j.id)"
+                                    " FROM jobs j WHERE id = $1", 1, params);
 
       if (on_a_worker)
         {
@@ -955,9 +673,9 @@ test_worker_crash (Fixture       *f,
                    gconstpointer  data)
 {
   static const char * const crashing[] = { "--crash-after", "3", NULL };
-  Proc *server = start_server (f);
-  Proc *good = start_sim (f, NULL);
-  Proc *bad = start_sim (f, crashing);
+  Proc *server = cdl_test_start_server (f);
+  Proc *good = cdl_test_start_sim (f, NULL);
+  Proc *bad = cdl_test_start_sim (f, crashing);
   g_autofree char *workflow = add_workflow (f, "sd15.json");
   g_autofree char *task = NULL;
   g_autofree char *state = NULL;
@@ -976,8 +694,8 @@ test_worker_crash (Fixture       *f,
   /* The bad worker is gone, and what it held was retried. */
   g_subprocess_wait (bad->proc, NULL, NULL);
   g_assert_false (g_subprocess_get_successful (bad->proc));
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
-                               " AND retry_of IS NOT NULL", task), >=, 1);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                                                  " AND retry_of IS NOT NULL", task), >=, 1);
   st = sim_state (f, good);
   g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
 }
@@ -988,9 +706,9 @@ static void
 test_two_servers (Fixture       *f,
                   gconstpointer  data)
 {
-  Proc *a = start_server (f);
-  Proc *b = start_server (f);
-  Proc *sim = start_sim (f, NULL);
+  Proc *a = cdl_test_start_server (f);
+  Proc *b = cdl_test_start_server (f);
+  Proc *sim = cdl_test_start_sim (f, NULL);
   g_autofree char *workflow = add_workflow (f, "sd15.json");
   g_autofree char *t1 = NULL;
   g_autofree char *t2 = NULL;
@@ -1025,7 +743,7 @@ test_states (Fixture       *f,
              gconstpointer  data)
 {
   static const char * const slow[] = { "--ms-per-image", "400", NULL };
-  Proc *server = start_server (f);
+  Proc *server = cdl_test_start_server (f);
   g_autofree char *workflow = add_workflow (f, "sd15.json");
   g_autofree char *draft = add_task (f, server, workflow, 2, 2, FALSE);
   g_autofree char *task = add_task (f, server, workflow, 8, 2, TRUE);
@@ -1048,9 +766,10 @@ test_states (Fixture       *f,
   e1 = task_call (f, server, "POST", task, "run", 409);
   g_assert_nonnull (strstr (json_object_get_string_member (json_node_get_object (e1), "error"),
                             "healthy"));
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1", task), ==, 0);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM jobs WHERE task_id = $1", task), ==, 0);
 
-  sim = start_sim (f, slow);
+  sim = cdl_test_start_sim (f, slow);
   g_free (add_worker (f, server, sim, "sim", 1));
 
   /* Not frozen: 409. Unknown: 404. */
@@ -1066,7 +785,8 @@ test_states (Fixture       *f,
   while (progress_done (f, server, task) < 1 && g_get_monotonic_time () < deadline)
     g_usleep (50 * 1000);
   paused = task_call (f, server, "POST", task, "pause", 200);
-  g_assert_cmpstr (json_object_get_string_member (data_of (paused), "state"), ==, "PAUSED");
+  g_assert_cmpstr (json_object_get_string_member (cdl_test_data_of (paused), "state"),
+                   ==, "PAUSED");
 
   /* In-flight jobs drain; nothing new is claimed while paused. */
   g_usleep (2500 * 1000);
@@ -1074,21 +794,23 @@ test_states (Fixture       *f,
   g_usleep (1500 * 1000);
   g_assert_cmpint (progress_done (f, server, task), ==, done_at_pause);
   g_assert_cmpint (done_at_pause, <, 16);
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
-                               " AND state IN ('submitted', 'running')", task), ==, 0);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM jobs WHERE task_id = $1"
+                                     " AND state IN ('submitted', 'running')", task), ==, 0);
 
   resumed = task_call (f, server, "POST", task, "resume", 200);
-  g_assert_cmpstr (json_object_get_string_member (data_of (resumed), "state"), ==, "RUNNING");
+  g_assert_cmpstr (json_object_get_string_member (cdl_test_data_of (resumed), "state"),
+                   ==, "RUNNING");
   deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
   while (progress_done (f, server, task) <= done_at_pause && g_get_monotonic_time () < deadline)
     g_usleep (50 * 1000);
   g_assert_cmpint (progress_done (f, server, task), >, done_at_pause);
 
   cancelled = task_call (f, server, "POST", task, "cancel", 200);
-  g_assert_cmpstr (json_object_get_string_member (data_of (cancelled), "state"), ==,
+  g_assert_cmpstr (json_object_get_string_member (cdl_test_data_of (cancelled), "state"), ==,
                    "CANCELLED");
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
-                               " AND state = 'queued'", task), ==, 0);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                                                  " AND state = 'queued'", task), ==, 0);
   e6 = task_call (f, server, "POST", task, "cancel", 409);
   {
     g_autoptr(JsonNode) again = task_call (f, server, "POST", task, "resume", 409);
@@ -1098,14 +820,15 @@ test_states (Fixture       *f,
   /* In-flight jobs end (interrupted on this dedicated worker) and the
    * task stays CANCELLED. */
   deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  while (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
-                     " AND state IN ('submitted', 'running')", task) > 0
+  while (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM jobs WHERE task_id = $1"
+                                        " AND state IN ('submitted', 'running')", task) > 0
          && g_get_monotonic_time () < deadline)
     g_usleep (100 * 1000);
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1"
-                               " AND state IN ('submitted', 'running')", task), ==, 0);
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM tasks WHERE id = $1"
-                               " AND state = 'CANCELLED'", task), ==, 1);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM jobs WHERE task_id = $1"
+                                     " AND state IN ('submitted', 'running')", task), ==, 0);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM tasks WHERE id = $1"
+                                                  " AND state = 'CANCELLED'", task), ==, 1);
 }
 
 /* A worker lease belongs to one holder until it lapses. */

@@ -12,9 +12,8 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
-#include "cdl-test-pg.h"
+#include "cdl-test-server.h"
 #include "core/cdl-json.h"
 #include "core/cdl-settings.h"
 #include "core/cdl-workflow.h"
@@ -26,311 +25,22 @@ static CdlTestPg *pg;
 /* Makes the pool's second item the one longest prompt: the heaviest. */
 #define LONG_TAIL " in deep snow under a pale winter moon"
 
-typedef struct
-{
-  GSubprocess *proc;
-  char        *url;
-} Proc;
-
-typedef struct
-{
-  char        *conninfo;
-  char        *tmpdir;
-  char        *data_dir;
-  char        *storage_dir;
-  GPtrArray   *servers;   /* Proc */
-  GPtrArray   *sims;      /* Proc */
-  char        *admin_token;
-  SoupSession *http;
-  guint        n_logs;
-} Fixture;
-
-static const char *
-build_path (const char *rel)
-{
-  static char buf[4096];
-  const char *dir = g_getenv ("CDL_BUILD_DIR");
-
-  g_assert_nonnull (dir);
-  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
-  return buf;
-}
-
-/* Children must not outlive a test that aborts. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static void
-proc_free (gpointer data)
-{
-  Proc *p = data;
-
-  if (p->proc != NULL && g_subprocess_get_identifier (p->proc) != NULL)
-    {
-      g_subprocess_force_exit (p->proc);
-      g_subprocess_wait (p->proc, NULL, NULL);
-    }
-  g_clear_object (&p->proc);
-  g_free (p->url);
-  g_free (p);
-}
-
-static GSubprocessLauncher *
-launcher_for (Fixture *f)
-{
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
-  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
-  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "cdl-engine", TRUE);
-  return launcher;
-}
-
-static char *
-create_admin (Fixture *f)
-{
-  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_auto(GStrv) lines = NULL;
-  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"), "--data-dir",
-                         f->data_dir, "--create-admin", "root", NULL };
-
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (proc));
-  g_strchomp (out);
-  lines = g_strsplit (out, "\n", -1);
-  return g_strdup (lines[g_strv_length (lines) - 1]);
-}
-
-/* Starts a server on the fixture's database; returns it. */
-static Proc *
-start_server (Fixture *f)
-{
-  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *log = g_strdup_printf ("%s/server-%u.log", f->tmpdir, f->n_logs++);
-  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"), "--port", "0",
-                         "--data-dir", f->data_dir, "--storage-dir", f->storage_dir,
-                         "--health-interval", "1", NULL };
-  const char *prefix = "Listening on ";
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  Proc *p = g_new0 (Proc, 1);
-
-  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, log);
-  p->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autofree char *text = NULL;
-      const char *s;
-
-      if (g_file_get_contents (log, &text, NULL, NULL) && (s = strstr (text, prefix)) != NULL)
-        {
-          const char *end = strstr (s, "/\n");
-
-          g_assert_nonnull (end);
-          p->url = g_strndup (s + strlen (prefix), end - s - strlen (prefix));
-          g_ptr_array_add (f->servers, p);
-          return p;
-        }
-      g_usleep (20 * 1000);
-    }
-
-  g_error ("The server did not start; see %s", log);
-  return NULL;
-}
-
-static Proc *
-start_sim (Fixture            *f,
-           const char * const *extra)
-{
-  g_autoptr(GSubprocessLauncher) launcher = launcher_for (f);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDataInputStream) out = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *line = NULL;
-  const char *s;
-  Proc *p = g_new0 (Proc, 1);
-
-  g_ptr_array_add (argv, (gpointer) build_path ("src/app/cdl-simworker"));
-  g_ptr_array_add (argv, (gpointer) "--port");
-  g_ptr_array_add (argv, (gpointer) "0");
-  g_ptr_array_add (argv, (gpointer) "--ms-per-image");
-  g_ptr_array_add (argv, (gpointer) "20");
-  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) extra[i]);
-  g_ptr_array_add (argv, NULL);
-
-  p->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
-                                          &error);
-  g_assert_no_error (error);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p->proc));
-  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  s = strstr (line, "http://");
-  g_assert_nonnull (s);
-  p->url = g_strdup (s);
-  g_ptr_array_add (f->sims, p);
-  return p;
-}
+/* The fixture is the shared cluster of servers and simulated workers. */
+typedef CdlTestCluster Fixture;
+typedef CdlTestProc Proc;
 
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-  f->tmpdir = g_dir_make_tmp ("cdl-engine-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->data_dir = g_build_filename (f->tmpdir, "data", NULL);
-  f->storage_dir = g_build_filename (f->tmpdir, "storage", NULL);
-  f->servers = g_ptr_array_new_with_free_func (proc_free);
-  f->sims = g_ptr_array_new_with_free_func (proc_free);
-  f->http = soup_session_new_with_options ("timeout", 60, NULL);
-  f->admin_token = create_admin (f);
+  cdl_test_cluster_set_up (f, pg, "cdl-engine-XXXXXX");
 }
 
 static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  /* A clean stop: SIGTERM must end every server with status 0. */
-  for (guint i = 0; i < f->servers->len; i++)
-    {
-      Proc *p = g_ptr_array_index (f->servers, i);
-
-      if (g_subprocess_get_identifier (p->proc) == NULL)
-        continue;
-      g_subprocess_send_signal (p->proc, SIGTERM);
-      g_subprocess_wait (p->proc, NULL, NULL);
-      g_assert_true (g_subprocess_get_if_exited (p->proc));
-      g_assert_cmpint (g_subprocess_get_exit_status (p->proc), ==, 0);
-    }
-  g_clear_pointer (&f->servers, g_ptr_array_unref);
-  g_clear_pointer (&f->sims, g_ptr_array_unref);
-  g_clear_object (&f->http);
-
-  if (f->tmpdir != NULL && g_getenv ("CDL_TEST_KEEP") == NULL)
-    {
-      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->tmpdir);
-
-      g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
-    }
-
-  g_free (f->tmpdir);
-  g_free (f->data_dir);
-  g_free (f->storage_dir);
-  g_free (f->conninfo);
-  g_free (f->admin_token);
-}
-
-/* HTTP and SQL ------------------------------------------------------------- */
-
-static JsonNode *
-http (Fixture    *f,
-      const char *method,
-      const char *url,
-      const char *token,
-      const char *body,
-      guint      *status)
-{
-  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr(GBytes) reply = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize len = 0;
-  const char *data;
-
-  g_assert_nonnull (msg);
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization",
-                                    value);
-    }
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  reply = soup_session_send_and_read (f->http, msg, NULL, &error);
-  g_assert_no_error (error);
-  *status = soup_message_get_status (msg);
-  data = g_bytes_get_data (reply, &len);
-  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
-}
-
-/* Calls the API of @server; asserts @want and returns the envelope. */
-static JsonNode *
-call (Fixture    *f,
-      Proc       *server,
-      const char *method,
-      const char *path,
-      const char *body,
-      guint       want)
-{
-  g_autofree char *url = g_strconcat (server->url, path, NULL);
-  JsonNode *root;
-  guint status;
-
-  root = http (f, method, url, f->admin_token, body, &status);
-  g_assert_nonnull (root);
-  if (status != want)
-    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
-             json_object_get_string_member_with_default (json_node_get_object (root),
-                                                         "error", "(none)"));
-  return root;
-}
-
-static JsonObject *
-data_of (JsonNode *root)
-{
-  return json_object_get_object_member (json_node_get_object (root), "data");
-}
-
-static PGresult *
-sql (Fixture            *f,
-     const char         *query,
-     int                 n_params,
-     const char * const *params)
-{
-  PGconn *conn = PQconnectdb (f->conninfo);
-  g_autoptr(GError) error = NULL;
-  PGresult *res;
-
-  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
-  res = cdl_pq_exec (conn, query, n_params, params, &error);
-  g_assert_no_error (error);
-  PQfinish (conn);
-  return res;
-}
-
-static gint64
-sql_int (Fixture    *f,
-         const char *query,
-         const char *param)
-{
-  const char *params[1] = { param };
-  g_autoptr(PGresult) res = sql (f, query, param ? 1 : 0, params);
-
-  return cdl_pq_get_int64 (res, 0, 0);
+  cdl_test_cluster_tear_down (f);
 }
 
 /* Setting up a task -------------------------------------------------------- */
@@ -345,12 +55,12 @@ add_worker (Fixture    *f,
   g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"base_url\": \"%s\","
                                            " \"priority\": 0, \"max_concurrent_jobs\": %d}",
                                            name, sim->url, max_concurrent);
-  g_autoptr(JsonNode) root = call (f, server, "POST", "/api/workers", body, 201);
-  char *id = g_strdup (json_object_get_string_member (data_of (root), "id"));
+  g_autoptr(JsonNode) root = cdl_test_call (f, server, "POST", "/api/workers", body, 201);
+  char *id = g_strdup (json_object_get_string_member (cdl_test_data_of (root), "id"));
   g_autofree char *test = g_strconcat ("/api/workers/", id, "/test", NULL);
-  g_autoptr(JsonNode) probe = call (f, server, "POST", test, NULL, 200);
+  g_autoptr(JsonNode) probe = cdl_test_call (f, server, "POST", test, NULL, 200);
 
-  g_assert_true (json_object_get_boolean_member (data_of (probe), "healthy"));
+  g_assert_true (json_object_get_boolean_member (cdl_test_data_of (probe), "healthy"));
   return id;
 }
 
@@ -400,19 +110,19 @@ add_task (Fixture    *f,
     g_string_append_printf (body, "%s\"a red fox number %d%s\"", i ? ", " : "", i,
                             i == 1 ? LONG_TAIL : "");
   g_string_append (body, "]}");
-  pool = call (f, server, "POST", "/api/variable-pools", body->str, 201);
+  pool = cdl_test_call (f, server, "POST", "/api/variable-pools", body->str, 201);
 
   task_body = g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [\"%s\"],"
                                " \"target_prompts\": %d, \"seeds_per_prompt\": %d}",
                                workflow_id,
-                               json_object_get_string_member (data_of (pool), "id"), k, n);
-  task = call (f, server, "POST", "/api/tasks", task_body, 201);
-  id = g_strdup (json_object_get_string_member (data_of (task), "id"));
+                               json_object_get_string_member (cdl_test_data_of (pool), "id"), k, n);
+  task = cdl_test_call (f, server, "POST", "/api/tasks", task_body, 201);
+  id = g_strdup (json_object_get_string_member (cdl_test_data_of (task), "id"));
 
   if (freeze)
     {
       g_autofree char *path = g_strconcat ("/api/tasks/", id, "/freeze", NULL);
-      g_autoptr(JsonNode) frozen = call (f, server, "POST", path, NULL, 200);
+      g_autoptr(JsonNode) frozen = cdl_test_call (f, server, "POST", path, NULL, 200);
     }
   return id;
 }
@@ -427,7 +137,7 @@ task_call (Fixture    *f,
 {
   g_autofree char *path = g_strconcat ("/api/tasks/", task_id, "/", action, NULL);
 
-  return call (f, server, method, path, NULL, want);
+  return cdl_test_call (f, server, method, path, NULL, want);
 }
 
 static gint64
@@ -437,7 +147,7 @@ progress_done (Fixture    *f,
 {
   g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
 
-  return json_object_get_int_member (data_of (root), "done");
+  return json_object_get_int_member (cdl_test_data_of (root), "done");
 }
 
 /* Polls the progress until the task leaves RUNNING; returns its state. */
@@ -452,7 +162,7 @@ wait_end (Fixture    *f,
   while (g_get_monotonic_time () < deadline)
     {
       g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
-      const char *state = json_object_get_string_member (data_of (root), "state");
+      const char *state = json_object_get_string_member (cdl_test_data_of (root), "state");
 
       if (g_strcmp0 (state, "RUNNING") != 0)
         return g_strdup (state);
@@ -472,7 +182,7 @@ sim_state (Fixture *f,
   g_autoptr(JsonNode) root = NULL;
   guint status;
 
-  root = http (f, "GET", url, NULL, NULL, &status);
+  root = cdl_test_http (f->http, "GET", url, NULL, NULL, &status);
   g_assert_cmpuint (status, ==, 200);
   return json_object_ref (json_node_get_object (root));
 }
@@ -486,7 +196,7 @@ sim_config (Fixture    *f,
   g_autoptr(JsonNode) root = NULL;
   guint status;
 
-  root = http (f, "POST", url, NULL, body, &status);
+  root = cdl_test_http (f->http, "POST", url, NULL, body, &status);
   g_assert_cmpuint (status, ==, 200);
 }
 
@@ -523,7 +233,7 @@ sim_ran (Fixture    *f,
   GPtrArray *ran = g_ptr_array_new_with_free_func (ran_free);
   guint status;
 
-  root = http (f, "GET", url, NULL, NULL, &status);
+  root = cdl_test_http (f->http, "GET", url, NULL, NULL, &status);
   g_assert_cmpuint (status, ==, 200);
   ids = json_object_get_members (json_node_get_object (root));
   for (GList *l = ids; l != NULL; l = l->next)
@@ -541,8 +251,9 @@ sim_ran (Fixture    *f,
       if (task_id != NULL)
         {
           const char *params[2] = { l->data, task_id };
-          g_autoptr(PGresult) res = sql (f, "SELECT 1 FROM jobs WHERE id::text = $1"
-                                            " AND task_id = $2", 2, params);
+          g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                                  "SELECT 1 FROM jobs WHERE id::text = $1"
+                                                  " AND task_id = $2", 2, params);
 
           if (PQntuples (res) == 0)
             continue;
@@ -574,7 +285,7 @@ set_rate_limit (Fixture *f,
                 int      seconds)
 {
   g_autofree char *body = g_strdup_printf ("{\"pilot_rate_limit_seconds\": %d}", seconds);
-  g_autoptr(JsonNode) root = call (f, server, "PATCH", "/api/settings", body, 200);
+  g_autoptr(JsonNode) root = cdl_test_call (f, server, "PATCH", "/api/settings", body, 200);
 }
 
 /* Each sample's image hashes to its checksum, its thumbnail exists, and
@@ -630,8 +341,8 @@ static void
 test_samples (Fixture       *f,
               gconstpointer  data)
 {
-  Proc *server = start_server (f);
-  Proc *sim = start_sim (f, NULL);
+  Proc *server = cdl_test_start_server (f);
+  Proc *sim = cdl_test_start_sim (f, NULL);
   g_autofree char *worker = add_worker (f, server, sim, "gpu-a", 1);
   g_autofree char *wf = add_workflow (f, "sd15.json");
   /* 3 seeds per prompt: the pilot draws 7 more. */
@@ -641,7 +352,7 @@ test_samples (Fixture       *f,
   g_autoptr(JsonNode) shown = NULL;
   g_autoptr(GPtrArray) ran = NULL;
   g_autoptr(PGresult) res = NULL;
-  JsonObject *d = data_of (root);
+  JsonObject *d = cdl_test_data_of (root);
   JsonArray *samples = json_object_get_array_member (d, "samples");
   const char *params[1] = { task };
 
@@ -665,22 +376,26 @@ test_samples (Fixture       *f,
     }
 
   /* The prompt's own three seeds come first, in order. */
-  res = sql (f, "SELECT s.seed_value FROM seeds s JOIN prompts p ON p.id = s.prompt_id"
-                " WHERE p.task_id = $1 AND p.text LIKE '%winter moon' ORDER BY s.position",
-             1, params);
+  res = cdl_test_sql (f->conninfo,
+                      "SELECT s.seed_value FROM seeds s JOIN prompts p ON p.id = s.prompt_id"
+                      " WHERE p.task_id = $1 AND p.text LIKE '%winter moon' ORDER BY s.position",
+                      1, params);
   g_assert_cmpint (PQntuples (res), ==, 3);
   for (int i = 0; i < 3; i++)
     g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (samples, i),
                                                  "seed"), ==, cdl_pq_get_int64 (res, i, 0));
 
   /* Never generations, never annotation batches; kept in tasks.pilot. */
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM generations WHERE task_id = $1", task),
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM generations WHERE task_id = $1", task),
                    ==, 0);
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM jobs WHERE task_id = $1", task), ==, 0);
-  g_assert_cmpint (sql_int (f, "SELECT jsonb_array_length (pilot -> 'samples') FROM tasks"
-                               " WHERE id = $1", task), ==, 10);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM jobs WHERE task_id = $1", task), ==, 0);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT jsonb_array_length (pilot -> 'samples') FROM tasks"
+                                     " WHERE id = $1", task), ==, 10);
   shown = task_call (f, server, "GET", task, "pilot", 200);
-  g_assert_cmpint (json_array_get_length (json_object_get_array_member (data_of (shown),
+  g_assert_cmpint (json_array_get_length (json_object_get_array_member (cdl_test_data_of (shown),
                                                                         "samples")), ==, 10);
 
   /* A second pilot inside the limit is refused and sends nothing. */
@@ -692,10 +407,10 @@ static void
 test_oom_then_freeze (Fixture       *f,
                       gconstpointer  data)
 {
-  Proc *server = start_server (f);
+  Proc *server = cdl_test_start_server (f);
   /* 512² = 262144 runs out; 384² = 147456 fits. */
   const char *extra[] = { "--oom-pixels", "200000", NULL };
-  Proc *sim = start_sim (f, extra);
+  Proc *sim = cdl_test_start_sim (f, extra);
   g_autofree char *worker = add_worker (f, server, sim, "gpu-a", 1);
   g_autofree char *wf = add_workflow (f, "sd15.json");
   g_autofree char *task = add_task (f, server, wf, 3, 2, FALSE);
@@ -711,7 +426,7 @@ test_oom_then_freeze (Fixture       *f,
   set_rate_limit (f, server, 0);
 
   root = task_call (f, server, "POST", task, "pilot", 200);
-  d = data_of (root);
+  d = cdl_test_data_of (root);
   g_assert_cmpint (json_object_get_int_member (d, "retries_used"), ==, 1);
   g_assert_cmpint (json_object_get_int_member (settings_of (d), "width"), ==, 384);
   g_assert_cmpint (json_object_get_int_member (settings_of (d), "height"), ==, 384);
@@ -722,17 +437,20 @@ test_oom_then_freeze (Fixture       *f,
   /* 384² runs out too, 288² = 82944 fits: exactly two retries. */
   sim_config (f, sim, "{\"oom_pixels\": 100000}");
   second = task_call (f, server, "POST", other, "pilot", 200);
-  g_assert_cmpint (json_object_get_int_member (data_of (second), "retries_used"), ==, 2);
-  g_assert_cmpint (json_object_get_int_member (settings_of (data_of (second)), "width"), ==, 288);
-  assert_samples (f, other, data_of (second), 288, 288);
+  g_assert_cmpint (json_object_get_int_member (cdl_test_data_of (second), "retries_used"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (settings_of (cdl_test_data_of (second)), "width"),
+                   ==, 288);
+  assert_samples (f, other, cdl_test_data_of (second), 288, 288);
   g_assert_cmpint (sim_accepted (f, sim), ==, 11 + 12);
 
   /* The freeze carries the settings that worked, and the run uses them. */
   frozen = task_call (f, server, "POST", other, "freeze", 200);
-  g_assert_cmpint (sql_int (f, "SELECT (frozen_snapshot -> 'pilot' -> 'settings' ->> 'width')"
-                               "::integer FROM tasks WHERE id = $1", other), ==, 288);
-  g_assert_cmpint (sql_int (f, "SELECT (frozen_snapshot -> 'pilot' ->> 'retries_used')"
-                               "::integer FROM tasks WHERE id = $1", other), ==, 2);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT (frozen_snapshot -> 'pilot' -> 'settings' ->> 'width')"
+                                     "::integer FROM tasks WHERE id = $1", other), ==, 288);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT (frozen_snapshot -> 'pilot' ->> 'retries_used')"
+                                     "::integer FROM tasks WHERE id = $1", other), ==, 2);
   run = task_call (f, server, "POST", other, "run", 200);
   state = wait_end (f, server, other, 120);
   g_assert_cmpstr (state, ==, "DONE");
@@ -745,19 +463,21 @@ test_oom_then_freeze (Fixture       *f,
       g_assert_cmpint (r->width, ==, 288);
       g_assert_cmpint (r->height, ==, 288);
     }
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM generations WHERE task_id = $1"
-                               " AND state = 'done' AND (metadata ->> 'width')::integer = 288",
-                            other), ==, 6);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM generations WHERE task_id = $1"
+                                     " AND state = 'done'"
+                                     " AND (metadata ->> 'width')::integer = 288",
+                                     other), ==, 6);
 }
 
 static void
 test_impossible (Fixture       *f,
                  gconstpointer  data)
 {
-  Proc *server = start_server (f);
+  Proc *server = cdl_test_start_server (f);
   /* Even 256², the guardrail's smallest, runs out. */
   const char *extra[] = { "--oom-pixels", "1000", NULL };
-  Proc *sim = start_sim (f, extra);
+  Proc *sim = cdl_test_start_sim (f, extra);
   g_autofree char *worker = add_worker (f, server, sim, "gpu-a", 1);
   g_autofree char *wf = add_workflow (f, "sd15.json");
   g_autofree char *task = add_task (f, server, wf, 2, 2, FALSE);
@@ -777,11 +497,12 @@ test_impossible (Fixture       *f,
   g_assert_nonnull (strstr (json_object_get_string_member (obj, "error"), "3 retries"));
   g_assert_cmpint (sim_accepted (f, sim), ==, 4);
   shown = task_call (f, server, "GET", task, "pilot", 200);
-  g_assert_cmpint (json_object_get_int_member (data_of (shown), "retries_used"), ==, 3);
-  g_assert_true (json_object_has_member (data_of (shown), "error"));
+  g_assert_cmpint (json_object_get_int_member (cdl_test_data_of (shown), "retries_used"), ==, 3);
+  g_assert_true (json_object_has_member (cdl_test_data_of (shown), "error"));
 
   /* With a guardrail at 384 the downshift stops after one retry. */
-  guard = call (f, server, "PATCH", "/api/settings", "{\"resolution_min_side\": 384}", 200);
+  guard = cdl_test_call (f, server, "PATCH", "/api/settings",
+                         "{\"resolution_min_side\": 384}", 200);
   second = task_call (f, server, "POST", small, "pilot", 409);
   g_assert_cmpint (sim_accepted (f, sim), ==, 4 + 2);
 
@@ -789,8 +510,8 @@ test_impossible (Fixture       *f,
   {
     g_autoptr(JsonNode) frozen = task_call (f, server, "POST", task, "freeze", 200);
 
-    g_assert_cmpint (sql_int (f, "SELECT count (*) FROM tasks WHERE id = $1"
-                                 " AND frozen_snapshot ? 'pilot'", task), ==, 0);
+    g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM tasks WHERE id = $1"
+                                                    " AND frozen_snapshot ? 'pilot'", task), ==, 0);
   }
 }
 
@@ -809,8 +530,8 @@ static void
 test_refusals (Fixture       *f,
                gconstpointer  data)
 {
-  Proc *server = start_server (f);
-  Proc *sim = start_sim (f, NULL);
+  Proc *server = cdl_test_start_server (f);
+  Proc *sim = cdl_test_start_sim (f, NULL);
   g_autofree char *wf = add_workflow (f, "sd15.json");
   g_autofree char *task = add_task (f, server, wf, 2, 2, FALSE);
   g_autofree char *done = add_task (f, server, wf, 2, 2, TRUE);
@@ -825,7 +546,7 @@ test_refusals (Fixture       *f,
   task_expect (f, server, "POST", "not-a-task", "pilot", 404);
   task_expect (f, server, "GET", task, "pilot", 404);
 
-  PQclear (sql (f, "UPDATE tasks SET state = 'DONE' WHERE id = $1", 1, params));
+  PQclear (cdl_test_sql (f->conninfo, "UPDATE tasks SET state = 'DONE' WHERE id = $1", 1, params));
   task_expect (f, server, "POST", done, "pilot", 409);
 
   /* The worker goes away: 409 again, never queued. */
@@ -833,14 +554,16 @@ test_refusals (Fixture       *f,
   {
     gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
 
-    while (sql_int (f, "SELECT count (*) FROM workers WHERE status = 'HEALTHY'", NULL) > 0)
+    while (cdl_test_sql_int (f->conninfo,
+                             "SELECT count (*) FROM workers WHERE status = 'HEALTHY'", NULL) > 0)
       {
         g_assert_cmpint (g_get_monotonic_time (), <, deadline);
         g_usleep (200 * 1000);
       }
   }
   task_expect (f, server, "POST", task, "pilot", 409);
-  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM pilot_requests", NULL), ==, 0);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM pilot_requests", NULL), ==, 0);
 }
 
 int

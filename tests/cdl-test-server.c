@@ -1,0 +1,358 @@
+/* cdl-test-server.c: the real programs behind the integration tests
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#define G_LOG_DOMAIN "cdl-test-server"
+
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "cdl-test-server.h"
+#include "core/cdl-json.h"
+#include "db/cdl-pq.h"
+
+const char *
+cdl_test_build_path (const char *rel)
+{
+  static char buf[4096];
+  const char *dir = g_getenv ("CDL_BUILD_DIR");
+
+  g_assert_nonnull (dir);
+  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
+  return buf;
+}
+
+/* Children must not outlive a test that aborts. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, GPOINTER_TO_INT (user_data));
+}
+
+GSubprocessLauncher *
+cdl_test_launcher_new (const char *conninfo,
+                       const char *tmpdir,
+                       const char *debug,
+                       int         death_signal)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autofree char *secrets = g_build_filename (tmpdir, "secrets.json", NULL);
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent,
+                                         GINT_TO_POINTER (death_signal), NULL);
+  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", conninfo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
+  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", debug, TRUE);
+  return launcher;
+}
+
+char *
+cdl_test_create_admin (GSubprocessLauncher *launcher,
+                       const char          *data_dir)
+{
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
+                         "--data-dir", data_dir, "--create-admin", "root", NULL };
+  guint n;
+
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_successful (proc));
+
+  /* The token is the last line of stdout. */
+  g_strchomp (out);
+  lines = g_strsplit (out, "\n", -1);
+  n = g_strv_length (lines);
+  g_assert_cmpuint (n, >=, 1);
+  return g_strdup (lines[n - 1]);
+}
+
+GSubprocess *
+cdl_test_server_spawn (GSubprocessLauncher *launcher,
+                       const char * const  *argv,
+                       const char          *log_path,
+                       char               **base_url)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  GSubprocess *proc;
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  const char *prefix = "Listening on http://";
+
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *log = NULL;
+      const char *p;
+
+      if (g_file_get_contents (log_path, &log, NULL, NULL)
+          && (p = strstr (log, prefix)) != NULL)
+        {
+          const char *end = strchr (p + strlen (prefix), '/');
+
+          g_assert_nonnull (end);
+          *base_url = g_strndup (p + strlen ("Listening on "),
+                                 end - p - strlen ("Listening on "));
+          return proc;
+        }
+
+      if (g_subprocess_get_identifier (proc) == NULL)
+        break;
+      g_usleep (20 * 1000);
+    }
+
+  g_file_get_contents (log_path, &text, NULL, NULL);
+  g_error ("The server did not start; its log (%s):\n%s", log_path,
+           text ? text : "(empty)");
+  return NULL;
+}
+
+void
+cdl_test_server_stop (GSubprocess *proc)
+{
+  if (g_subprocess_get_identifier (proc) == NULL)
+    return;
+
+  g_subprocess_send_signal (proc, SIGTERM);
+  g_subprocess_wait (proc, NULL, NULL);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
+}
+
+void
+cdl_test_remove_tree (const char *dir)
+{
+  g_autofree char *cmd = NULL;
+
+  if (dir == NULL || g_getenv ("CDL_TEST_KEEP") != NULL)
+    return;
+
+  cmd = g_strdup_printf ("rm -rf '%s'", dir);
+  g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
+}
+
+JsonNode *
+cdl_test_http (SoupSession *http,
+               const char  *method,
+               const char  *url,
+               const char  *token,
+               const char  *body,
+               guint       *status)
+{
+  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len = 0;
+  const char *data;
+
+  g_assert_nonnull (msg);
+
+  if (token != NULL)
+    {
+      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
+
+      soup_message_headers_replace (soup_message_get_request_headers (msg),
+                                    "Authorization", value);
+    }
+
+  if (body != NULL)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+
+      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+    }
+
+  reply = soup_session_send_and_read (http, msg, NULL, &error);
+  g_assert_no_error (error);
+
+  *status = soup_message_get_status (msg);
+  data = g_bytes_get_data (reply, &len);
+  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
+}
+
+PGresult *
+cdl_test_sql (const char         *conninfo,
+              const char         *query,
+              int                 n_params,
+              const char * const *params)
+{
+  PGconn *conn = PQconnectdb (conninfo);
+  g_autoptr(GError) error = NULL;
+  PGresult *res;
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  res = cdl_pq_exec (conn, query, n_params, params, &error);
+  g_assert_no_error (error);
+  PQfinish (conn);
+  return res;
+}
+
+gint64
+cdl_test_sql_int (const char *conninfo,
+                  const char *query,
+                  const char *param)
+{
+  const char *params[1] = { param };
+  g_autoptr(PGresult) res = cdl_test_sql (conninfo, query, param ? 1 : 0, params);
+
+  return cdl_pq_get_int64 (res, 0, 0);
+}
+
+/* A cluster of servers and simulated workers ------------------------------- */
+
+void
+cdl_test_proc_free (gpointer data)
+{
+  CdlTestProc *p = data;
+
+  if (p->proc != NULL && g_subprocess_get_identifier (p->proc) != NULL)
+    {
+      g_subprocess_force_exit (p->proc);
+      g_subprocess_wait (p->proc, NULL, NULL);
+    }
+  g_clear_object (&p->proc);
+  g_free (p->url);
+  g_free (p);
+}
+
+static GSubprocessLauncher *
+cluster_launcher (CdlTestCluster *f)
+{
+  return cdl_test_launcher_new (f->conninfo, f->tmpdir, "cdl-engine", SIGKILL);
+}
+
+void
+cdl_test_cluster_set_up (CdlTestCluster *f,
+                         CdlTestPg      *pg,
+                         const char     *tmp_template)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+
+  f->conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+  f->tmpdir = g_dir_make_tmp (tmp_template, &error);
+  g_assert_no_error (error);
+  f->data_dir = g_build_filename (f->tmpdir, "data", NULL);
+  f->storage_dir = g_build_filename (f->tmpdir, "storage", NULL);
+  f->servers = g_ptr_array_new_with_free_func (cdl_test_proc_free);
+  f->sims = g_ptr_array_new_with_free_func (cdl_test_proc_free);
+  f->http = soup_session_new_with_options ("timeout", 60, NULL);
+
+  launcher = cluster_launcher (f);
+  f->admin_token = cdl_test_create_admin (launcher, f->data_dir);
+}
+
+void
+cdl_test_cluster_tear_down (CdlTestCluster *f)
+{
+  /* A clean stop: SIGTERM must end every server with status 0. */
+  for (guint i = 0; i < f->servers->len; i++)
+    {
+      CdlTestProc *p = g_ptr_array_index (f->servers, i);
+
+      cdl_test_server_stop (p->proc);
+    }
+  g_clear_pointer (&f->servers, g_ptr_array_unref);
+  g_clear_pointer (&f->sims, g_ptr_array_unref);
+  g_clear_object (&f->http);
+
+  cdl_test_remove_tree (f->tmpdir);
+
+  g_free (f->tmpdir);
+  g_free (f->data_dir);
+  g_free (f->storage_dir);
+  g_free (f->conninfo);
+  g_free (f->admin_token);
+}
+
+CdlTestProc *
+cdl_test_start_server (CdlTestCluster *f)
+{
+  g_autoptr(GSubprocessLauncher) launcher = cluster_launcher (f);
+  g_autofree char *log = g_strdup_printf ("%s/server-%u.log", f->tmpdir, f->n_logs++);
+  const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
+                         "--port", "0", "--data-dir", f->data_dir,
+                         "--storage-dir", f->storage_dir,
+                         "--health-interval", "1", NULL };
+  CdlTestProc *p = g_new0 (CdlTestProc, 1);
+
+  p->proc = cdl_test_server_spawn (launcher, argv, log, &p->url);
+  g_ptr_array_add (f->servers, p);
+  return p;
+}
+
+CdlTestProc *
+cdl_test_start_sim (CdlTestCluster     *f,
+                    const char * const *extra)
+{
+  g_autoptr(GSubprocessLauncher) launcher = cluster_launcher (f);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *line = NULL;
+  const char *s;
+  CdlTestProc *p = g_new0 (CdlTestProc, 1);
+
+  g_ptr_array_add (argv, (gpointer) cdl_test_build_path ("src/app/cdl-simworker"));
+  g_ptr_array_add (argv, (gpointer) "--port");
+  g_ptr_array_add (argv, (gpointer) "0");
+  g_ptr_array_add (argv, (gpointer) "--ms-per-image");
+  g_ptr_array_add (argv, (gpointer) "20");
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+
+  p->proc = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata,
+                                          &error);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p->proc));
+  line = g_data_input_stream_read_line_utf8 (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  s = strstr (line, "http://");
+  g_assert_nonnull (s);
+  p->url = g_strdup (s);
+  g_ptr_array_add (f->sims, p);
+  return p;
+}
+
+JsonNode *
+cdl_test_call (CdlTestCluster *f,
+               CdlTestProc    *server,
+               const char     *method,
+               const char     *path,
+               const char     *body,
+               guint           want)
+{
+  g_autofree char *url = g_strconcat (server->url, path, NULL);
+  JsonNode *root;
+  guint status;
+
+  root = cdl_test_http (f->http, method, url, f->admin_token, body, &status);
+  g_assert_nonnull (root);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             json_object_get_string_member_with_default (json_node_get_object (root),
+                                                         "error", "(none)"));
+  return root;
+}
+
+JsonObject *
+cdl_test_data_of (JsonNode *root)
+{
+  return json_object_get_object_member (json_node_get_object (root), "data");
+}

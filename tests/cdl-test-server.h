@@ -1,0 +1,122 @@
+/* cdl-test-server.h: the real programs behind the integration tests
+ *
+ * Spawns comfy-datalabel-server and cdl-simworker from the build directory
+ * against a database of the PostgreSQL harness, each child killed when the
+ * test program dies; takes the admin token from --create-admin; talks HTTP
+ * with the {success, data, error} envelope; runs SQL over libpq.
+ *
+ * CdlTestCluster is a whole fixture of any number of servers and simulated
+ * workers on one database; the lower-level calls serve fixtures of their
+ * own.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libpq-fe.h>
+#include <libsoup/soup.h>
+
+#include "cdl-test-pg.h"
+
+G_BEGIN_DECLS
+
+/* A path under $CDL_BUILD_DIR, in a static buffer. */
+const char          *cdl_test_build_path     (const char          *rel);
+
+/* A launcher for the programs: stdout piped, @death_signal sent to the
+ * child when the test dies, DATABASE_URL set to @conninfo and the secrets
+ * kept in @tmpdir; @debug goes to G_MESSAGES_DEBUG. */
+GSubprocessLauncher *cdl_test_launcher_new   (const char          *conninfo,
+                                              const char          *tmpdir,
+                                              const char          *debug,
+                                              int                  death_signal);
+
+/* Runs the server with --create-admin root; returns the token. */
+char                *cdl_test_create_admin   (GSubprocessLauncher *launcher,
+                                              const char          *data_dir);
+
+/* Starts the server of @argv with its output in @log_path and waits up to
+ * a minute for its "Listening on" line; @base_url gets the URL without the
+ * trailing slash. */
+GSubprocess         *cdl_test_server_spawn   (GSubprocessLauncher *launcher,
+                                              const char * const  *argv,
+                                              const char          *log_path,
+                                              char               **base_url);
+
+/* SIGTERM must end a server with status 0. */
+void                 cdl_test_server_stop    (GSubprocess         *proc);
+
+/* Removes @dir and all in it, unless $CDL_TEST_KEEP is set. */
+void                 cdl_test_remove_tree    (const char          *dir);
+
+/* Sends one request; returns the parsed answer, NULL when empty. */
+JsonNode            *cdl_test_http           (SoupSession         *http,
+                                              const char          *method,
+                                              const char          *url,
+                                              const char          *token,
+                                              const char          *body,
+                                              guint               *status);
+
+/* Runs @query on a connection of its own and asserts it succeeded. */
+PGresult            *cdl_test_sql            (const char          *conninfo,
+                                              const char          *query,
+                                              int                  n_params,
+                                              const char * const  *params);
+
+/* The first column of the first row of @query as an integer. */
+gint64               cdl_test_sql_int        (const char          *conninfo,
+                                              const char          *query,
+                                              const char          *param);
+
+/* A server or a simulated worker and its base URL. */
+typedef struct
+{
+  GSubprocess *proc;
+  char        *url;
+} CdlTestProc;
+
+void                 cdl_test_proc_free      (gpointer             data);
+
+typedef struct
+{
+  char        *conninfo;
+  char        *tmpdir;
+  char        *data_dir;
+  char        *storage_dir;
+  GPtrArray   *servers;   /* CdlTestProc */
+  GPtrArray   *sims;      /* CdlTestProc */
+  char        *admin_token;
+  SoupSession *http;
+  guint        n_logs;
+} CdlTestCluster;
+
+/* Takes a fresh database of @pg and a temporary directory named after
+ * @tmp_template, and creates the admin. */
+void                 cdl_test_cluster_set_up     (CdlTestCluster      *f,
+                                                  CdlTestPg           *pg,
+                                                  const char          *tmp_template);
+
+/* Stops every server still running, cleanly, then the workers. */
+void                 cdl_test_cluster_tear_down  (CdlTestCluster      *f);
+
+/* Starts a server with a 1 s health interval; kept until tear-down. */
+CdlTestProc         *cdl_test_start_server       (CdlTestCluster      *f);
+
+/* Starts a simulated worker at 20 ms per image, plus @extra arguments. */
+CdlTestProc         *cdl_test_start_sim          (CdlTestCluster      *f,
+                                                  const char * const  *extra);
+
+/* Calls the API of @server as the admin; asserts @want and returns the
+ * envelope. */
+JsonNode            *cdl_test_call               (CdlTestCluster      *f,
+                                                  CdlTestProc         *server,
+                                                  const char          *method,
+                                                  const char          *path,
+                                                  const char          *body,
+                                                  guint                want);
+
+JsonObject          *cdl_test_data_of            (JsonNode            *root);
+
+G_END_DECLS
