@@ -13,7 +13,10 @@
 
 #include "cdl-test-server.h"
 #include "core/cdl-json.h"
+#include "core/cdl-settings.h"
+#include "core/cdl-workflow.h"
 #include "db/cdl-pq.h"
+#include "db/cdl-workflow-repo.h"
 
 const char *
 cdl_test_build_path (const char *rel)
@@ -356,3 +359,121 @@ cdl_test_data_of (JsonNode *root)
 {
   return json_object_get_object_member (json_node_get_object (root), "data");
 }
+
+/* Workers, workflows and tasks --------------------------------------------- */
+
+char *
+cdl_test_add_worker (CdlTestCluster *f,
+                     CdlTestProc    *server,
+                     CdlTestProc    *sim,
+                     const char     *name,
+                     int             max_concurrent)
+{
+  g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"base_url\": \"%s\","
+                                           " \"priority\": 0, \"max_concurrent_jobs\": %d}",
+                                           name, sim->url, max_concurrent);
+  g_autoptr(JsonNode) root = cdl_test_call (f, server, "POST", "/api/workers", body, 201);
+  char *id = g_strdup (json_object_get_string_member (cdl_test_data_of (root), "id"));
+  g_autofree char *test = g_strconcat ("/api/workers/", id, "/test", NULL);
+  g_autoptr(JsonNode) probe = cdl_test_call (f, server, "POST", test, NULL, 200);
+
+  g_assert_true (json_object_get_boolean_member (cdl_test_data_of (probe), "healthy"));
+  return id;
+}
+
+char *
+cdl_test_add_workflow (CdlTestCluster *f,
+                       const char     *file)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", file, NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlSettings) settings = cdl_settings_new ();
+  g_autoptr(CdlWorkflowReport) report = NULL;
+  g_autoptr(CdlWorkflow) workflow = NULL;
+  PGconn *conn;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  report = cdl_workflow_validate (text, -1, settings, NULL, NULL);
+  g_assert_true (report->valid);
+
+  conn = PQconnectdb (f->conninfo);
+  workflow = cdl_workflow_repo_insert (conn, file, NULL, text, report, NULL, &error);
+  g_assert_no_error (error);
+  PQfinish (conn);
+  return g_strdup (cdl_workflow_get_id (workflow));
+}
+
+JsonNode *
+cdl_test_task_call (CdlTestCluster *f,
+                    CdlTestProc    *server,
+                    const char     *method,
+                    const char     *task_id,
+                    const char     *action,
+                    guint           want)
+{
+  g_autofree char *path = g_strconcat ("/api/tasks/", task_id, "/", action, NULL);
+
+  return cdl_test_call (f, server, method, path, NULL, want);
+}
+
+gint64
+cdl_test_progress_done (CdlTestCluster *f,
+                        CdlTestProc    *server,
+                        const char     *task_id)
+{
+  g_autoptr(JsonNode) root = cdl_test_task_call (f, server, "GET", task_id, "progress", 200);
+
+  return json_object_get_int_member (cdl_test_data_of (root), "done");
+}
+
+/* Polls the progress until the task leaves RUNNING; returns its state. */
+char *
+cdl_test_wait_end (CdlTestCluster *f,
+                   CdlTestProc    *server,
+                   const char     *task_id,
+                   guint           seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(JsonNode) root = cdl_test_task_call (f, server, "GET", task_id, "progress", 200);
+      const char *state = json_object_get_string_member (cdl_test_data_of (root), "state");
+
+      if (g_strcmp0 (state, "RUNNING") != 0)
+        return g_strdup (state);
+      g_usleep (200 * 1000);
+    }
+
+  g_error ("Task %s still RUNNING after %u s (done %" G_GINT64_FORMAT ")", task_id, seconds,
+           cdl_test_progress_done (f, server, task_id));
+  return NULL;
+}
+
+JsonObject *
+cdl_test_sim_state (CdlTestCluster *f,
+                    CdlTestProc    *sim)
+{
+  g_autofree char *url = g_strconcat (sim->url, "/_sim/state", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  guint status;
+
+  root = cdl_test_http (f->http, "GET", url, NULL, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  return json_object_ref (json_node_get_object (root));
+}
+
+void
+cdl_test_sim_config (CdlTestCluster *f,
+                     CdlTestProc    *sim,
+                     const char     *body)
+{
+  g_autofree char *url = g_strconcat (sim->url, "/_sim/config", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  guint status;
+
+  root = cdl_test_http (f->http, "POST", url, NULL, body, &status);
+  g_assert_cmpuint (status, ==, 200);
+}
+

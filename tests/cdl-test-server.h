@@ -119,4 +119,45 @@ JsonNode            *cdl_test_call               (CdlTestCluster      *f,
 
 JsonObject          *cdl_test_data_of            (JsonNode            *root);
 
+/* Adds @sim as a worker and asserts its test probe finds it healthy;
+ * returns its id. */
+char                *cdl_test_add_worker         (CdlTestCluster      *f,
+                                                  CdlTestProc         *server,
+                                                  CdlTestProc         *sim,
+                                                  const char          *name,
+                                                  int                  max_concurrent);
+
+/* Stores a workflow from tests/data/workflows as validated; returns its
+ * id. */
+char                *cdl_test_add_workflow       (CdlTestCluster      *f,
+                                                  const char          *file);
+
+/* Calls /api/tasks/@task_id/@action on @server; asserts @want. */
+JsonNode            *cdl_test_task_call          (CdlTestCluster      *f,
+                                                  CdlTestProc         *server,
+                                                  const char          *method,
+                                                  const char          *task_id,
+                                                  const char          *action,
+                                                  guint                want);
+
+gint64               cdl_test_progress_done      (CdlTestCluster      *f,
+                                                  CdlTestProc         *server,
+                                                  const char          *task_id);
+
+/* Polls the progress until the task leaves RUNNING, for at most @seconds;
+ * returns its state. */
+char                *cdl_test_wait_end           (CdlTestCluster      *f,
+                                                  CdlTestProc         *server,
+                                                  const char          *task_id,
+                                                  guint                seconds);
+
+/* What /_sim/state of @sim answers. */
+JsonObject          *cdl_test_sim_state          (CdlTestCluster      *f,
+                                                  CdlTestProc         *sim);
+
+/* Posts @body to /_sim/config of @sim. */
+void                 cdl_test_sim_config         (CdlTestCluster      *f,
+                                                  CdlTestProc         *sim,
+                                                  const char          *body);
+
 G_END_DECLS

@@ -9,17 +9,12 @@
 #include "config.h"
 
 #include <libsoup/soup.h>
-#include <signal.h>
 #include <string.h>
 
 #include "cdl-test-server.h"
-#include "core/cdl-json.h"
-#include "core/cdl-settings.h"
-#include "core/cdl-workflow.h"
 #include "db/cdl-pq.h"
 #include "db/cdl-job-repo.h"
 #include "db/cdl-lease-repo.h"
-#include "db/cdl-workflow-repo.h"
 
 static CdlTestPg *pg;
 
@@ -42,49 +37,6 @@ fixture_tear_down (Fixture       *f,
 }
 
 /* Setting up a task -------------------------------------------------------- */
-
-static char *
-add_worker (Fixture    *f,
-            Proc       *server,
-            Proc       *sim,
-            const char *name,
-            int         max_concurrent)
-{
-  g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"base_url\": \"%s\","
-                                           " \"priority\": 0, \"max_concurrent_jobs\": %d}",
-                                           name, sim->url, max_concurrent);
-  g_autoptr(JsonNode) root = cdl_test_call (f, server, "POST", "/api/workers", body, 201);
-  char *id = g_strdup (json_object_get_string_member (cdl_test_data_of (root), "id"));
-  g_autofree char *test = g_strconcat ("/api/workers/", id, "/test", NULL);
-  g_autoptr(JsonNode) probe = cdl_test_call (f, server, "POST", test, NULL, 200);
-
-  g_assert_true (json_object_get_boolean_member (cdl_test_data_of (probe), "healthy"));
-  return id;
-}
-
-/* Stores a workflow from tests/data/workflows as validated. */
-static char *
-add_workflow (Fixture    *f,
-              const char *file)
-{
-  g_autofree char *path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", file, NULL);
-  g_autofree char *text = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CdlSettings) settings = cdl_settings_new ();
-  g_autoptr(CdlWorkflowReport) report = NULL;
-  g_autoptr(CdlWorkflow) workflow = NULL;
-  PGconn *conn;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
-  report = cdl_workflow_validate (text, -1, settings, NULL, NULL);
-  g_assert_true (report->valid);
-
-  conn = PQconnectdb (f->conninfo);
-  workflow = cdl_workflow_repo_insert (conn, file, NULL, text, report, NULL, &error);
-  g_assert_no_error (error);
-  PQfinish (conn);
-  return g_strdup (cdl_workflow_get_id (workflow));
-}
 
 /* Creates and freezes a task of @k prompts × @n seeds. */
 static char *
@@ -122,79 +74,6 @@ add_task (Fixture    *f,
       g_autoptr(JsonNode) frozen = cdl_test_call (f, server, "POST", path, NULL, 200);
     }
   return id;
-}
-
-static JsonNode *
-task_call (Fixture    *f,
-           Proc       *server,
-           const char *method,
-           const char *task_id,
-           const char *action,
-           guint       want)
-{
-  g_autofree char *path = g_strconcat ("/api/tasks/", task_id, "/", action, NULL);
-
-  return cdl_test_call (f, server, method, path, NULL, want);
-}
-
-static gint64
-progress_done (Fixture    *f,
-               Proc       *server,
-               const char *task_id)
-{
-  g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
-
-  return json_object_get_int_member (cdl_test_data_of (root), "done");
-}
-
-/* Polls the progress until the task leaves RUNNING; returns its state. */
-static char *
-wait_end (Fixture    *f,
-          Proc       *server,
-          const char *task_id,
-          guint       seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
-      const char *state = json_object_get_string_member (cdl_test_data_of (root), "state");
-
-      if (g_strcmp0 (state, "RUNNING") != 0)
-        return g_strdup (state);
-      g_usleep (200 * 1000);
-    }
-
-  g_error ("Task %s still RUNNING after %u s (done %" G_GINT64_FORMAT ")", task_id, seconds,
-           progress_done (f, server, task_id));
-  return NULL;
-}
-
-static JsonObject *
-sim_state (Fixture *f,
-           Proc    *sim)
-{
-  g_autofree char *url = g_strconcat (sim->url, "/_sim/state", NULL);
-  g_autoptr(JsonNode) root = NULL;
-  guint status;
-
-  root = cdl_test_http (f->http, "GET", url, NULL, NULL, &status);
-  g_assert_cmpuint (status, ==, 200);
-  return json_object_ref (json_node_get_object (root));
-}
-
-static void
-sim_config (Fixture    *f,
-            Proc       *sim,
-            const char *body)
-{
-  g_autofree char *url = g_strconcat (sim->url, "/_sim/config", NULL);
-  g_autoptr(JsonNode) root = NULL;
-  guint status;
-
-  root = cdl_test_http (f->http, "POST", url, NULL, body, &status);
-  g_assert_cmpuint (status, ==, 200);
 }
 
 /* Every seed has one done image, whose file hashes to its checksum and
@@ -311,32 +190,32 @@ test_three_workers (Fixture       *f,
       g_autofree char *name = g_strdup_printf ("sim-%d", i);
 
       sims[i] = cdl_test_start_sim (f, NULL);
-      g_free (add_worker (f, server, sims[i], name, 1));
+      g_free (cdl_test_add_worker (f, server, sims[i], name, 1));
     }
 
-  workflow = add_workflow (f, "sd15.json");
+  workflow = cdl_test_add_workflow (f, "sd15.json");
   task = add_task (f, server, workflow, 12, 4, TRUE);
 
-  run = task_call (f, server, "POST", task, "run", 200);
+  run = cdl_test_task_call (f, server, "POST", task, "run", 200);
   g_assert_cmpstr (json_object_get_string_member (cdl_test_data_of (run), "state"), ==, "RUNNING");
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (cdl_test_data_of (run),
                                                                          "worker_ids")), ==, 3);
 
   /* Let some images land, then break the first worker. */
   deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (progress_done (f, server, task) < 8 && g_get_monotonic_time () < deadline)
+  while (cdl_test_progress_done (f, server, task) < 8 && g_get_monotonic_time () < deadline)
     g_usleep (100 * 1000);
-  g_assert_cmpint (progress_done (f, server, task), >=, 8);
-  sim_config (f, sims[0], "{\"error_rate\": 1}");
+  g_assert_cmpint (cdl_test_progress_done (f, server, task), >=, 8);
+  cdl_test_sim_config (f, sims[0], "{\"error_rate\": 1}");
 
-  state = wait_end (f, server, task, 120);
+  state = cdl_test_wait_end (f, server, task, 120);
   g_assert_cmpstr (state, ==, "DONE");
   assert_complete (f, task, 48);
 
   /* Every worker took part, and the broken one did fail jobs. */
   for (int i = 0; i < 3; i++)
     {
-      g_autoptr(JsonObject) st = sim_state (f, sims[i]);
+      g_autoptr(JsonObject) st = cdl_test_sim_state (f, sims[i]);
 
       g_assert_cmpint (json_object_get_int_member (st, "executed"), >, 0);
       g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
@@ -355,8 +234,8 @@ test_native_batches (Fixture       *f,
 {
   Proc *server = cdl_test_start_server (f);
   Proc *sim = cdl_test_start_sim (f, NULL);
-  g_autofree char *native_wf = add_workflow (f, "latent-batch-seed.json");
-  g_autofree char *loop_wf = add_workflow (f, "sd15.json");
+  g_autofree char *native_wf = cdl_test_add_workflow (f, "latent-batch-seed.json");
+  g_autofree char *loop_wf = cdl_test_add_workflow (f, "sd15.json");
   g_autofree char *native = NULL;
   g_autofree char *loop = NULL;
   g_autofree char *state = NULL;
@@ -376,7 +255,7 @@ test_native_batches (Fixture       *f,
 
   /* POST /free after every second job a worker finished (FAQ 8). */
   settings = cdl_test_call (f, server, "PATCH", "/api/settings", "{\"free_every_n_jobs\": 2}", 200);
-  g_free (add_worker (f, server, sim, "sim", 2));
+  g_free (cdl_test_add_worker (f, server, sim, "sim", 2));
   native = add_task (f, server, native_wf, 3, 4, TRUE);
   loop = add_task (f, server, loop_wf, 3, 4, TRUE);
 
@@ -384,10 +263,10 @@ test_native_batches (Fixture       *f,
   g_assert_cmpint (PQstatus (listener), ==, CONNECTION_OK);
   PQclear (PQexec (listener, "LISTEN cdl_progress"));
 
-  r1 = task_call (f, server, "POST", native, "run", 200);
-  r2 = task_call (f, server, "POST", loop, "run", 200);
-  state = wait_end (f, server, native, 90);
-  state2 = wait_end (f, server, loop, 90);
+  r1 = cdl_test_task_call (f, server, "POST", native, "run", 200);
+  r2 = cdl_test_task_call (f, server, "POST", loop, "run", 200);
+  state = cdl_test_wait_end (f, server, native, 90);
+  state2 = cdl_test_wait_end (f, server, loop, 90);
   g_assert_cmpstr (state, ==, "DONE");
   g_assert_cmpstr (state2, ==, "DONE");
   assert_complete (f, native, 12);
@@ -419,7 +298,7 @@ test_native_batches (Fixture       *f,
   /* One warm-up per task on the worker, outside the jobs (FAQ 19), and a
    * free every second job: 15 jobs, so at least 7 frees (the settings
    * reach the scheduler within a tick). */
-  st = sim_state (f, sim);
+  st = cdl_test_sim_state (f, sim);
   g_assert_cmpint (json_object_get_int_member (st, "accepted"), ==, 15 + 2);
   g_assert_cmpint (json_object_get_int_member (st, "frees"), >=, 6);
   g_assert_cmpint (cdl_test_sql_int (f->conninfo,
@@ -448,25 +327,25 @@ test_partial_outputs (Fixture       *f,
   static const char * const extra[] = { "--partial-rate", "1", NULL };
   Proc *server = cdl_test_start_server (f);
   Proc *sim = cdl_test_start_sim (f, extra);
-  g_autofree char *workflow = add_workflow (f, "latent-batch-seed.json");
+  g_autofree char *workflow = cdl_test_add_workflow (f, "latent-batch-seed.json");
   g_autofree char *task = NULL;
   g_autofree char *state = NULL;
   g_autoptr(JsonNode) run = NULL;
   g_autoptr(JsonNode) progress = NULL;
   gint64 deadline;
 
-  g_free (add_worker (f, server, sim, "sim", 1));
+  g_free (cdl_test_add_worker (f, server, sim, "sim", 1));
   task = add_task (f, server, workflow, 4, 4, TRUE);
-  run = task_call (f, server, "POST", task, "run", 200);
+  run = cdl_test_task_call (f, server, "POST", task, "run", 200);
 
   deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
   while (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM jobs WHERE task_id = $1"
                                         " AND state = 'partial_failed'", task) == 0
          && g_get_monotonic_time () < deadline)
     g_usleep (50 * 1000);
-  sim_config (f, sim, "{\"partial_rate\": 0}");
+  cdl_test_sim_config (f, sim, "{\"partial_rate\": 0}");
 
-  state = wait_end (f, server, task, 90);
+  state = cdl_test_wait_end (f, server, task, 90);
   g_assert_cmpstr (state, ==, "DONE");
   assert_complete (f, task, 16);
 
@@ -481,7 +360,7 @@ test_partial_outputs (Fixture       *f,
                                      " WHERE g.task_id = $1 AND j.state = 'partial_failed'", task),
                    >=, 1);
 
-  progress = task_call (f, server, "GET", task, "progress?limit=2", 200);
+  progress = cdl_test_task_call (f, server, "GET", task, "progress?limit=2", 200);
   {
     JsonObject *d = cdl_test_data_of (progress);
     JsonArray *per = json_object_get_array_member (d, "per_prompt");
@@ -497,8 +376,8 @@ test_partial_outputs (Fixture       *f,
     (void) retries;
   }
   {
-    g_autoptr(JsonNode) page2 = task_call (f, server, "GET", task,
-                                           "progress?after=1&limit=10", 200);
+    g_autoptr(JsonNode) page2 = cdl_test_task_call (f, server, "GET", task,
+                                                    "progress?after=1&limit=10", 200);
     JsonObject *d = cdl_test_data_of (page2);
 
     g_assert_cmpuint (json_array_get_length (json_object_get_array_member (d, "per_prompt")),
@@ -582,7 +461,7 @@ test_kill_resume (Fixture       *f,
 {
   Proc *server = cdl_test_start_server (f);
   Proc *sims[2];
-  g_autofree char *workflow = add_workflow (f, "sd15.json");
+  g_autofree char *workflow = cdl_test_add_workflow (f, "sd15.json");
   g_autofree char *task = NULL;
   g_autofree char *state = NULL;
   g_autoptr(JsonNode) run = NULL;
@@ -596,11 +475,11 @@ test_kill_resume (Fixture       *f,
       g_autofree char *name = g_strdup_printf ("sim-%d", i);
 
       sims[i] = cdl_test_start_sim (f, slow);
-      g_free (add_worker (f, server, sims[i], name, 2));
+      g_free (cdl_test_add_worker (f, server, sims[i], name, 2));
     }
 
   task = add_task (f, server, workflow, 6, 3, TRUE);
-  run = task_call (f, server, "POST", task, "run", 200);
+  run = cdl_test_task_call (f, server, "POST", task, "run", 200);
 
   /* Some images stored and some jobs on the workers, then kill -9. A job
    * is marked submitted just before its POST, so a kill can land between
@@ -612,7 +491,7 @@ test_kill_resume (Fixture       *f,
       g_autoptr(GPtrArray) ids = NULL;
       g_autoptr(GHashTable) seen = NULL;
 
-      if (progress_done (f, server, task) < 3)
+      if (cdl_test_progress_done (f, server, task) < 3)
         {
           g_usleep (20 * 1000);
           continue;
@@ -631,13 +510,13 @@ test_kill_resume (Fixture       *f,
   g_assert_true (any_known (on_workers, known));
 
   server = cdl_test_start_server (f);
-  state = wait_end (f, server, task, 120);
+  state = cdl_test_wait_end (f, server, task, 120);
   g_assert_cmpstr (state, ==, "DONE");
   assert_complete (f, task, 18);
 
   for (int i = 0; i < 2; i++)
     {
-      g_autoptr(JsonObject) st = sim_state (f, sims[i]);
+      g_autoptr(JsonObject) st = cdl_test_sim_state (f, sims[i]);
 
       g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
     }
@@ -676,18 +555,18 @@ test_worker_crash (Fixture       *f,
   Proc *server = cdl_test_start_server (f);
   Proc *good = cdl_test_start_sim (f, NULL);
   Proc *bad = cdl_test_start_sim (f, crashing);
-  g_autofree char *workflow = add_workflow (f, "sd15.json");
+  g_autofree char *workflow = cdl_test_add_workflow (f, "sd15.json");
   g_autofree char *task = NULL;
   g_autofree char *state = NULL;
   g_autoptr(JsonNode) run = NULL;
   g_autoptr(JsonObject) st = NULL;
 
-  g_free (add_worker (f, server, good, "good", 1));
-  g_free (add_worker (f, server, bad, "bad", 2));
+  g_free (cdl_test_add_worker (f, server, good, "good", 1));
+  g_free (cdl_test_add_worker (f, server, bad, "bad", 2));
   task = add_task (f, server, workflow, 5, 2, TRUE);
-  run = task_call (f, server, "POST", task, "run", 200);
+  run = cdl_test_task_call (f, server, "POST", task, "run", 200);
 
-  state = wait_end (f, server, task, 120);
+  state = cdl_test_wait_end (f, server, task, 120);
   g_assert_cmpstr (state, ==, "DONE");
   assert_complete (f, task, 10);
 
@@ -696,7 +575,7 @@ test_worker_crash (Fixture       *f,
   g_assert_false (g_subprocess_get_successful (bad->proc));
   g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM jobs WHERE task_id = $1"
                                                   " AND retry_of IS NOT NULL", task), >=, 1);
-  st = sim_state (f, good);
+  st = cdl_test_sim_state (f, good);
   g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
 }
 
@@ -709,7 +588,7 @@ test_two_servers (Fixture       *f,
   Proc *a = cdl_test_start_server (f);
   Proc *b = cdl_test_start_server (f);
   Proc *sim = cdl_test_start_sim (f, NULL);
-  g_autofree char *workflow = add_workflow (f, "sd15.json");
+  g_autofree char *workflow = cdl_test_add_workflow (f, "sd15.json");
   g_autofree char *t1 = NULL;
   g_autofree char *t2 = NULL;
   g_autofree char *s1 = NULL;
@@ -718,20 +597,20 @@ test_two_servers (Fixture       *f,
   g_autoptr(JsonNode) r2 = NULL;
   g_autoptr(JsonObject) st = NULL;
 
-  g_free (add_worker (f, a, sim, "sim", 1));
+  g_free (cdl_test_add_worker (f, a, sim, "sim", 1));
   t1 = add_task (f, a, workflow, 4, 2, TRUE);
   t2 = add_task (f, b, workflow, 4, 2, TRUE);
-  r1 = task_call (f, a, "POST", t1, "run", 200);
-  r2 = task_call (f, b, "POST", t2, "run", 200);
+  r1 = cdl_test_task_call (f, a, "POST", t1, "run", 200);
+  r2 = cdl_test_task_call (f, b, "POST", t2, "run", 200);
 
-  s1 = wait_end (f, b, t1, 90);
-  s2 = wait_end (f, a, t2, 90);
+  s1 = cdl_test_wait_end (f, b, t1, 90);
+  s2 = cdl_test_wait_end (f, a, t2, 90);
   g_assert_cmpstr (s1, ==, "DONE");
   g_assert_cmpstr (s2, ==, "DONE");
   assert_complete (f, t1, 8);
   assert_complete (f, t2, 8);
 
-  st = sim_state (f, sim);
+  st = cdl_test_sim_state (f, sim);
   g_assert_cmpint (json_object_get_int_member (st, "max_queue_depth"), ==, 1);
   g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
   g_assert_cmpint (json_object_get_int_member (st, "accepted"), >=, 16);
@@ -744,7 +623,7 @@ test_states (Fixture       *f,
 {
   static const char * const slow[] = { "--ms-per-image", "400", NULL };
   Proc *server = cdl_test_start_server (f);
-  g_autofree char *workflow = add_workflow (f, "sd15.json");
+  g_autofree char *workflow = cdl_test_add_workflow (f, "sd15.json");
   g_autofree char *draft = add_task (f, server, workflow, 2, 2, FALSE);
   g_autofree char *task = add_task (f, server, workflow, 8, 2, TRUE);
   g_autoptr(JsonNode) e1 = NULL;
@@ -763,58 +642,60 @@ test_states (Fixture       *f,
   gint64 deadline;
 
   /* No healthy worker: 409, and nothing is planned. */
-  e1 = task_call (f, server, "POST", task, "run", 409);
+  e1 = cdl_test_task_call (f, server, "POST", task, "run", 409);
   g_assert_nonnull (strstr (json_object_get_string_member (json_node_get_object (e1), "error"),
                             "healthy"));
   g_assert_cmpint (cdl_test_sql_int (f->conninfo,
                                      "SELECT count (*) FROM jobs WHERE task_id = $1", task), ==, 0);
 
   sim = cdl_test_start_sim (f, slow);
-  g_free (add_worker (f, server, sim, "sim", 1));
+  g_free (cdl_test_add_worker (f, server, sim, "sim", 1));
 
   /* Not frozen: 409. Unknown: 404. */
-  e2 = task_call (f, server, "POST", draft, "run", 409);
-  missing = task_call (f, server, "POST", "00000000-0000-0000-0000-000000000000", "run", 404);
-  e3 = task_call (f, server, "POST", task, "pause", 409);
-  e4 = task_call (f, server, "POST", task, "resume", 409);
+  e2 = cdl_test_task_call (f, server, "POST", draft, "run", 409);
+  missing = cdl_test_task_call (f, server, "POST", "00000000-0000-0000-0000-000000000000",
+                                "run", 404);
+  e3 = cdl_test_task_call (f, server, "POST", task, "pause", 409);
+  e4 = cdl_test_task_call (f, server, "POST", task, "resume", 409);
 
-  ok = task_call (f, server, "POST", task, "run", 200);
-  e5 = task_call (f, server, "POST", task, "run", 409);
+  ok = cdl_test_task_call (f, server, "POST", task, "run", 200);
+  e5 = cdl_test_task_call (f, server, "POST", task, "run", 409);
 
   deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  while (progress_done (f, server, task) < 1 && g_get_monotonic_time () < deadline)
+  while (cdl_test_progress_done (f, server, task) < 1 && g_get_monotonic_time () < deadline)
     g_usleep (50 * 1000);
-  paused = task_call (f, server, "POST", task, "pause", 200);
+  paused = cdl_test_task_call (f, server, "POST", task, "pause", 200);
   g_assert_cmpstr (json_object_get_string_member (cdl_test_data_of (paused), "state"),
                    ==, "PAUSED");
 
   /* In-flight jobs drain; nothing new is claimed while paused. */
   g_usleep (2500 * 1000);
-  done_at_pause = progress_done (f, server, task);
+  done_at_pause = cdl_test_progress_done (f, server, task);
   g_usleep (1500 * 1000);
-  g_assert_cmpint (progress_done (f, server, task), ==, done_at_pause);
+  g_assert_cmpint (cdl_test_progress_done (f, server, task), ==, done_at_pause);
   g_assert_cmpint (done_at_pause, <, 16);
   g_assert_cmpint (cdl_test_sql_int (f->conninfo,
                                      "SELECT count (*) FROM jobs WHERE task_id = $1"
                                      " AND state IN ('submitted', 'running')", task), ==, 0);
 
-  resumed = task_call (f, server, "POST", task, "resume", 200);
+  resumed = cdl_test_task_call (f, server, "POST", task, "resume", 200);
   g_assert_cmpstr (json_object_get_string_member (cdl_test_data_of (resumed), "state"),
                    ==, "RUNNING");
   deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  while (progress_done (f, server, task) <= done_at_pause && g_get_monotonic_time () < deadline)
+  while (cdl_test_progress_done (f, server, task) <= done_at_pause
+         && g_get_monotonic_time () < deadline)
     g_usleep (50 * 1000);
-  g_assert_cmpint (progress_done (f, server, task), >, done_at_pause);
+  g_assert_cmpint (cdl_test_progress_done (f, server, task), >, done_at_pause);
 
-  cancelled = task_call (f, server, "POST", task, "cancel", 200);
+  cancelled = cdl_test_task_call (f, server, "POST", task, "cancel", 200);
   g_assert_cmpstr (json_object_get_string_member (cdl_test_data_of (cancelled), "state"), ==,
                    "CANCELLED");
   g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM jobs WHERE task_id = $1"
                                                   " AND state = 'queued'", task), ==, 0);
-  e6 = task_call (f, server, "POST", task, "cancel", 409);
+  e6 = cdl_test_task_call (f, server, "POST", task, "cancel", 409);
   {
-    g_autoptr(JsonNode) again = task_call (f, server, "POST", task, "resume", 409);
-    g_autoptr(JsonNode) rerun = task_call (f, server, "POST", task, "run", 409);
+    g_autoptr(JsonNode) again = cdl_test_task_call (f, server, "POST", task, "resume", 409);
+    g_autoptr(JsonNode) rerun = cdl_test_task_call (f, server, "POST", task, "run", 409);
   }
 
   /* In-flight jobs end (interrupted on this dedicated worker) and the

@@ -10,15 +10,10 @@
 #include "config.h"
 
 #include <libsoup/soup.h>
-#include <signal.h>
 #include <string.h>
 
 #include "cdl-test-server.h"
-#include "core/cdl-json.h"
-#include "core/cdl-settings.h"
-#include "core/cdl-workflow.h"
 #include "db/cdl-pq.h"
-#include "db/cdl-workflow-repo.h"
 
 static CdlTestPg *pg;
 
@@ -44,49 +39,6 @@ fixture_tear_down (Fixture       *f,
 }
 
 /* Setting up a task -------------------------------------------------------- */
-
-static char *
-add_worker (Fixture    *f,
-            Proc       *server,
-            Proc       *sim,
-            const char *name,
-            int         max_concurrent)
-{
-  g_autofree char *body = g_strdup_printf ("{\"name\": \"%s\", \"base_url\": \"%s\","
-                                           " \"priority\": 0, \"max_concurrent_jobs\": %d}",
-                                           name, sim->url, max_concurrent);
-  g_autoptr(JsonNode) root = cdl_test_call (f, server, "POST", "/api/workers", body, 201);
-  char *id = g_strdup (json_object_get_string_member (cdl_test_data_of (root), "id"));
-  g_autofree char *test = g_strconcat ("/api/workers/", id, "/test", NULL);
-  g_autoptr(JsonNode) probe = cdl_test_call (f, server, "POST", test, NULL, 200);
-
-  g_assert_true (json_object_get_boolean_member (cdl_test_data_of (probe), "healthy"));
-  return id;
-}
-
-/* Stores a workflow from tests/data/workflows as validated. */
-static char *
-add_workflow (Fixture    *f,
-              const char *file)
-{
-  g_autofree char *path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", file, NULL);
-  g_autofree char *text = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CdlSettings) settings = cdl_settings_new ();
-  g_autoptr(CdlWorkflowReport) report = NULL;
-  g_autoptr(CdlWorkflow) workflow = NULL;
-  PGconn *conn;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
-  report = cdl_workflow_validate (text, -1, settings, NULL, NULL);
-  g_assert_true (report->valid);
-
-  conn = PQconnectdb (f->conninfo);
-  workflow = cdl_workflow_repo_insert (conn, file, NULL, text, report, NULL, &error);
-  g_assert_no_error (error);
-  PQfinish (conn);
-  return g_strdup (cdl_workflow_get_id (workflow));
-}
 
 /* Creates and freezes a task of @k prompts × @n seeds. */
 static char *
@@ -125,79 +77,6 @@ add_task (Fixture    *f,
       g_autoptr(JsonNode) frozen = cdl_test_call (f, server, "POST", path, NULL, 200);
     }
   return id;
-}
-
-static JsonNode *
-task_call (Fixture    *f,
-           Proc       *server,
-           const char *method,
-           const char *task_id,
-           const char *action,
-           guint       want)
-{
-  g_autofree char *path = g_strconcat ("/api/tasks/", task_id, "/", action, NULL);
-
-  return cdl_test_call (f, server, method, path, NULL, want);
-}
-
-static gint64
-progress_done (Fixture    *f,
-               Proc       *server,
-               const char *task_id)
-{
-  g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
-
-  return json_object_get_int_member (cdl_test_data_of (root), "done");
-}
-
-/* Polls the progress until the task leaves RUNNING; returns its state. */
-static char *
-wait_end (Fixture    *f,
-          Proc       *server,
-          const char *task_id,
-          guint       seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr(JsonNode) root = task_call (f, server, "GET", task_id, "progress", 200);
-      const char *state = json_object_get_string_member (cdl_test_data_of (root), "state");
-
-      if (g_strcmp0 (state, "RUNNING") != 0)
-        return g_strdup (state);
-      g_usleep (200 * 1000);
-    }
-
-  g_error ("Task %s still RUNNING after %u s (done %" G_GINT64_FORMAT ")", task_id, seconds,
-           progress_done (f, server, task_id));
-  return NULL;
-}
-
-static JsonObject *
-sim_state (Fixture *f,
-           Proc    *sim)
-{
-  g_autofree char *url = g_strconcat (sim->url, "/_sim/state", NULL);
-  g_autoptr(JsonNode) root = NULL;
-  guint status;
-
-  root = cdl_test_http (f->http, "GET", url, NULL, NULL, &status);
-  g_assert_cmpuint (status, ==, 200);
-  return json_object_ref (json_node_get_object (root));
-}
-
-static void
-sim_config (Fixture    *f,
-            Proc       *sim,
-            const char *body)
-{
-  g_autofree char *url = g_strconcat (sim->url, "/_sim/config", NULL);
-  g_autoptr(JsonNode) root = NULL;
-  guint status;
-
-  root = cdl_test_http (f->http, "POST", url, NULL, body, &status);
-  g_assert_cmpuint (status, ==, 200);
 }
 
 /* The pilot ------------------------------------------------------------- */
@@ -274,7 +153,7 @@ static gint64
 sim_accepted (Fixture *f,
               Proc    *sim)
 {
-  g_autoptr(JsonObject) state = sim_state (f, sim);
+  g_autoptr(JsonObject) state = cdl_test_sim_state (f, sim);
 
   return json_object_get_int_member (state, "accepted");
 }
@@ -343,11 +222,11 @@ test_samples (Fixture       *f,
 {
   Proc *server = cdl_test_start_server (f);
   Proc *sim = cdl_test_start_sim (f, NULL);
-  g_autofree char *worker = add_worker (f, server, sim, "gpu-a", 1);
-  g_autofree char *wf = add_workflow (f, "sd15.json");
+  g_autofree char *worker = cdl_test_add_worker (f, server, sim, "gpu-a", 1);
+  g_autofree char *wf = cdl_test_add_workflow (f, "sd15.json");
   /* 3 seeds per prompt: the pilot draws 7 more. */
   g_autofree char *task = add_task (f, server, wf, 4, 3, FALSE);
-  g_autoptr(JsonNode) root = task_call (f, server, "POST", task, "pilot", 200);
+  g_autoptr(JsonNode) root = cdl_test_task_call (f, server, "POST", task, "pilot", 200);
   g_autoptr(JsonNode) again = NULL;
   g_autoptr(JsonNode) shown = NULL;
   g_autoptr(GPtrArray) ran = NULL;
@@ -394,12 +273,12 @@ test_samples (Fixture       *f,
   g_assert_cmpint (cdl_test_sql_int (f->conninfo,
                                      "SELECT jsonb_array_length (pilot -> 'samples') FROM tasks"
                                      " WHERE id = $1", task), ==, 10);
-  shown = task_call (f, server, "GET", task, "pilot", 200);
+  shown = cdl_test_task_call (f, server, "GET", task, "pilot", 200);
   g_assert_cmpint (json_array_get_length (json_object_get_array_member (cdl_test_data_of (shown),
                                                                         "samples")), ==, 10);
 
   /* A second pilot inside the limit is refused and sends nothing. */
-  again = task_call (f, server, "POST", task, "pilot", 429);
+  again = cdl_test_task_call (f, server, "POST", task, "pilot", 429);
   g_assert_cmpint (sim_accepted (f, sim), ==, 10);
 }
 
@@ -411,8 +290,8 @@ test_oom_then_freeze (Fixture       *f,
   /* 512² = 262144 runs out; 384² = 147456 fits. */
   const char *extra[] = { "--oom-pixels", "200000", NULL };
   Proc *sim = cdl_test_start_sim (f, extra);
-  g_autofree char *worker = add_worker (f, server, sim, "gpu-a", 1);
-  g_autofree char *wf = add_workflow (f, "sd15.json");
+  g_autofree char *worker = cdl_test_add_worker (f, server, sim, "gpu-a", 1);
+  g_autofree char *wf = cdl_test_add_workflow (f, "sd15.json");
   g_autofree char *task = add_task (f, server, wf, 3, 2, FALSE);
   g_autofree char *other = add_task (f, server, wf, 3, 2, FALSE);
   g_autofree char *state = NULL;
@@ -425,7 +304,7 @@ test_oom_then_freeze (Fixture       *f,
 
   set_rate_limit (f, server, 0);
 
-  root = task_call (f, server, "POST", task, "pilot", 200);
+  root = cdl_test_task_call (f, server, "POST", task, "pilot", 200);
   d = cdl_test_data_of (root);
   g_assert_cmpint (json_object_get_int_member (d, "retries_used"), ==, 1);
   g_assert_cmpint (json_object_get_int_member (settings_of (d), "width"), ==, 384);
@@ -435,8 +314,8 @@ test_oom_then_freeze (Fixture       *f,
   g_assert_cmpint (sim_accepted (f, sim), ==, 11);
 
   /* 384² runs out too, 288² = 82944 fits: exactly two retries. */
-  sim_config (f, sim, "{\"oom_pixels\": 100000}");
-  second = task_call (f, server, "POST", other, "pilot", 200);
+  cdl_test_sim_config (f, sim, "{\"oom_pixels\": 100000}");
+  second = cdl_test_task_call (f, server, "POST", other, "pilot", 200);
   g_assert_cmpint (json_object_get_int_member (cdl_test_data_of (second), "retries_used"), ==, 2);
   g_assert_cmpint (json_object_get_int_member (settings_of (cdl_test_data_of (second)), "width"),
                    ==, 288);
@@ -444,15 +323,15 @@ test_oom_then_freeze (Fixture       *f,
   g_assert_cmpint (sim_accepted (f, sim), ==, 11 + 12);
 
   /* The freeze carries the settings that worked, and the run uses them. */
-  frozen = task_call (f, server, "POST", other, "freeze", 200);
+  frozen = cdl_test_task_call (f, server, "POST", other, "freeze", 200);
   g_assert_cmpint (cdl_test_sql_int (f->conninfo,
                                      "SELECT (frozen_snapshot -> 'pilot' -> 'settings' ->> 'width')"
                                      "::integer FROM tasks WHERE id = $1", other), ==, 288);
   g_assert_cmpint (cdl_test_sql_int (f->conninfo,
                                      "SELECT (frozen_snapshot -> 'pilot' ->> 'retries_used')"
                                      "::integer FROM tasks WHERE id = $1", other), ==, 2);
-  run = task_call (f, server, "POST", other, "run", 200);
-  state = wait_end (f, server, other, 120);
+  run = cdl_test_task_call (f, server, "POST", other, "run", 200);
+  state = cdl_test_wait_end (f, server, other, 120);
   g_assert_cmpstr (state, ==, "DONE");
   ran = sim_ran (f, sim, other);
   g_assert_cmpuint (ran->len, ==, 6);
@@ -478,8 +357,8 @@ test_impossible (Fixture       *f,
   /* Even 256², the guardrail's smallest, runs out. */
   const char *extra[] = { "--oom-pixels", "1000", NULL };
   Proc *sim = cdl_test_start_sim (f, extra);
-  g_autofree char *worker = add_worker (f, server, sim, "gpu-a", 1);
-  g_autofree char *wf = add_workflow (f, "sd15.json");
+  g_autofree char *worker = cdl_test_add_worker (f, server, sim, "gpu-a", 1);
+  g_autofree char *wf = cdl_test_add_workflow (f, "sd15.json");
   g_autofree char *task = add_task (f, server, wf, 2, 2, FALSE);
   g_autofree char *small = add_task (f, server, wf, 2, 2, FALSE);
   g_autoptr(JsonNode) root = NULL;
@@ -491,24 +370,24 @@ test_impossible (Fixture       *f,
   set_rate_limit (f, server, 0);
 
   /* 512, 384, 288, 256: the first try and exactly three retries. */
-  root = task_call (f, server, "POST", task, "pilot", 409);
+  root = cdl_test_task_call (f, server, "POST", task, "pilot", 409);
   obj = json_node_get_object (root);
   g_assert_false (json_object_get_boolean_member (obj, "success"));
   g_assert_nonnull (strstr (json_object_get_string_member (obj, "error"), "3 retries"));
   g_assert_cmpint (sim_accepted (f, sim), ==, 4);
-  shown = task_call (f, server, "GET", task, "pilot", 200);
+  shown = cdl_test_task_call (f, server, "GET", task, "pilot", 200);
   g_assert_cmpint (json_object_get_int_member (cdl_test_data_of (shown), "retries_used"), ==, 3);
   g_assert_true (json_object_has_member (cdl_test_data_of (shown), "error"));
 
   /* With a guardrail at 384 the downshift stops after one retry. */
   guard = cdl_test_call (f, server, "PATCH", "/api/settings",
                          "{\"resolution_min_side\": 384}", 200);
-  second = task_call (f, server, "POST", small, "pilot", 409);
+  second = cdl_test_task_call (f, server, "POST", small, "pilot", 409);
   g_assert_cmpint (sim_accepted (f, sim), ==, 4 + 2);
 
   /* A failed pilot hands nothing to the freeze. */
   {
-    g_autoptr(JsonNode) frozen = task_call (f, server, "POST", task, "freeze", 200);
+    g_autoptr(JsonNode) frozen = cdl_test_task_call (f, server, "POST", task, "freeze", 200);
 
     g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM tasks WHERE id = $1"
                                                     " AND frozen_snapshot ? 'pilot'", task), ==, 0);
@@ -523,7 +402,7 @@ task_expect (Fixture    *f,
              const char *action,
              guint       want)
 {
-  g_autoptr(JsonNode) root = task_call (f, server, method, task_id, action, want);
+  g_autoptr(JsonNode) root = cdl_test_task_call (f, server, method, task_id, action, want);
 }
 
 static void
@@ -532,7 +411,7 @@ test_refusals (Fixture       *f,
 {
   Proc *server = cdl_test_start_server (f);
   Proc *sim = cdl_test_start_sim (f, NULL);
-  g_autofree char *wf = add_workflow (f, "sd15.json");
+  g_autofree char *wf = cdl_test_add_workflow (f, "sd15.json");
   g_autofree char *task = add_task (f, server, wf, 2, 2, FALSE);
   g_autofree char *done = add_task (f, server, wf, 2, 2, TRUE);
   g_autofree char *worker = NULL;
@@ -541,7 +420,7 @@ test_refusals (Fixture       *f,
   /* No worker at all: 409, and nothing counts against the limit. */
   task_expect (f, server, "POST", task, "pilot", 409);
 
-  worker = add_worker (f, server, sim, "gpu-a", 1);
+  worker = cdl_test_add_worker (f, server, sim, "gpu-a", 1);
   task_expect (f, server, "POST", "00000000-0000-0000-0000-000000000000", "pilot", 404);
   task_expect (f, server, "POST", "not-a-task", "pilot", 404);
   task_expect (f, server, "GET", task, "pilot", 404);
