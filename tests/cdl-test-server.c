@@ -17,6 +17,8 @@
 #include "core/cdl-workflow.h"
 #include "db/cdl-pq.h"
 #include "db/cdl-workflow-repo.h"
+#include "services/cdl-auth-service.h"
+#include "storage/cdl-fs-store.h"
 
 const char *
 cdl_test_build_path (const char *rel)
@@ -477,3 +479,159 @@ cdl_test_sim_config (CdlTestCluster *f,
   g_assert_cmpuint (status, ==, 200);
 }
 
+/* One server and its REST API ---------------------------------------------- */
+
+GSubprocessLauncher *
+cdl_test_api_launcher (CdlTestApi *f)
+{
+  GSubprocessLauncher *launcher;
+
+  launcher = cdl_test_launcher_new (f->conninfo, f->tmpdir, "all", SIGTERM);
+  if (f->storage_dir != NULL)
+    {
+      g_subprocess_launcher_setenv (launcher, "CDL_STORAGE_DIR", f->storage_dir, TRUE);
+      g_subprocess_launcher_unsetenv (launcher, "CDL_MEDIA_KEY");
+      g_subprocess_launcher_unsetenv (launcher, "CDL_MEDIA_BASE_URL");
+      g_subprocess_launcher_unsetenv (launcher, "CDL_EXPORT_URI_BASE");
+    }
+  return launcher;
+}
+
+void
+cdl_test_api_set_up (CdlTestApi *f,
+                     CdlTestPg  *pg,
+                     const char *tmp_template,
+                     gboolean    with_store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
+                         "--port", "0", "--data-dir", NULL, NULL };
+
+  f->conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+  f->tmpdir = g_dir_make_tmp (tmp_template, &error);
+  g_assert_no_error (error);
+  f->log_path = g_build_filename (f->tmpdir, "server.log", NULL);
+  f->data_dir = g_build_filename (f->tmpdir, "data", NULL);
+  f->http = soup_session_new_with_options ("timeout", 60, NULL);
+
+  if (with_store)
+    {
+      f->storage_dir = g_build_filename (f->tmpdir, "store", NULL);
+      f->store = CDL_OBJECT_STORE (cdl_fs_store_new (f->storage_dir, &error));
+      g_assert_no_error (error);
+    }
+
+  launcher = cdl_test_api_launcher (f);
+  f->admin_token = cdl_test_create_admin (launcher, f->data_dir);
+  argv[4] = f->data_dir;
+  f->server = cdl_test_server_spawn (launcher, argv, f->log_path, &f->base_url);
+}
+
+void
+cdl_test_api_tear_down (CdlTestApi *f)
+{
+  if (f->server != NULL)
+    cdl_test_server_stop (f->server);
+  g_clear_object (&f->server);
+  g_clear_object (&f->http);
+  g_clear_object (&f->store);
+
+  cdl_test_remove_tree (f->tmpdir);
+
+  g_free (f->tmpdir);
+  g_free (f->log_path);
+  g_free (f->data_dir);
+  g_free (f->storage_dir);
+  g_free (f->conninfo);
+  g_free (f->base_url);
+  g_free (f->admin_token);
+}
+
+JsonNode *
+cdl_test_api (CdlTestApi *f,
+              const char *method,
+              const char *path,
+              const char *token,
+              const char *body,
+              guint      *status)
+{
+  g_autofree char *url = g_strconcat (f->base_url, path, NULL);
+
+  return cdl_test_http (f->http, method, url, token, body, status);
+}
+
+JsonNode *
+cdl_test_api_ok (CdlTestApi *f,
+                 const char *method,
+                 const char *path,
+                 const char *body,
+                 guint       want)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *obj;
+  guint status;
+
+  root = cdl_test_api (f, method, path, f->admin_token, body, &status);
+  g_assert_nonnull (root);
+  obj = json_node_get_object (root);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             json_object_get_string_member_with_default (obj, "error", "(none)"));
+  g_assert_true (json_object_get_boolean_member (obj, "success"));
+  return json_node_copy (json_object_get_member (obj, "data"));
+}
+
+void
+cdl_test_api_error (CdlTestApi *f,
+                    const char *method,
+                    const char *path,
+                    const char *token,
+                    const char *body,
+                    guint       want,
+                    const char *needle)
+{
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *obj;
+  const char *message;
+  guint status;
+
+  root = cdl_test_api (f, method, path, token, body, &status);
+  g_assert_nonnull (root);
+  obj = json_node_get_object (root);
+  message = json_object_get_string_member_with_default (obj, "error", NULL);
+  if (status != want)
+    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
+             message ? message : "(none)");
+  g_assert_false (json_object_get_boolean_member (obj, "success"));
+  g_assert_true (json_object_get_null_member (obj, "data"));
+  g_assert_nonnull (message);
+  if (needle != NULL && strstr (message, needle) == NULL)
+    g_error ("%s %s: expected the error to mention \"%s\", got: %s", method, path,
+             needle, message);
+}
+
+PGconn *
+cdl_test_api_connect (CdlTestApi *f)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  return conn;
+}
+
+char *
+cdl_test_api_token_for_role (CdlTestApi *f,
+                             const char *name,
+                             CdlRole     role)
+{
+  g_autoptr(CdlDb) db = cdl_db_new (f->conninfo, 1);
+  g_autoptr(CdlAuthService) auth = cdl_auth_service_new (db);
+  g_autoptr(GError) error = NULL;
+  char *token;
+
+  token = cdl_auth_service_issue_token_sync (auth, name, role, "test", &error);
+  g_assert_no_error (error);
+  return token;
+}

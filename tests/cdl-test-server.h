@@ -6,8 +6,8 @@
  * with the {success, data, error} envelope; runs SQL over libpq.
  *
  * CdlTestCluster is a whole fixture of any number of servers and simulated
- * workers on one database; the lower-level calls serve fixtures of their
- * own.
+ * workers on one database; CdlTestApi is one of a single server and its
+ * REST API.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -19,6 +19,8 @@
 #include <libsoup/soup.h>
 
 #include "cdl-test-pg.h"
+#include "core/cdl-auth.h"
+#include "storage/cdl-object-store.h"
 
 G_BEGIN_DECLS
 
@@ -159,5 +161,70 @@ JsonObject          *cdl_test_sim_state          (CdlTestCluster      *f,
 void                 cdl_test_sim_config         (CdlTestCluster      *f,
                                                   CdlTestProc         *sim,
                                                   const char          *body);
+
+/* One server and its REST API ---------------------------------------------- */
+
+typedef struct
+{
+  char           *conninfo;
+  char           *tmpdir;
+  char           *data_dir;
+  char           *storage_dir;
+  char           *log_path;
+  GSubprocess    *server;
+  char           *base_url;
+  char           *admin_token;
+  SoupSession    *http;
+  CdlObjectStore *store;
+} CdlTestApi;
+
+/* Takes a fresh database of @pg and a temporary directory named after
+ * @tmp_template, creates the admin and starts the server. With
+ * @with_store, the server keeps its files in a store the test can reach
+ * as f->store, with no media key, media base or export base. */
+void                 cdl_test_api_set_up         (CdlTestApi          *f,
+                                                  CdlTestPg           *pg,
+                                                  const char          *tmp_template,
+                                                  gboolean             with_store);
+
+/* A launcher for more runs of the server on the fixture's database and
+ * store. */
+GSubprocessLauncher *cdl_test_api_launcher       (CdlTestApi          *f);
+
+/* SIGTERM must end the server with status 0. */
+void                 cdl_test_api_tear_down      (CdlTestApi          *f);
+
+/* Sends one request to the server's @path. */
+JsonNode            *cdl_test_api                (CdlTestApi          *f,
+                                                  const char          *method,
+                                                  const char          *path,
+                                                  const char          *token,
+                                                  const char          *body,
+                                                  guint               *status);
+
+/* Asserts a successful envelope with @want, as the admin, and returns a
+ * copy of its data. */
+JsonNode            *cdl_test_api_ok             (CdlTestApi          *f,
+                                                  const char          *method,
+                                                  const char          *path,
+                                                  const char          *body,
+                                                  guint                want);
+
+/* Asserts a failed envelope with @want whose message mentions @needle,
+ * unless @needle is NULL. */
+void                 cdl_test_api_error          (CdlTestApi          *f,
+                                                  const char          *method,
+                                                  const char          *path,
+                                                  const char          *token,
+                                                  const char          *body,
+                                                  guint                want,
+                                                  const char          *needle);
+
+PGconn              *cdl_test_api_connect        (CdlTestApi          *f);
+
+/* A token for a user @name of @role, made straight in the database. */
+char                *cdl_test_api_token_for_role (CdlTestApi          *f,
+                                                  const char          *name,
+                                                  CdlRole              role);
 
 G_END_DECLS

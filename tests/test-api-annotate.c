@@ -13,11 +13,10 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
 
-#include "cdl-test-pg.h"
+#include "cdl-test-server.h"
 #include "core/cdl-auth.h"
 #include "core/cdl-json.h"
 #include "core/cdl-media-sign.h"
@@ -30,319 +29,24 @@
 
 static CdlTestPg *pg;
 
-typedef struct
-{
-  char        *conninfo;
-  char        *tmpdir;
-  char        *log_path;
-  GSubprocess *server;
-  char        *base_url;
-  char        *admin_token;
-  char        *data_dir;
-  char        *storage_dir;
-  CdlObjectStore *store;
-  SoupSession *http;
-} Fixture;
-
-static const char *
-build_path (const char *rel)
-{
-  static char buf[4096];
-  const char *dir = g_getenv ("CDL_BUILD_DIR");
-
-  g_assert_nonnull (dir);
-  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
-  return buf;
-}
-
-/* The server must not outlive a test that aborts. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static GSubprocessLauncher *
-server_launcher (Fixture *f)
-{
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
-  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
-  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
-  g_subprocess_launcher_setenv (launcher, "CDL_STORAGE_DIR", f->storage_dir, TRUE);
-  g_subprocess_launcher_unsetenv (launcher, "CDL_MEDIA_KEY");
-  g_subprocess_launcher_unsetenv (launcher, "CDL_MEDIA_BASE_URL");
-  g_subprocess_launcher_unsetenv (launcher, "CDL_EXPORT_URI_BASE");
-  return launcher;
-}
-
-static char *
-run_create_admin (GSubprocessLauncher *launcher,
-                  const char * const  *argv)
-{
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_auto(GStrv) lines = NULL;
-  guint n;
-
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (proc));
-
-  /* The token is the last line of stdout. */
-  g_strchomp (out);
-  lines = g_strsplit (out, "\n", -1);
-  n = g_strv_length (lines);
-  g_assert_cmpuint (n, >=, 1);
-  return g_strdup (lines[n - 1]);
-}
-
-static GSubprocess *
-start_server (GSubprocessLauncher *launcher,
-              const char * const  *argv,
-              const char          *log_path,
-              char               **base_url)
-{
-  g_autoptr(GError) error = NULL;
-  GSubprocess *proc;
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  const char *prefix = "Listening on http://";
-
-  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autofree char *text = NULL;
-      const char *p;
-
-      if (g_file_get_contents (log_path, &text, NULL, NULL)
-          && (p = strstr (text, prefix)) != NULL)
-        {
-          const char *end = strchr (p + strlen (prefix), '/');
-
-          g_assert_nonnull (end);
-          *base_url = g_strndup (p + strlen ("Listening on "),
-                                 end - p - strlen ("Listening on "));
-          return proc;
-        }
-
-      if (g_subprocess_get_identifier (proc) == NULL)
-        break;
-      g_usleep (20 * 1000);
-    }
-
-  {
-    g_autofree char *text = NULL;
-
-    g_file_get_contents (log_path, &text, NULL, NULL);
-    g_error ("The server did not start; its log:\n%s", text ? text : "(empty)");
-  }
-  return NULL;
-}
+/* The fixture is the shared one of a single server. */
+typedef CdlTestApi Fixture;
 
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  f->conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-  f->tmpdir = g_dir_make_tmp ("cdl-api-annotate-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->log_path = g_build_filename (f->tmpdir, "server.log", NULL);
-  f->data_dir = g_build_filename (f->tmpdir, "data", NULL);
-  f->storage_dir = g_build_filename (f->tmpdir, "store", NULL);
-  f->store = CDL_OBJECT_STORE (cdl_fs_store_new (f->storage_dir, &error));
-  g_assert_no_error (error);
-  f->http = soup_session_new_with_options ("timeout", 60, NULL);
-
-  launcher = server_launcher (f);
-  {
-    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
-                           "--data-dir", f->data_dir, "--create-admin", "root", NULL };
-    f->admin_token = run_create_admin (launcher, argv);
-  }
-  {
-    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
-                           "--port", "0", "--data-dir", f->data_dir, NULL };
-    f->server = start_server (launcher, argv, f->log_path, &f->base_url);
-  }
+  cdl_test_api_set_up (f, pg, "cdl-api-annotate-XXXXXX", TRUE);
 }
 
 static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  if (f->server != NULL)
-    {
-      g_subprocess_send_signal (f->server, SIGTERM);
-      g_subprocess_wait (f->server, NULL, NULL);
-      g_assert_true (g_subprocess_get_if_exited (f->server));
-      g_assert_cmpint (g_subprocess_get_exit_status (f->server), ==, 0);
-    }
-  g_clear_object (&f->server);
-  g_clear_object (&f->http);
-  g_clear_object (&f->store);
-
-  if (f->tmpdir != NULL)
-    {
-      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->tmpdir);
-
-      g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
-    }
-
-  g_free (f->tmpdir);
-  g_free (f->log_path);
-  g_free (f->conninfo);
-  g_free (f->base_url);
-  g_free (f->admin_token);
-  g_free (f->data_dir);
-  g_free (f->storage_dir);
+  cdl_test_api_tear_down (f);
 }
 
 /* HTTP and SQL ---------------------------------------------------------------- */
-
-static JsonNode *
-api (Fixture    *f,
-     const char *method,
-     const char *path,
-     const char *token,
-     const char *body,
-     guint      *status)
-{
-  g_autofree char *url = g_strconcat (f->base_url, path, NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr(GBytes) reply = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize len = 0;
-  const char *data;
-
-  g_assert_nonnull (msg);
-
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg),
-                                    "Authorization", value);
-    }
-
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  reply = soup_session_send_and_read (f->http, msg, NULL, &error);
-  g_assert_no_error (error);
-
-  *status = soup_message_get_status (msg);
-  data = g_bytes_get_data (reply, &len);
-  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
-}
-
-/* Asserts a successful envelope with @want and returns a copy of its data. */
-static JsonNode *
-call_ok (Fixture    *f,
-         const char *method,
-         const char *path,
-         const char *body,
-         guint       want)
-{
-  g_autoptr(JsonNode) root = NULL;
-  JsonObject *obj;
-  guint status;
-
-  root = api (f, method, path, f->admin_token, body, &status);
-  g_assert_nonnull (root);
-  obj = json_node_get_object (root);
-  if (status != want)
-    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
-             json_object_get_string_member_with_default (obj, "error", "(none)"));
-  g_assert_true (json_object_get_boolean_member (obj, "success"));
-  return json_node_copy (json_object_get_member (obj, "data"));
-}
-
-/* Asserts a failed envelope with @want whose message mentions @needle. */
-static void
-call_error (Fixture    *f,
-            const char *method,
-            const char *path,
-            const char *token,
-            const char *body,
-            guint       want,
-            const char *needle)
-{
-  g_autoptr(JsonNode) root = NULL;
-  JsonObject *obj;
-  const char *message;
-  guint status;
-
-  root = api (f, method, path, token, body, &status);
-  g_assert_nonnull (root);
-  obj = json_node_get_object (root);
-  message = json_object_get_string_member_with_default (obj, "error", NULL);
-  if (status != want)
-    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
-             message ? message : "(none)");
-  g_assert_false (json_object_get_boolean_member (obj, "success"));
-  g_assert_true (json_object_get_null_member (obj, "data"));
-  g_assert_nonnull (message);
-  if (needle != NULL && strstr (message, needle) == NULL)
-    g_error ("%s %s: expected the error to mention \"%s\", got: %s", method, path,
-             needle, message);
-}
-
-static PGconn *
-connect_db (Fixture *f)
-{
-  PGconn *conn = PQconnectdb (f->conninfo);
-
-  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
-  return conn;
-}
-
-static PGresult *
-sql (Fixture            *f,
-     const char         *query,
-     int                 n_params,
-     const char * const *params)
-{
-  PGconn *conn = connect_db (f);
-  g_autoptr(GError) error = NULL;
-  PGresult *res;
-
-  res = cdl_pq_exec (conn, query, n_params, params, &error);
-  g_assert_no_error (error);
-  PQfinish (conn);
-  return res;
-}
-
-static char *
-token_for_role (Fixture    *f,
-             const char *name,
-             CdlRole     role)
-{
-  g_autoptr(CdlDb) db = cdl_db_new (f->conninfo, 1);
-  g_autoptr(CdlAuthService) auth = cdl_auth_service_new (db);
-  g_autoptr(GError) error = NULL;
-  char *token;
-
-  token = cdl_auth_service_issue_token_sync (auth, name, role, "test", &error);
-  g_assert_no_error (error);
-  return token;
-}
 
 /* A stored workflow version whose positive prompt is @positive. */
 static char *
@@ -381,13 +85,14 @@ insert_workflow (Fixture    *f,
   {
     const char *params[5] = { name, raw, valid ? "true" : "false", nodes_text, problems };
 
-    res = sql (f,
-               "INSERT INTO workflows (name, version, raw_text, raw_definition, valid,"
-               " prompt_nodes, seed_nodes, problems, batch_size, width, height, model)"
-               " VALUES ($1, 1, $2::text, $2::jsonb, $3::boolean, $4::jsonb,"
-               " '[{\"node_id\": \"3\", \"class_type\": \"KSampler\", \"input\": \"seed\"}]',"
-               " $5::jsonb, 1, 512, 512, 'sd15.safetensors') RETURNING id",
-               5, params);
+    res = cdl_test_sql (f->conninfo,
+                        "INSERT INTO workflows (name, version, raw_text, raw_definition, valid,"
+                        " prompt_nodes, seed_nodes, problems, batch_size, width, height, model)"
+                        " VALUES ($1, 1, $2::text, $2::jsonb, $3::boolean, $4::jsonb,"
+                        " '[{\"node_id\": \"3\", \"class_type\": \"KSampler\", \"input\":"
+                        " \"seed\"}]',"
+                        " $5::jsonb, 1, 512, 512, 'sd15.safetensors') RETURNING id",
+                        5, params);
   }
   return g_strdup (cdl_pq_get_string (res, 0, 0));
 }
@@ -408,7 +113,7 @@ create_pool (Fixture    *f,
     g_string_append_printf (body, "%s\"%s %u\"", i > 0 ? ", " : "", prefix, i);
   g_string_append (body, "]}");
 
-  data = call_ok (f, "POST", "/api/variable-pools", body->str, 201);
+  data = cdl_test_api_ok (f, "POST", "/api/variable-pools", body->str, 201);
   return g_strdup (json_object_get_string_member (json_node_get_object (data), "id"));
 }
 
@@ -447,7 +152,7 @@ call_as (Fixture    *f,
   JsonObject *obj;
   guint status;
 
-  root = api (f, method, path, token, body, &status);
+  root = cdl_test_api (f, method, path, token, body, &status);
   g_assert_nonnull (root);
   obj = json_node_get_object (root);
   if (status != want)
@@ -473,10 +178,10 @@ make_task (Fixture    *f,
   g_autoptr(JsonNode) frozen = NULL;
   char *id;
 
-  task = call_ok (f, "POST", "/api/tasks", body, 201);
+  task = cdl_test_api_ok (f, "POST", "/api/tasks", body, 201);
   id = g_strdup (json_object_get_string_member (json_node_get_object (task), "id"));
   freeze = g_strdup_printf ("/api/tasks/%s/freeze", id);
-  frozen = call_ok (f, "POST", freeze, NULL, 200);
+  frozen = cdl_test_api_ok (f, "POST", freeze, NULL, 200);
   return id;
 }
 
@@ -486,8 +191,10 @@ prompt_ids (Fixture    *f,
             const char *task_id)
 {
   const char *params[1] = { task_id };
-  g_autoptr(PGresult) res = sql (f, "SELECT id FROM prompts WHERE task_id = $1 ORDER BY position",
-                                 1, params);
+  g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                          "SELECT id FROM prompts WHERE task_id = $1"
+                                          " ORDER BY position",
+                                          1, params);
   g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
 
   for (int i = 0; i < PQntuples (res); i++)
@@ -517,11 +224,11 @@ store_batch (Fixture    *f,
              gboolean    files)
 {
   const char *params[1] = { prompt_id };
-  g_autoptr(PGresult) seeds = sql (f,
-                                   "SELECT id, seed_value, position FROM seeds"
-                                   " WHERE prompt_id = $1 ORDER BY position",
-                                   1, params);
-  PGconn *conn = connect_db (f);
+  g_autoptr(PGresult) seeds = cdl_test_sql (f->conninfo,
+                                            "SELECT id, seed_value, position FROM seeds"
+                                            " WHERE prompt_id = $1 ORDER BY position",
+                                            1, params);
+  PGconn *conn = cdl_test_api_connect (f);
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
 
   for (int i = 0; i < PQntuples (seeds) && (guint)i < max; i++)
@@ -581,7 +288,8 @@ user_id_of (Fixture    *f,
             const char *name)
 {
   const char *params[1] = { name };
-  g_autoptr(PGresult) res = sql (f, "SELECT id FROM users WHERE name = $1", 1, params);
+  g_autoptr(PGresult) res = cdl_test_sql (f->conninfo, "SELECT id FROM users WHERE name = $1", 1,
+                                          params);
 
   g_assert_cmpint (PQntuples (res), ==, 1);
   return g_strdup (cdl_pq_get_string (res, 0, 0));
@@ -690,7 +398,7 @@ test_batches_paging (Fixture       *f,
                      gconstpointer  data)
 {
   g_autofree char *task = make_task (f, "dress", 7, 3);
-  g_autofree char *annotator = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_autofree char *annotator = cdl_test_api_token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
   g_auto(GStrv) prompts = prompt_ids (f, task);
   g_autofree char *path = g_strdup_printf ("/api/tasks/%s/batches", task);
   g_autofree char *unknown = g_strdup_printf ("/api/tasks/%s/batches",
@@ -702,9 +410,9 @@ test_batches_paging (Fixture       *f,
   /* Stored in this order, so the batches come in this order. */
   const guint order[] = { 3, 0, 5, 1, 6, 2 };
 
-  call_error (f, "GET", path, annotator, NULL, 409, "no generated images");
-  call_error (f, "GET", unknown, annotator, NULL, 404, NULL);
-  call_error (f, "GET", path, NULL, NULL, 401, NULL);
+  cdl_test_api_error (f, "GET", path, annotator, NULL, 409, "no generated images");
+  cdl_test_api_error (f, "GET", unknown, annotator, NULL, 404, NULL);
+  cdl_test_api_error (f, "GET", path, NULL, NULL, 401, NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (order); i++)
     {
@@ -722,11 +430,13 @@ test_batches_paging (Fixture       *f,
       JsonNode *node = g_ptr_array_index (batches, i);
       JsonObject *obj = json_node_get_object (node);
       const char *params[1] = { batch_id (node) };
-      g_autoptr(PGresult) seeds = sql (f,
-                                       "SELECT g.seed_value, g.batch_index, g.id, g.image_uri"
-                                       " FROM generations g JOIN seeds s ON s.id = g.seed_id"
-                                       " WHERE g.prompt_id = $1 ORDER BY s.position",
-                                       1, params);
+      g_autoptr(PGresult) seeds = cdl_test_sql (f->conninfo,
+                                                "SELECT g.seed_value, g.batch_index, g.id,"
+                                                " g.image_uri"
+                                                " FROM generations g JOIN seeds s ON s.id ="
+                                                " g.seed_id"
+                                                " WHERE g.prompt_id = $1 ORDER BY s.position",
+                                                1, params);
       JsonArray *seed_list = json_object_get_array_member (obj, "seeds");
       JsonArray *thumbs = json_object_get_array_member (obj, "thumbnails");
       JsonArray *full = json_object_get_array_member (obj, "fullres");
@@ -776,8 +486,8 @@ test_batches_paging (Fixture       *f,
     g_autofree char *bad = g_strdup_printf ("%s?cursor=bm90LWEtY3Vyc29y", path);
     g_autofree char *bad_limit = g_strdup_printf ("%s?limit=0", path);
 
-    call_error (f, "GET", bad, annotator, NULL, 400, "cursor");
-    call_error (f, "GET", bad_limit, annotator, NULL, 400, "limit");
+    cdl_test_api_error (f, "GET", bad, annotator, NULL, 400, "cursor");
+    cdl_test_api_error (f, "GET", bad_limit, annotator, NULL, 400, "limit");
   }
 }
 
@@ -786,10 +496,10 @@ test_next_batch (Fixture       *f,
                  gconstpointer  data)
 {
   g_autofree char *task = make_task (f, "hat", 3, 2);
-  g_autofree char *ann_a = token_for_role (f, "alice", CDL_ROLE_ANNOTATOR);
-  g_autofree char *ann_b = token_for_role (f, "bob", CDL_ROLE_ANNOTATOR);
-  g_autofree char *ann_c = token_for_role (f, "carol", CDL_ROLE_ANNOTATOR);
-  g_autofree char *ann_d = token_for_role (f, "dave", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_a = cdl_test_api_token_for_role (f, "alice", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_b = cdl_test_api_token_for_role (f, "bob", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_c = cdl_test_api_token_for_role (f, "carol", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_d = cdl_test_api_token_for_role (f, "dave", CDL_ROLE_ANNOTATOR);
   g_autofree char *alice = user_id_of (f, "alice");
   g_auto(GStrv) prompts = prompt_ids (f, task);
   g_autofree char *path = g_strdup_printf ("/api/tasks/%s/next-batch", task);
@@ -807,7 +517,7 @@ test_next_batch (Fixture       *f,
   const char *x;
   guint want[2];
 
-  call_error (f, "GET", path, ann_a, NULL, 409, NULL);
+  cdl_test_api_error (f, "GET", path, ann_a, NULL, 409, NULL);
 
   for (guint i = 0; i < 3; i++)
     store_batch (f, task, prompts[i], 2, TRUE);
@@ -889,9 +599,10 @@ test_next_batch (Fixture       *f,
   /* Overlap 2: Alice's batch needs a second label, and Dave gets it. */
   {
     const char *params[1] = { task };
-    g_autoptr(PGresult) res = sql (f,
-                                   "UPDATE tasks SET settings = settings || '{\"overlap\": 2}'"
-                                   " WHERE id = $1", 1, params);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "UPDATE tasks SET settings = settings ||"
+                                            " '{\"overlap\": 2}'"
+                                            " WHERE id = $1", 1, params);
   }
   /* Dave now gets every batch once, those with fewer labels first, so
    * Alice's labelled one comes last. */
@@ -976,7 +687,7 @@ test_next_batch_race (Fixture       *f,
   for (guint i = 0; i < 8; i++)
     {
       g_autofree char *name = g_strdup_printf ("racer%u", i);
-      g_autofree char *token = token_for_role (f, name, CDL_ROLE_ANNOTATOR);
+      g_autofree char *token = cdl_test_api_token_for_role (f, name, CDL_ROLE_ANNOTATOR);
       g_autofree char *bearer = g_strconcat ("Bearer ", token, NULL);
       SoupMessage *msg = soup_message_new ("GET", url);
 
@@ -1018,7 +729,7 @@ test_annotation_validation (Fixture       *f,
 {
   g_autofree char *task = make_task (f, "shoe", 2, 3);
   g_autofree char *empty_task = make_task (f, "boot", 1, 2);
-  g_autofree char *ann = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann = cdl_test_api_token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
   g_autofree char *ann_id = user_id_of (f, "ann");
   g_auto(GStrv) prompts = prompt_ids (f, task);
   g_auto(GStrv) empty_prompts = prompt_ids (f, empty_task);
@@ -1046,7 +757,7 @@ test_annotation_validation (Fixture       *f,
   {
     g_autofree char *body = submit_body (empty_task, empty_prompts[0], "\"chosen_index\": 0");
 
-    call_error (f, "POST", "/api/annotations", ann, body, 409, NULL);
+    cdl_test_api_error (f, "POST", "/api/annotations", ann, body, 409, NULL);
   }
 
   store_batch (f, task, prompts[0], 3, FALSE);
@@ -1056,30 +767,30 @@ test_annotation_validation (Fixture       *f,
     {
       g_autofree char *body = submit_body (task, b, bad[i].rest);
 
-      call_error (f, "POST", "/api/annotations", ann, body, 400, bad[i].field);
+      cdl_test_api_error (f, "POST", "/api/annotations", ann, body, 400, bad[i].field);
     }
-  call_error (f, "POST", "/api/annotations", ann, "{\"batch_id\": \"x\"}", 400, "task_id");
+  cdl_test_api_error (f, "POST", "/api/annotations", ann, "{\"batch_id\": \"x\"}", 400, "task_id");
   {
     g_autofree char *body = submit_body (task, "not-a-uuid", "\"chosen_index\": 0");
 
-    call_error (f, "POST", "/api/annotations", ann, body, 400, "batch_id");
+    cdl_test_api_error (f, "POST", "/api/annotations", ann, body, 400, "batch_id");
   }
-  call_error (f, "POST", "/api/annotations", ann, "[1, 2]", 400, NULL);
+  cdl_test_api_error (f, "POST", "/api/annotations", ann, "[1, 2]", 400, NULL);
   {
     g_autofree char *body = submit_body (task, unknown, "\"chosen_index\": 0");
 
-    call_error (f, "POST", "/api/annotations", ann, body, 404, unknown);
+    cdl_test_api_error (f, "POST", "/api/annotations", ann, body, 404, unknown);
   }
   {
     g_autofree char *body = submit_body (unknown, b, "\"chosen_index\": 0");
 
-    call_error (f, "POST", "/api/annotations", ann, body, 404, unknown);
+    cdl_test_api_error (f, "POST", "/api/annotations", ann, body, 404, unknown);
   }
   /* A batch still being generated cannot be labelled yet. */
   {
     g_autofree char *body = submit_body (task, prompts[1], "\"chosen_index\": 0");
 
-    call_error (f, "POST", "/api/annotations", ann, body, 409, NULL);
+    cdl_test_api_error (f, "POST", "/api/annotations", ann, body, 409, NULL);
   }
 
   /* A first submit creates; a re-submit updates the same row. The user is
@@ -1107,11 +818,13 @@ test_annotation_validation (Fixture       *f,
   g_assert_true (json_object_get_null_member (json_node_get_object (second), "rejected_index"));
   {
     const char *params[2] = { task, b };
-    g_autoptr(PGresult) res = sql (f,
-                                   "SELECT count (*), min (chosen_index), min (user_id::text),"
-                                   "  min (decision_ms), min (shown_order::text)"
-                                   " FROM annotations WHERE task_id = $1 AND batch_id = $2",
-                                   2, params);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT count (*), min (chosen_index), min"
+                                            " (user_id::text),"
+                                            "  min (decision_ms), min (shown_order::text)"
+                                            " FROM annotations WHERE task_id = $1 AND batch_id ="
+                                            " $2",
+                                            2, params);
 
     g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, 1);
     g_assert_cmpint (cdl_pq_get_int (res, 0, 1), ==, 1);
@@ -1136,7 +849,7 @@ test_media (Fixture       *f,
             gconstpointer  data)
 {
   g_autofree char *task = make_task (f, "coat", 1, 2);
-  g_autofree char *ann = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann = cdl_test_api_token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
   g_auto(GStrv) prompts = prompt_ids (f, task);
   g_autofree char *path = g_strdup_printf ("/api/tasks/%s/batches", task);
   g_autoptr(JsonNode) page = NULL;
@@ -1164,8 +877,9 @@ test_media (Fixture       *f,
   {
     const char *params[1] = { json_array_get_string_element (
                                 json_object_get_array_member (batch, "image_ids"), 1) };
-    g_autoptr(PGresult) res = sql (f, "SELECT image_uri FROM generations WHERE id = $1",
-                                   1, params);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT image_uri FROM generations WHERE id = $1",
+                                            1, params);
 
     key = g_intern_string (cdl_pq_get_string (res, 0, 0));
   }
@@ -1323,14 +1037,14 @@ start_keyed_server (Fixture    *f,
                     const char *media_key,
                     char      **base_url)
 {
-  g_autoptr(GSubprocessLauncher) launcher = server_launcher (f);
+  g_autoptr(GSubprocessLauncher) launcher = cdl_test_api_launcher (f);
   g_autofree char *data_dir = g_build_filename (f->tmpdir, name, NULL);
   g_autofree char *log_path = g_strconcat (data_dir, ".log", NULL);
-  const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+  const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
                          "--port", "0", "--data-dir", data_dir, NULL };
 
   g_subprocess_launcher_setenv (launcher, "CDL_MEDIA_KEY", media_key, TRUE);
-  return start_server (launcher, argv, log_path, base_url);
+  return cdl_test_server_spawn (launcher, argv, log_path, base_url);
 }
 
 static void
@@ -1447,8 +1161,8 @@ test_export (Fixture       *f,
              gconstpointer  data)
 {
   g_autofree char *task = make_task (f, "scarf", 4, 3);
-  g_autofree char *ann_a = token_for_role (f, "alice", CDL_ROLE_ANNOTATOR);
-  g_autofree char *ann_b = token_for_role (f, "bob", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_a = cdl_test_api_token_for_role (f, "alice", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_b = cdl_test_api_token_for_role (f, "bob", CDL_ROLE_ANNOTATOR);
   g_autofree char *alice = user_id_of (f, "alice");
   g_autofree char *bob = user_id_of (f, "bob");
   g_auto(GStrv) prompts = prompt_ids (f, task);
@@ -1487,20 +1201,22 @@ test_export (Fixture       *f,
       const char *batch = json_object_get_string_member (obj, "batch_id");
       const char *annotator = json_object_get_string_member (obj, "annotator_id");
       const char *params[2] = { batch, annotator };
-      g_autoptr(PGresult) images = sql (f,
-                                        "SELECT g.image_uri, g.seed_value, g.batch_index,"
-                                        "  g.checksum"
-                                        " FROM generations g JOIN seeds s ON s.id = g.seed_id"
-                                        " WHERE g.prompt_id = $1 ORDER BY s.position",
-                                        1, params);
-      g_autoptr(PGresult) ann = sql (f,
-                                     "SELECT a.chosen_index, a.rejected_index, p.text,"
-                                     "  t.workflow_id, w.model"
-                                     " FROM annotations a JOIN prompts p ON p.id = a.prompt_id"
-                                     " JOIN tasks t ON t.id = a.task_id"
-                                     " JOIN workflows w ON w.id = t.workflow_id"
-                                     " WHERE a.batch_id = $1 AND a.user_id = $2",
-                                     2, params);
+      g_autoptr(PGresult) images = cdl_test_sql (f->conninfo,
+                                                 "SELECT g.image_uri, g.seed_value, g.batch_index,"
+                                                 "  g.checksum"
+                                                 " FROM generations g JOIN seeds s ON s.id ="
+                                                 " g.seed_id"
+                                                 " WHERE g.prompt_id = $1 ORDER BY s.position",
+                                                 1, params);
+      g_autoptr(PGresult) ann = cdl_test_sql (f->conninfo,
+                                              "SELECT a.chosen_index, a.rejected_index, p.text,"
+                                              "  t.workflow_id, w.model"
+                                              " FROM annotations a JOIN prompts p ON p.id ="
+                                              " a.prompt_id"
+                                              " JOIN tasks t ON t.id = a.task_id"
+                                              " JOIN workflows w ON w.id = t.workflow_id"
+                                              " WHERE a.batch_id = $1 AND a.user_id = $2",
+                                              2, params);
       JsonArray *rejected = json_object_get_array_member (obj, "rejected");
       int chosen = cdl_pq_get_int (ann, 0, 0);
 
@@ -1551,14 +1267,14 @@ test_export (Fixture       *f,
         JsonObject *obj = json_node_get_object (g_ptr_array_index (pairs, i));
         const char *params[2] = { json_object_get_string_member (obj, "batch_id"),
                                   json_object_get_string_member (obj, "annotator_id") };
-        g_autoptr(PGresult) ann = sql (f,
-                                       "SELECT g.image_uri, g.seed_value"
-                                       " FROM annotations a"
-                                       " JOIN generations g ON g.prompt_id = a.batch_id"
-                                       " JOIN seeds s ON s.id = g.seed_id"
-                                       " WHERE a.batch_id = $1 AND a.user_id = $2"
-                                       "   AND s.position = a.chosen_index",
-                                       2, params);
+        g_autoptr(PGresult) ann = cdl_test_sql (f->conninfo,
+                                                "SELECT g.image_uri, g.seed_value"
+                                                " FROM annotations a"
+                                                " JOIN generations g ON g.prompt_id = a.batch_id"
+                                                " JOIN seeds s ON s.id = g.seed_id"
+                                                " WHERE a.batch_id = $1 AND a.user_id = $2"
+                                                "   AND s.position = a.chosen_index",
+                                                2, params);
         const char *chosen = json_object_get_int_member (obj, "label_0") == 1 ? "jpg_0" : "jpg_1";
         const char *other = json_object_get_int_member (obj, "label_0") == 1 ? "jpg_1" : "jpg_0";
 
@@ -1569,12 +1285,12 @@ test_export (Fixture       *f,
         g_assert_true (g_str_has_prefix (json_object_get_string_member (obj, "caption"),
                                          "a scarf "));
       }
-    call_error (f, "GET", bad, f->admin_token, NULL, 400, "format");
+    cdl_test_api_error (f, "GET", bad, f->admin_token, NULL, 400, "format");
   }
 
   /* The command line writes the same file. */
   {
-    g_autoptr(GSubprocessLauncher) launcher = server_launcher (f);
+    g_autoptr(GSubprocessLauncher) launcher = cdl_test_api_launcher (f);
     g_autofree char *out_path = g_build_filename (f->tmpdir, "export.jsonl", NULL);
     g_autofree char *from_cli = NULL;
     g_autoptr(SoupMessage) again_msg = NULL;
@@ -1582,7 +1298,7 @@ test_export (Fixture       *f,
     g_autoptr(GSubprocess) proc = NULL;
     g_autoptr(GError) error = NULL;
     gsize len = 0;
-    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+    const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
                            "--data-dir", f->data_dir, "export-dpo", task,
                            "--output", out_path, NULL };
 
@@ -1598,12 +1314,12 @@ test_export (Fixture       *f,
   }
 
   /* Only operators export; unknown tasks are 404 envelopes. */
-  call_error (f, "GET", path, ann_a, NULL, 403, NULL);
+  cdl_test_api_error (f, "GET", path, ann_a, NULL, 403, NULL);
   {
     g_autofree char *unknown = g_strdup_printf ("/api/tasks/%s/export/dpo",
                                                 "00000000-0000-4000-8000-000000000000");
 
-    call_error (f, "GET", unknown, f->admin_token, NULL, 404, NULL);
+    cdl_test_api_error (f, "GET", unknown, f->admin_token, NULL, 404, NULL);
   }
 }
 
@@ -1612,7 +1328,7 @@ test_export_verify (Fixture       *f,
                     gconstpointer  data)
 {
   g_autofree char *task = make_task (f, "sash", 3, 2);
-  g_autofree char *ann = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann = cdl_test_api_token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
   g_auto(GStrv) prompts = prompt_ids (f, task);
   g_autoptr(GPtrArray) lines = NULL;
   g_autoptr(SoupMessage) msg = NULL;
@@ -1635,14 +1351,17 @@ test_export_verify (Fixture       *f,
 
   {
     const char *params[3] = { prompts[0], prompts[1], prompts[2] };
-    g_autoptr(PGresult) res = sql (f,
-                                   "SELECT (SELECT image_uri FROM generations WHERE prompt_id = $1"
-                                   "        AND batch_index = 1),"
-                                   "       (SELECT image_uri FROM generations WHERE prompt_id = $2"
-                                   "        AND batch_index = 0),"
-                                   "       (SELECT image_uri FROM generations WHERE prompt_id = $3"
-                                   "        AND batch_index = 0)",
-                                   3, params);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT (SELECT image_uri FROM generations WHERE"
+                                            " prompt_id = $1"
+                                            "        AND batch_index = 1),"
+                                            "       (SELECT image_uri FROM generations WHERE"
+                                            " prompt_id = $2"
+                                            "        AND batch_index = 0),"
+                                            "       (SELECT image_uri FROM generations WHERE"
+                                            " prompt_id = $3"
+                                            "        AND batch_index = 0)",
+                                            3, params);
     g_autoptr(GBytes) other = g_bytes_new_static ("not the image", 13);
     g_autoptr(CdlObjectInfo) info = NULL;
     g_autoptr(GError) error = NULL;
@@ -1705,7 +1424,7 @@ test_export_streams (Fixture       *f,
                      gconstpointer  data)
 {
   g_autofree char *task = make_task (f, "gown", 1200, 2);
-  g_autofree char *ann = token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann = cdl_test_api_token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
   g_auto(GStrv) prompts = prompt_ids (f, task);
   g_autoptr(GPtrArray) lines = NULL;
   g_autoptr(SoupMessage) msg = NULL;
@@ -1720,10 +1439,11 @@ test_export_streams (Fixture       *f,
     g_autoptr(PGresult) res = NULL;
 
     params[1] = user;
-    res = sql (f,
-               "INSERT INTO annotations (task_id, batch_id, prompt_id, user_id, chosen_index)"
-               " SELECT task_id, id, id, $2, position % 2 FROM prompts WHERE task_id = $1",
-               2, params);
+    res = cdl_test_sql (f->conninfo,
+                        "INSERT INTO annotations (task_id, batch_id, prompt_id, user_id,"
+                        " chosen_index)"
+                        " SELECT task_id, id, id, $2, position % 2 FROM prompts WHERE task_id = $1",
+                        2, params);
     g_assert_cmpstr (PQcmdTuples (res), ==, "1200");
   }
 
@@ -1783,25 +1503,28 @@ test_export_limit (Fixture       *f,
    * an export whose client does not read stays open. */
   {
     const char *params[2] = { task, user };
-    g_autoptr(PGresult) gens = sql (f,
-                                    "INSERT INTO generations (task_id, prompt_id, seed_id,"
-                                    "  seed_value, batch_index, state, image_uri, checksum)"
-                                    " SELECT task_id, prompt_id, id, seed_value, position, 'done',"
-                                    "  'tasks/' || prompt_id || '-' || position || '.png',"
-                                    "  encode (sha256 (id::text::bytea), 'hex')"
-                                    " FROM seeds WHERE task_id = $1", 1, params);
-    g_autoptr(PGresult) labels = sql (f,
-                                      "INSERT INTO annotations (task_id, batch_id, prompt_id,"
-                                      "  user_id, chosen_index)"
-                                      " SELECT task_id, id, id, $2, 0 FROM prompts"
-                                      " WHERE task_id = $1", 2, params);
+    g_autoptr(PGresult) gens = cdl_test_sql (f->conninfo,
+                                             "INSERT INTO generations (task_id, prompt_id, seed_id,"
+                                             "  seed_value, batch_index, state, image_uri,"
+                                             " checksum)"
+                                             " SELECT task_id, prompt_id, id, seed_value,"
+                                             " position, 'done',"
+                                             "  'tasks/' || prompt_id || '-' || position || '.png',"
+                                             "  encode (sha256 (id::text::bytea), 'hex')"
+                                             " FROM seeds WHERE task_id = $1", 1, params);
+    g_autoptr(PGresult) labels = cdl_test_sql (f->conninfo,
+                                               "INSERT INTO annotations (task_id, batch_id,"
+                                               " prompt_id,"
+                                               "  user_id, chosen_index)"
+                                               " SELECT task_id, id, id, $2, 0 FROM prompts"
+                                               " WHERE task_id = $1", 2, params);
   }
 
   e1 = hold_export (url, f->admin_token, &s1, &m1);
   e2 = hold_export (url, f->admin_token, &s2, &m2);
 
   /* Each holds a database connection: a third waits its turn. */
-  call_error (f, "GET", path, f->admin_token, NULL, 429, "exports");
+  cdl_test_api_error (f, "GET", path, f->admin_token, NULL, 429, "exports");
 
   /* A client that goes away frees its slot. */
   g_input_stream_close (e1, NULL, NULL);
@@ -1827,8 +1550,8 @@ test_stats (Fixture       *f,
             gconstpointer  data)
 {
   g_autofree char *task = make_task (f, "belt", 3, 3);
-  g_autofree char *ann_a = token_for_role (f, "alice", CDL_ROLE_ANNOTATOR);
-  g_autofree char *ann_b = token_for_role (f, "bob", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_a = cdl_test_api_token_for_role (f, "alice", CDL_ROLE_ANNOTATOR);
+  g_autofree char *ann_b = cdl_test_api_token_for_role (f, "bob", CDL_ROLE_ANNOTATOR);
   g_auto(GStrv) prompts = prompt_ids (f, task);
   g_autofree char *path = g_strdup_printf ("/api/tasks/%s/annotation-stats", task);
   g_autoptr(JsonNode) stats = NULL;
@@ -1854,8 +1577,8 @@ test_stats (Fixture       *f,
                                            201);
     }
 
-  call_error (f, "GET", path, ann_a, NULL, 403, NULL);
-  stats = call_ok (f, "GET", path, NULL, 200);
+  cdl_test_api_error (f, "GET", path, ann_a, NULL, 403, NULL);
+  stats = cdl_test_api_ok (f, "GET", path, NULL, 200);
   annotators = json_object_get_array_member (json_node_get_object (stats), "annotators");
   g_assert_cmpuint (json_array_get_length (annotators), ==, 2);
   a = json_array_get_object_element (annotators, 0);

@@ -9,11 +9,9 @@
 #include "config.h"
 
 #include <libsoup/soup.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
-#include "cdl-test-pg.h"
+#include "cdl-test-server.h"
 #include "core/cdl-auth.h"
 #include "core/cdl-json.h"
 #include "core/cdl-sampling.h"
@@ -22,293 +20,24 @@
 
 static CdlTestPg *pg;
 
-typedef struct
-{
-  char        *conninfo;
-  char        *tmpdir;
-  char        *log_path;
-  GSubprocess *server;
-  char        *base_url;
-  char        *admin_token;
-  SoupSession *http;
-} Fixture;
-
-static const char *
-build_path (const char *rel)
-{
-  static char buf[4096];
-  const char *dir = g_getenv ("CDL_BUILD_DIR");
-
-  g_assert_nonnull (dir);
-  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
-  return buf;
-}
-
-/* The server must not outlive a test that aborts. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static GSubprocessLauncher *
-server_launcher (Fixture *f)
-{
-  GSubprocessLauncher *launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
-  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
-  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
-  return launcher;
-}
-
-static char *
-run_create_admin (GSubprocessLauncher *launcher,
-                  const char * const  *argv)
-{
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_auto(GStrv) lines = NULL;
-  guint n;
-
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (proc));
-
-  /* The token is the last line of stdout. */
-  g_strchomp (out);
-  lines = g_strsplit (out, "\n", -1);
-  n = g_strv_length (lines);
-  g_assert_cmpuint (n, >=, 1);
-  return g_strdup (lines[n - 1]);
-}
-
-static GSubprocess *
-start_server (GSubprocessLauncher *launcher,
-              const char * const  *argv,
-              const char          *log_path,
-              char               **base_url)
-{
-  g_autoptr(GError) error = NULL;
-  GSubprocess *proc;
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  const char *prefix = "Listening on http://";
-
-  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autofree char *text = NULL;
-      const char *p;
-
-      if (g_file_get_contents (log_path, &text, NULL, NULL)
-          && (p = strstr (text, prefix)) != NULL)
-        {
-          const char *end = strchr (p + strlen (prefix), '/');
-
-          g_assert_nonnull (end);
-          *base_url = g_strndup (p + strlen ("Listening on "),
-                                 end - p - strlen ("Listening on "));
-          return proc;
-        }
-
-      if (g_subprocess_get_identifier (proc) == NULL)
-        break;
-      g_usleep (20 * 1000);
-    }
-
-  {
-    g_autofree char *text = NULL;
-
-    g_file_get_contents (log_path, &text, NULL, NULL);
-    g_error ("The server did not start; its log:\n%s", text ? text : "(empty)");
-  }
-  return NULL;
-}
+/* The fixture is the shared one of a single server. */
+typedef CdlTestApi Fixture;
 
 static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autofree char *data_dir = NULL;
-
-  f->conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-  f->tmpdir = g_dir_make_tmp ("cdl-api-tasks-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->log_path = g_build_filename (f->tmpdir, "server.log", NULL);
-  data_dir = g_build_filename (f->tmpdir, "data", NULL);
-  f->http = soup_session_new_with_options ("timeout", 60, NULL);
-
-  launcher = server_launcher (f);
-  {
-    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
-                           "--data-dir", data_dir, "--create-admin", "root", NULL };
-    f->admin_token = run_create_admin (launcher, argv);
-  }
-  {
-    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
-                           "--port", "0", "--data-dir", data_dir, NULL };
-    f->server = start_server (launcher, argv, f->log_path, &f->base_url);
-  }
+  cdl_test_api_set_up (f, pg, "cdl-api-tasks-XXXXXX", FALSE);
 }
 
 static void
 fixture_tear_down (Fixture       *f,
                    gconstpointer  data)
 {
-  if (f->server != NULL)
-    {
-      g_subprocess_send_signal (f->server, SIGTERM);
-      g_subprocess_wait (f->server, NULL, NULL);
-      g_assert_true (g_subprocess_get_if_exited (f->server));
-      g_assert_cmpint (g_subprocess_get_exit_status (f->server), ==, 0);
-    }
-  g_clear_object (&f->server);
-  g_clear_object (&f->http);
-
-  if (f->tmpdir != NULL)
-    {
-      g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", f->tmpdir);
-
-      g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
-    }
-
-  g_free (f->tmpdir);
-  g_free (f->log_path);
-  g_free (f->conninfo);
-  g_free (f->base_url);
-  g_free (f->admin_token);
+  cdl_test_api_tear_down (f);
 }
 
 /* HTTP and SQL ---------------------------------------------------------------- */
-
-static JsonNode *
-api (Fixture    *f,
-     const char *method,
-     const char *path,
-     const char *token,
-     const char *body,
-     guint      *status)
-{
-  g_autofree char *url = g_strconcat (f->base_url, path, NULL);
-  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr(GBytes) reply = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize len = 0;
-  const char *data;
-
-  g_assert_nonnull (msg);
-
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-
-      soup_message_headers_replace (soup_message_get_request_headers (msg),
-                                    "Authorization", value);
-    }
-
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
-
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  reply = soup_session_send_and_read (f->http, msg, NULL, &error);
-  g_assert_no_error (error);
-
-  *status = soup_message_get_status (msg);
-  data = g_bytes_get_data (reply, &len);
-  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
-}
-
-/* Asserts a successful envelope with @want and returns a copy of its data. */
-static JsonNode *
-call_ok (Fixture    *f,
-         const char *method,
-         const char *path,
-         const char *body,
-         guint       want)
-{
-  g_autoptr(JsonNode) root = NULL;
-  JsonObject *obj;
-  guint status;
-
-  root = api (f, method, path, f->admin_token, body, &status);
-  g_assert_nonnull (root);
-  obj = json_node_get_object (root);
-  if (status != want)
-    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
-             json_object_get_string_member_with_default (obj, "error", "(none)"));
-  g_assert_true (json_object_get_boolean_member (obj, "success"));
-  return json_node_copy (json_object_get_member (obj, "data"));
-}
-
-/* Asserts a failed envelope with @want whose message mentions @needle. */
-static void
-call_error (Fixture    *f,
-            const char *method,
-            const char *path,
-            const char *token,
-            const char *body,
-            guint       want,
-            const char *needle)
-{
-  g_autoptr(JsonNode) root = NULL;
-  JsonObject *obj;
-  const char *message;
-  guint status;
-
-  root = api (f, method, path, token, body, &status);
-  g_assert_nonnull (root);
-  obj = json_node_get_object (root);
-  message = json_object_get_string_member_with_default (obj, "error", NULL);
-  if (status != want)
-    g_error ("%s %s: expected %u, got %u: %s", method, path, want, status,
-             message ? message : "(none)");
-  g_assert_false (json_object_get_boolean_member (obj, "success"));
-  g_assert_true (json_object_get_null_member (obj, "data"));
-  g_assert_nonnull (message);
-  if (needle != NULL && strstr (message, needle) == NULL)
-    g_error ("%s %s: expected the error to mention \"%s\", got: %s", method, path,
-             needle, message);
-}
-
-static PGconn *
-connect_db (Fixture *f)
-{
-  PGconn *conn = PQconnectdb (f->conninfo);
-
-  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
-  return conn;
-}
-
-static PGresult *
-sql (Fixture            *f,
-     const char         *query,
-     int                 n_params,
-     const char * const *params)
-{
-  PGconn *conn = connect_db (f);
-  g_autoptr(GError) error = NULL;
-  PGresult *res;
-
-  res = cdl_pq_exec (conn, query, n_params, params, &error);
-  g_assert_no_error (error);
-  PQfinish (conn);
-  return res;
-}
 
 /* Runs @query, which must fail with the freeze triggers' error. */
 static void
@@ -317,7 +46,7 @@ sql_frozen (Fixture            *f,
             int                 n_params,
             const char * const *params)
 {
-  PGconn *conn = connect_db (f);
+  PGconn *conn = cdl_test_api_connect (f);
   g_autoptr(GError) error = NULL;
   PGresult *res;
 
@@ -327,21 +56,6 @@ sql_frozen (Fixture            *f,
              query, PQcmdTuples (res));
   g_assert_error (error, CDL_DB_ERROR, CDL_DB_ERROR_FROZEN);
   PQfinish (conn);
-}
-
-static char *
-token_for_role (Fixture    *f,
-             const char *name,
-             CdlRole     role)
-{
-  g_autoptr(CdlDb) db = cdl_db_new (f->conninfo, 1);
-  g_autoptr(CdlAuthService) auth = cdl_auth_service_new (db);
-  g_autoptr(GError) error = NULL;
-  char *token;
-
-  token = cdl_auth_service_issue_token_sync (auth, name, role, "test", &error);
-  g_assert_no_error (error);
-  return token;
 }
 
 /* A stored workflow version whose positive prompt is @positive. */
@@ -381,13 +95,14 @@ insert_workflow (Fixture    *f,
   {
     const char *params[5] = { name, raw, valid ? "true" : "false", nodes_text, problems };
 
-    res = sql (f,
-               "INSERT INTO workflows (name, version, raw_text, raw_definition, valid,"
-               " prompt_nodes, seed_nodes, problems, batch_size, width, height, model)"
-               " VALUES ($1, 1, $2::text, $2::jsonb, $3::boolean, $4::jsonb,"
-               " '[{\"node_id\": \"3\", \"class_type\": \"KSampler\", \"input\": \"seed\"}]',"
-               " $5::jsonb, 1, 512, 512, 'sd15.safetensors') RETURNING id",
-               5, params);
+    res = cdl_test_sql (f->conninfo,
+                        "INSERT INTO workflows (name, version, raw_text, raw_definition, valid,"
+                        " prompt_nodes, seed_nodes, problems, batch_size, width, height, model)"
+                        " VALUES ($1, 1, $2::text, $2::jsonb, $3::boolean, $4::jsonb,"
+                        " '[{\"node_id\": \"3\", \"class_type\": \"KSampler\", \"input\":"
+                        " \"seed\"}]',"
+                        " $5::jsonb, 1, 512, 512, 'sd15.safetensors') RETURNING id",
+                        5, params);
   }
   return g_strdup (cdl_pq_get_string (res, 0, 0));
 }
@@ -408,7 +123,7 @@ create_pool (Fixture    *f,
     g_string_append_printf (body, "%s\"%s %u\"", i > 0 ? ", " : "", prefix, i);
   g_string_append (body, "]}");
 
-  data = call_ok (f, "POST", "/api/variable-pools", body->str, 201);
+  data = cdl_test_api_ok (f, "POST", "/api/variable-pools", body->str, 201);
   return g_strdup (json_object_get_string_member (json_node_get_object (data), "id"));
 }
 
@@ -446,7 +161,7 @@ all_prompts (Fixture    *f,
     {
       g_autofree char *path = g_strdup_printf ("/api/tasks/%s?limit=%u&after=%" G_GINT64_FORMAT,
                                                task_id, limit, after);
-      g_autoptr(JsonNode) data = call_ok (f, "GET", path, NULL, 200);
+      g_autoptr(JsonNode) data = cdl_test_api_ok (f, "GET", path, NULL, 200);
       JsonObject *obj = json_node_get_object (data);
       JsonArray *page = json_object_get_array_member (obj, "prompts");
       JsonArray *seeds = json_object_get_array_member (obj, "seeds");
@@ -484,10 +199,10 @@ test_pools (Fixture       *f,
   JsonArray *items;
   const char *id;
 
-  created = call_ok (f, "POST", "/api/variable-pools",
-                     "{\"name\": \"lighting\", \"mode\": \"no_replacement\","
-                     " \"items\": [\" soft light \", \"soft light\", \"\", \"neon\", \"dusk\","
-                     " \"noon\", \"candle\"]}", 201);
+  created = cdl_test_api_ok (f, "POST", "/api/variable-pools",
+                             "{\"name\": \"lighting\", \"mode\": \"no_replacement\","
+                             " \"items\": [\" soft light \", \"soft light\", \"\","
+                             " \"neon\", \"dusk\", \"noon\", \"candle\"]}", 201);
   obj = json_node_get_object (created);
   id = json_object_get_string_member (obj, "id");
   g_assert_cmpint (json_object_get_int_member (obj, "version"), ==, 1);
@@ -495,24 +210,26 @@ test_pools (Fixture       *f,
   g_assert_cmpuint (json_array_get_length (items), ==, 5);
   g_assert_cmpstr (json_array_get_string_element (items, 0), ==, "soft light");
 
-  call_error (f, "POST", "/api/variable-pools", f->admin_token,
-              "{\"name\": \"lighting\", \"mode\": \"permutation\", \"items\": [\"a\"]}",
-              409, "lighting");
-  call_error (f, "POST", "/api/variable-pools", f->admin_token,
-              "{\"name\": \"2nd-pool\", \"mode\": \"permutation\", \"items\": [\"a\"]}",
-              400, "name");
-  call_error (f, "POST", "/api/variable-pools", f->admin_token,
-              "{\"name\": \"p\", \"mode\": \"random\", \"items\": [\"a\"]}", 400, "mode");
-  call_error (f, "POST", "/api/variable-pools", f->admin_token,
-              "{\"name\": \"p\", \"mode\": \"permutation\", \"items\": [\"\"]}", 400, "items");
+  cdl_test_api_error (f, "POST", "/api/variable-pools", f->admin_token,
+                      "{\"name\": \"lighting\", \"mode\": \"permutation\", \"items\": [\"a\"]}",
+                      409, "lighting");
+  cdl_test_api_error (f, "POST", "/api/variable-pools", f->admin_token,
+                      "{\"name\": \"2nd-pool\", \"mode\": \"permutation\", \"items\": [\"a\"]}",
+                      400, "name");
+  cdl_test_api_error (f, "POST", "/api/variable-pools", f->admin_token,
+                      "{\"name\": \"p\", \"mode\": \"random\", \"items\": [\"a\"]}", 400, "mode");
+  cdl_test_api_error (f, "POST", "/api/variable-pools", f->admin_token,
+                      "{\"name\": \"p\", \"mode\": \"permutation\", \"items\": [\"\"]}",
+                      400, "items");
 
-  list = call_ok (f, "GET", "/api/variable-pools", NULL, 200);
+  list = cdl_test_api_ok (f, "GET", "/api/variable-pools", NULL, 200);
   g_assert_cmpuint (json_array_get_length (json_node_get_array (list)), ==, 1);
 
   /* An edit makes version 2; version 1 stays readable. */
   path = g_strdup_printf ("/api/variable-pools/%s", id);
-  patched = call_ok (f, "PATCH", path, "{\"items\": [\"rim light\", \"fog\"], \"mode\": \"permutation\"}",
-                     200);
+  patched = cdl_test_api_ok (f, "PATCH", path,
+                             "{\"items\": [\"rim light\", \"fog\"], \"mode\": \"permutation\"}",
+                             200);
   obj = json_node_get_object (patched);
   g_assert_cmpint (json_object_get_int_member (obj, "version"), ==, 2);
   g_assert_cmpstr (json_object_get_string_member (obj, "mode"), ==, "permutation");
@@ -521,7 +238,7 @@ test_pools (Fixture       *f,
   {
     g_autofree char *v1 = g_strdup_printf ("%s?version=1", path);
 
-    old = call_ok (f, "GET", v1, NULL, 200);
+    old = cdl_test_api_ok (f, "GET", v1, NULL, 200);
     obj = json_node_get_object (old);
     g_assert_cmpint (json_object_get_int_member (obj, "version"), ==, 1);
     g_assert_cmpint (json_object_get_int_member (obj, "current_version"), ==, 2);
@@ -531,16 +248,16 @@ test_pools (Fixture       *f,
   {
     g_autofree char *v9 = g_strdup_printf ("%s?version=9", path);
 
-    call_error (f, "GET", v9, f->admin_token, NULL, 404, "version 9");
+    cdl_test_api_error (f, "GET", v9, f->admin_token, NULL, 404, "version 9");
   }
-  call_error (f, "PATCH", path, f->admin_token, "{\"name\": \"other\"}", 400, "name");
-  call_error (f, "GET", "/api/variable-pools/8d1f3c2e-0000-4000-8000-000000000000",
-              f->admin_token, NULL, 404, NULL);
+  cdl_test_api_error (f, "PATCH", path, f->admin_token, "{\"name\": \"other\"}", 400, "name");
+  cdl_test_api_error (f, "GET", "/api/variable-pools/8d1f3c2e-0000-4000-8000-000000000000",
+                      f->admin_token, NULL, 404, NULL);
 
   /* Sampling: distinct, deterministic from the seed, bounded by the pool. */
   sample_path = g_strdup_printf ("%s/sample?count=4&seed=7&version=1", path);
-  one = call_ok (f, "GET", sample_path, NULL, 200);
-  again = call_ok (f, "GET", sample_path, NULL, 200);
+  one = cdl_test_api_ok (f, "GET", sample_path, NULL, 200);
+  again = cdl_test_api_ok (f, "GET", sample_path, NULL, 200);
   items = json_object_get_array_member (json_node_get_object (one), "items");
   g_assert_cmpuint (json_array_get_length (items), ==, 4);
   for (guint i = 0; i < 4; i++)
@@ -560,9 +277,9 @@ test_pools (Fixture       *f,
     g_autofree char *zero = g_strdup_printf ("%s/sample?count=0", path);
     g_autofree char *none = g_strdup_printf ("%s/sample", path);
 
-    call_error (f, "GET", too_many, f->admin_token, NULL, 400, "only 2");
-    call_error (f, "GET", zero, f->admin_token, NULL, 400, "count");
-    call_error (f, "GET", none, f->admin_token, NULL, 400, "count");
+    cdl_test_api_error (f, "GET", too_many, f->admin_token, NULL, 400, "only 2");
+    cdl_test_api_error (f, "GET", zero, f->admin_token, NULL, 400, "count");
+    cdl_test_api_error (f, "GET", none, f->admin_token, NULL, 400, "count");
   }
 }
 
@@ -585,7 +302,7 @@ test_create_1000x4 (Fixture       *f,
   JsonObject *counts;
   const char *id;
 
-  first = call_ok (f, "POST", "/api/tasks", body, 201);
+  first = cdl_test_api_ok (f, "POST", "/api/tasks", body, 201);
   obj = json_node_get_object (first);
   id = json_object_get_string_member (obj, "id");
   g_assert_cmpstr (json_object_get_string_member (obj, "state"), ==, "DRAFT");
@@ -631,7 +348,7 @@ test_create_1000x4 (Fixture       *f,
   g_assert_cmpuint (g_hash_table_size (texts), ==, 1000);
 
   /* The same rng seed gives the same prompts and seeds. */
-  second = call_ok (f, "POST", "/api/tasks", body, 201);
+  second = cdl_test_api_ok (f, "POST", "/api/tasks", body, 201);
   prompts2 = all_prompts (f, json_object_get_string_member (json_node_get_object (second), "id"),
                           1000);
   g_assert_cmpuint (prompts2->len, ==, 1000);
@@ -653,12 +370,14 @@ test_create_1000x4 (Fixture       *f,
   /* Stored rows, not just the answer. */
   {
     const char *params[1] = { id };
-    g_autoptr(PGresult) res = sql (f,
-                                   "SELECT (SELECT count(*) FROM prompts WHERE task_id = $1),"
-                                   " (SELECT count(DISTINCT text) FROM prompts WHERE task_id = $1),"
-                                   " (SELECT count(*) FROM seeds WHERE task_id = $1),"
-                                   " (SELECT count(*) FROM task_pools WHERE task_id = $1)",
-                                   1, params);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT (SELECT count(*) FROM prompts WHERE task_id ="
+                                            " $1),"
+                                            " (SELECT count(DISTINCT text) FROM prompts WHERE"
+                                            " task_id = $1),"
+                                            " (SELECT count(*) FROM seeds WHERE task_id = $1),"
+                                            " (SELECT count(*) FROM task_pools WHERE task_id = $1)",
+                                            1, params);
 
     g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, 1000);
     g_assert_cmpint (cdl_pq_get_int (res, 0, 1), ==, 1000);
@@ -667,7 +386,7 @@ test_create_1000x4 (Fixture       *f,
   }
 
   /* Newest first. */
-  list = call_ok (f, "GET", "/api/tasks", NULL, 200);
+  list = cdl_test_api_ok (f, "GET", "/api/tasks", NULL, 200);
   g_assert_cmpuint (json_array_get_length (json_node_get_array (list)), ==, 2);
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (
                      json_node_get_array (list), 0), "id"), ==,
@@ -690,16 +409,17 @@ test_pinned_version (Fixture       *f,
   JsonArray *prompts;
   JsonObject *pinned;
 
-  task = call_ok (f, "POST", "/api/tasks", body, 201);
+  task = cdl_test_api_ok (f, "POST", "/api/tasks", body, 201);
   task_path = g_strdup_printf ("/api/tasks/%s",
                                json_object_get_string_member (json_node_get_object (task), "id"));
 
-  pool_v2 = call_ok (f, "PATCH", pool_path, "{\"items\": [\"gown\", \"suit\"]}", 200);
+  pool_v2 = cdl_test_api_ok (f, "PATCH", pool_path, "{\"items\": [\"gown\", \"suit\"]}", 200);
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (pool_v2), "version"), ==, 2);
 
   /* A change of K regenerates from the pinned version 1, which still has
    * the six items that five prompts need. */
-  edited = call_ok (f, "PATCH", task_path, "{\"target_prompts\": 6, \"name\": \"dresses\"}", 200);
+  edited = cdl_test_api_ok (f, "PATCH", task_path, "{\"target_prompts\": 6, \"name\": \"dresses\"}",
+                            200);
   pinned = json_array_get_object_element (
              json_object_get_array_member (json_node_get_object (edited), "pools"), 0);
   g_assert_cmpint (json_object_get_int_member (pinned, "version"), ==, 1);
@@ -723,8 +443,8 @@ test_pinned_version (Fixture       *f,
     g_autofree char *repin_two = g_strdup_printf ("{\"variable_pool_ids\": [\"%s\"],"
                                                   " \"target_prompts\": 2}", pool);
 
-    call_error (f, "PATCH", task_path, f->admin_token, repin, 400, "only 2");
-    repinned = call_ok (f, "PATCH", task_path, repin_two, 200);
+    cdl_test_api_error (f, "PATCH", task_path, f->admin_token, repin, 400, "only 2");
+    repinned = cdl_test_api_ok (f, "PATCH", task_path, repin_two, 200);
     pinned = json_array_get_object_element (
                json_object_get_array_member (json_node_get_object (repinned), "pools"), 0);
     g_assert_cmpint (json_object_get_int_member (pinned, "version"), ==, 2);
@@ -747,12 +467,12 @@ test_freeze (Fixture       *f,
   JsonObject *snapshot;
   const char *id;
 
-  task = call_ok (f, "POST", "/api/tasks", body, 201);
+  task = cdl_test_api_ok (f, "POST", "/api/tasks", body, 201);
   id = json_object_get_string_member (json_node_get_object (task), "id");
   task_path = g_strdup_printf ("/api/tasks/%s", id);
   freeze_path = g_strdup_printf ("/api/tasks/%s/freeze", id);
 
-  frozen = call_ok (f, "POST", freeze_path, NULL, 200);
+  frozen = cdl_test_api_ok (f, "POST", freeze_path, NULL, 200);
   obj = json_node_get_object (frozen);
   g_assert_cmpstr (json_object_get_string_member (obj, "state"), ==, "FROZEN");
   g_assert_false (json_object_get_null_member (obj, "frozen_at"));
@@ -773,17 +493,19 @@ test_freeze (Fixture       *f,
                                           "raw_definition"));
   {
     const char *params[1] = { id };
-    g_autoptr(PGresult) res = sql (f,
-                                   "SELECT frozen_snapshot -> 'workflow' -> 'raw_definition'"
-                                   " -> '3' ->> 'class_type' FROM tasks WHERE id = $1",
-                                   1, params);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT frozen_snapshot -> 'workflow' ->"
+                                            " 'raw_definition'"
+                                            " -> '3' ->> 'class_type' FROM tasks WHERE id = $1",
+                                            1, params);
 
     g_assert_cmpstr (cdl_pq_get_string (res, 0, 0), ==, "KSampler");
   }
 
-  call_error (f, "POST", freeze_path, f->admin_token, NULL, 409, "already");
-  call_error (f, "PATCH", task_path, f->admin_token, "{\"notes\": \"late\"}", 409, "DRAFT");
-  call_error (f, "PATCH", task_path, f->admin_token, "{\"target_prompts\": 2}", 409, "DRAFT");
+  cdl_test_api_error (f, "POST", freeze_path, f->admin_token, NULL, 409, "already");
+  cdl_test_api_error (f, "PATCH", task_path, f->admin_token, "{\"notes\": \"late\"}", 409, "DRAFT");
+  cdl_test_api_error (f, "PATCH", task_path, f->admin_token, "{\"target_prompts\": 2}", 409,
+                      "DRAFT");
 
   /* The database itself refuses, whatever the code path. */
   {
@@ -801,7 +523,7 @@ test_freeze (Fixture       *f,
                 1, params);
   }
 
-  after = call_ok (f, "GET", task_path, NULL, 200);
+  after = cdl_test_api_ok (f, "GET", task_path, NULL, 200);
   obj = json_node_get_object (after);
   g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (obj, "counts"),
                                                "seeds"), ==, 24);
@@ -820,22 +542,22 @@ test_invalid_workflow (Fixture       *f,
   g_autofree char *freeze_path = NULL;
   g_autoptr(JsonNode) task = NULL;
 
-  call_error (f, "POST", "/api/tasks", f->admin_token, bad_body, 409, "ControlNetApply");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, bad_body, 409, "ControlNetApply");
 
   /* A workflow found invalid after the task was made blocks the freeze. */
-  task = call_ok (f, "POST", "/api/tasks", good_body, 201);
+  task = cdl_test_api_ok (f, "POST", "/api/tasks", good_body, 201);
   freeze_path = g_strdup_printf ("/api/tasks/%s/freeze",
                                  json_object_get_string_member (json_node_get_object (task), "id"));
   {
     const char *params[1] = { good };
-    g_autoptr(PGresult) res = sql (f,
-                                   "UPDATE workflows SET valid = false, problems ="
-                                   " '[{\"code\": \"missing_node_type\", \"message\":"
-                                   " \"No healthy worker has node type FancySampler\"}]'"
-                                   " WHERE id = $1",
-                                   1, params);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "UPDATE workflows SET valid = false, problems ="
+                                            " '[{\"code\": \"missing_node_type\", \"message\":"
+                                            " \"No healthy worker has node type FancySampler\"}]'"
+                                            " WHERE id = $1",
+                                            1, params);
   }
-  call_error (f, "POST", freeze_path, f->admin_token, NULL, 409, "FancySampler");
+  cdl_test_api_error (f, "POST", freeze_path, f->admin_token, NULL, 409, "FancySampler");
 }
 
 static void
@@ -859,36 +581,40 @@ test_bad_input (Fixture       *f,
   g_autofree char *by_name = create_task_body (workflow, "thing", "place", 20, 1, NULL);
   g_autoptr(JsonNode) named = NULL;
 
-  call_error (f, "POST", "/api/tasks", f->admin_token, "{\"workflow_id\": ", 400, "JSON");
-  call_error (f, "POST", "/api/tasks", f->admin_token, "[1]", 400, "object");
-  call_error (f, "POST", "/api/tasks", f->admin_token,
-              "{\"workflow_id\": 5, \"variable_pool_ids\": [], \"target_prompts\": 1,"
-              " \"seeds_per_prompt\": 1}", 400, "workflow_id");
-  call_error (f, "POST", "/api/tasks", f->admin_token,
-              "{\"variable_pool_ids\": [], \"target_prompts\": 1, \"seeds_per_prompt\": 1}",
-              400, "workflow_id");
-  call_error (f, "POST", "/api/tasks", f->admin_token, too_many, 400, "only 20");
-  call_error (f, "POST", "/api/tasks", f->admin_token, too_many, 400, "target_prompts");
-  call_error (f, "POST", "/api/tasks", f->admin_token, no_seeds, 400, "seeds_per_prompt");
-  call_error (f, "POST", "/api/tasks", f->admin_token, over_batch, 400, "max_workflow_batch_size");
-  call_error (f, "POST", "/api/tasks", f->admin_token, unknown_slot, 400, "{plaice}");
-  call_error (f, "POST", "/api/tasks", f->admin_token, unknown_slot, 400, "prompt_template");
-  call_error (f, "POST", "/api/tasks", f->admin_token, missing_slot, 400, "{place}");
-  call_error (f, "POST", "/api/tasks", f->admin_token, unknown_pool, 400, "variable_pool_ids");
-  call_error (f, "POST", "/api/tasks", f->admin_token, unknown_workflow, 400, "workflow_id");
-  call_error (f, "GET", "/api/tasks/not-a-task", f->admin_token, NULL, 404, NULL);
-  call_error (f, "GET", "/api/tasks/5b0e1d4c-0000-4000-8000-000000000002?limit=0",
-              f->admin_token, NULL, 400, "limit");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, "{\"workflow_id\": ", 400, "JSON");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, "[1]", 400, "object");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token,
+                      "{\"workflow_id\": 5, \"variable_pool_ids\": [], \"target_prompts\": 1,"
+                      " \"seeds_per_prompt\": 1}", 400, "workflow_id");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token,
+                      "{\"variable_pool_ids\": [], \"target_prompts\": 1, \"seeds_per_prompt\": 1}",
+                      400, "workflow_id");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, too_many, 400, "only 20");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, too_many, 400, "target_prompts");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, no_seeds, 400, "seeds_per_prompt");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, over_batch, 400,
+                      "max_workflow_batch_size");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, unknown_slot, 400, "{plaice}");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, unknown_slot, 400,
+                      "prompt_template");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, missing_slot, 400, "{place}");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, unknown_pool, 400,
+                      "variable_pool_ids");
+  cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, unknown_workflow, 400,
+                      "workflow_id");
+  cdl_test_api_error (f, "GET", "/api/tasks/not-a-task", f->admin_token, NULL, 404, NULL);
+  cdl_test_api_error (f, "GET", "/api/tasks/5b0e1d4c-0000-4000-8000-000000000002?limit=0",
+                      f->admin_token, NULL, 400, "limit");
 
   /* Nothing half-made is left behind by the failures. */
   {
-    g_autoptr(PGresult) res = sql (f, "SELECT count(*) FROM tasks", 0, NULL);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo, "SELECT count(*) FROM tasks", 0, NULL);
 
     g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, 0);
   }
 
   /* Pools may be named by name too; 20 is exactly what 5 × 4 gives. */
-  named = call_ok (f, "POST", "/api/tasks", by_name, 201);
+  named = cdl_test_api_ok (f, "POST", "/api/tasks", by_name, 201);
   g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (
                      json_node_get_object (named), "counts"), "prompts"), ==, 20);
 }
@@ -911,13 +637,13 @@ test_regenerate (Fixture       *f,
   JsonArray *after;
   gboolean moved = FALSE;
 
-  task = call_ok (f, "POST", "/api/tasks", body, 201);
+  task = cdl_test_api_ok (f, "POST", "/api/tasks", body, 201);
   path = g_strdup_printf ("/api/tasks/%s",
                           json_object_get_string_member (json_node_get_object (task), "id"));
   before = json_object_get_array_member (json_node_get_object (task), "prompts");
 
   /* N changes the seeds only: the prompts come from their own stream. */
-  more_seeds = call_ok (f, "PATCH", path, "{\"seeds_per_prompt\": 3}", 200);
+  more_seeds = cdl_test_api_ok (f, "PATCH", path, "{\"seeds_per_prompt\": 3}", 200);
   after = json_object_get_array_member (json_node_get_object (more_seeds), "prompts");
   g_assert_cmpuint (json_array_get_length (after), ==, 10);
   for (guint i = 0; i < 10; i++)
@@ -933,7 +659,7 @@ test_regenerate (Fixture       *f,
                      json_node_get_object (more_seeds), "counts"), "seeds"), ==, 30);
 
   /* Another rng seed draws other prompts. */
-  other_seed = call_ok (f, "PATCH", path, "{\"rng_seed\": 6}", 200);
+  other_seed = cdl_test_api_ok (f, "PATCH", path, "{\"rng_seed\": 6}", 200);
   after = json_object_get_array_member (json_node_get_object (other_seed), "prompts");
   for (guint i = 0; i < 10; i++)
     moved |= g_strcmp0 (json_object_get_string_member (json_array_get_object_element (before, i),
@@ -943,8 +669,8 @@ test_regenerate (Fixture       *f,
   g_assert_true (moved);
 
   /* A template of the task's own replaces the workflow's prompt. */
-  templated = call_ok (f, "PATCH", path,
-                       "{\"prompt_template\": \"{{draft}} {time}: {thing}\"}", 200);
+  templated = cdl_test_api_ok (f, "PATCH", path,
+                               "{\"prompt_template\": \"{{draft}} {time}: {thing}\"}", 200);
   after = json_object_get_array_member (json_node_get_object (templated), "prompts");
   for (guint i = 0; i < 10; i++)
     g_assert_true (g_str_has_prefix (json_object_get_string_member (
@@ -952,7 +678,7 @@ test_regenerate (Fixture       *f,
                                      "{draft} hour "));
 
   /* Notes alone keep every prompt and seed, ids included. */
-  notes = call_ok (f, "PATCH", path, "{\"notes\": \"checked\"}", 200);
+  notes = cdl_test_api_ok (f, "PATCH", path, "{\"notes\": \"checked\"}", 200);
   before = after;
   after = json_object_get_array_member (json_node_get_object (notes), "prompts");
   for (guint i = 0; i < 10; i++)
@@ -963,9 +689,9 @@ test_regenerate (Fixture       *f,
                    "checked");
 
   /* A draft that cannot be regenerated is left as it was. */
-  call_error (f, "PATCH", path, f->admin_token, "{\"target_prompts\": 13}", 400, "only 12");
+  cdl_test_api_error (f, "PATCH", path, f->admin_token, "{\"target_prompts\": 13}", 400, "only 12");
   {
-    g_autoptr(JsonNode) still = call_ok (f, "GET", path, NULL, 200);
+    g_autoptr(JsonNode) still = cdl_test_api_ok (f, "GET", path, NULL, 200);
 
     g_assert_cmpint (json_object_get_int_member (json_node_get_object (still), "target_prompts"),
                      ==, 10);
@@ -1023,7 +749,7 @@ test_concurrent_pool_edits (Fixture       *f,
       g_assert_cmpuint (edits[i].status, ==, 200);
     }
 
-  current = call_ok (f, "GET", path, NULL, 200);
+  current = cdl_test_api_ok (f, "GET", path, NULL, 200);
   g_assert_cmpint (json_object_get_int_member (json_node_get_object (current), "version"), ==, 7);
 }
 
@@ -1031,33 +757,34 @@ static void
 test_auth (Fixture       *f,
            gconstpointer  data)
 {
-  g_autofree char *annotator = token_for_role (f, "anna", CDL_ROLE_ANNOTATOR);
-  g_autofree char *operator = token_for_role (f, "otto", CDL_ROLE_OPERATOR);
+  g_autofree char *annotator = cdl_test_api_token_for_role (f, "anna", CDL_ROLE_ANNOTATOR);
+  g_autofree char *operator = cdl_test_api_token_for_role (f, "otto", CDL_ROLE_OPERATOR);
   g_autofree char *workflow = insert_workflow (f, "wf", "a {thing}", TRUE);
   g_autofree char *pool = NULL;
   g_autofree char *body = NULL;
   g_autoptr(JsonNode) root = NULL;
   guint status;
 
-  call_error (f, "GET", "/api/tasks", NULL, NULL, 401, NULL);
-  call_error (f, "GET", "/api/variable-pools", NULL, NULL, 401, NULL);
-  call_error (f, "GET", "/api/tasks", annotator, NULL, 403, "operator");
-  call_error (f, "POST", "/api/variable-pools", annotator,
-              "{\"name\": \"thing\", \"mode\": \"permutation\", \"items\": [\"a\"]}", 403,
-              "operator");
+  cdl_test_api_error (f, "GET", "/api/tasks", NULL, NULL, 401, NULL);
+  cdl_test_api_error (f, "GET", "/api/variable-pools", NULL, NULL, 401, NULL);
+  cdl_test_api_error (f, "GET", "/api/tasks", annotator, NULL, 403, "operator");
+  cdl_test_api_error (f, "POST", "/api/variable-pools", annotator,
+                      "{\"name\": \"thing\", \"mode\": \"permutation\", \"items\": [\"a\"]}", 403,
+                      "operator");
 
   /* An operator builds tasks and pools. */
-  root = api (f, "POST", "/api/variable-pools", operator,
-              "{\"name\": \"thing\", \"mode\": \"permutation\", \"items\": [\"a\", \"b\"]}",
-              &status);
+  root = cdl_test_api (f, "POST", "/api/variable-pools", operator,
+                       "{\"name\": \"thing\", \"mode\": \"permutation\","
+                       " \"items\": [\"a\", \"b\"]}",
+                       &status);
   g_assert_cmpuint (status, ==, 201);
   pool = g_strdup (json_object_get_string_member (json_object_get_object_member (
                      json_node_get_object (root), "data"), "id"));
   g_clear_pointer (&root, json_node_unref);
 
   body = create_task_body (workflow, pool, NULL, 2, 1, NULL);
-  call_error (f, "POST", "/api/tasks", annotator, body, 403, "operator");
-  root = api (f, "POST", "/api/tasks", operator, body, &status);
+  cdl_test_api_error (f, "POST", "/api/tasks", annotator, body, 403, "operator");
+  root = cdl_test_api (f, "POST", "/api/tasks", operator, body, &status);
   g_assert_cmpuint (status, ==, 201);
 }
 
