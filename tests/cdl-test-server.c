@@ -56,15 +56,13 @@ cdl_test_launcher_new (const char *conninfo,
 }
 
 char *
-cdl_test_create_admin (GSubprocessLauncher *launcher,
-                       const char          *data_dir)
+cdl_test_run_create_admin (GSubprocessLauncher *launcher,
+                           const char * const  *argv)
 {
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_auto(GStrv) lines = NULL;
-  const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
-                         "--data-dir", data_dir, "--create-admin", "root", NULL };
   guint n;
 
   proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
@@ -79,6 +77,16 @@ cdl_test_create_admin (GSubprocessLauncher *launcher,
   n = g_strv_length (lines);
   g_assert_cmpuint (n, >=, 1);
   return g_strdup (lines[n - 1]);
+}
+
+char *
+cdl_test_create_admin (GSubprocessLauncher *launcher,
+                       const char          *data_dir)
+{
+  const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
+                         "--data-dir", data_dir, "--create-admin", "root", NULL };
+
+  return cdl_test_run_create_admin (launcher, argv);
 }
 
 GSubprocess *
@@ -96,6 +104,8 @@ cdl_test_server_spawn (GSubprocessLauncher *launcher,
   g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
   proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_subprocess_launcher_set_stdout_file_path (launcher, NULL);
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_assert_no_error (error);
 
   while (g_get_monotonic_time () < deadline)
@@ -150,12 +160,14 @@ cdl_test_remove_tree (const char *dir)
 }
 
 JsonNode *
-cdl_test_http (SoupSession *http,
-               const char  *method,
-               const char  *url,
-               const char  *token,
-               const char  *body,
-               guint       *status)
+cdl_test_http_full (SoupSession  *http,
+                    const char   *method,
+                    const char   *url,
+                    const char   *token,
+                    const char   *body,
+                    gsize         body_len,
+                    guint        *status,
+                    SoupMessage **out_msg)
 {
   g_autoptr(SoupMessage) msg = soup_message_new (method, url);
   g_autoptr(GBytes) reply = NULL;
@@ -175,7 +187,7 @@ cdl_test_http (SoupSession *http,
 
   if (body != NULL)
     {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, strlen (body));
+      g_autoptr(GBytes) bytes = g_bytes_new (body, body_len);
 
       soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
     }
@@ -184,8 +196,58 @@ cdl_test_http (SoupSession *http,
   g_assert_no_error (error);
 
   *status = soup_message_get_status (msg);
+  if (out_msg != NULL)
+    *out_msg = g_object_ref (msg);
+
   data = g_bytes_get_data (reply, &len);
   return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
+}
+
+JsonNode *
+cdl_test_http (SoupSession *http,
+               const char  *method,
+               const char  *url,
+               const char  *token,
+               const char  *body,
+               guint       *status)
+{
+  return cdl_test_http_full (http, method, url, token, body, body ? strlen (body) : 0,
+                             status, NULL);
+}
+
+JsonNode *
+cdl_test_expect_ok (JsonNode *root,
+                    guint     status,
+                    guint     want)
+{
+  JsonObject *obj;
+
+  g_assert_nonnull (root);
+  g_assert_cmpuint (status, ==, want);
+  obj = json_node_get_object (root);
+  g_assert_true (json_object_get_boolean_member (obj, "success"));
+  g_assert_true (json_object_get_null_member (obj, "error"));
+  return json_object_get_member (obj, "data");
+}
+
+void
+cdl_test_expect_error (JsonNode   *root,
+                       guint       status,
+                       guint       want,
+                       const char *needle)
+{
+  JsonObject *obj;
+  const char *message;
+
+  g_assert_nonnull (root);
+  g_assert_cmpuint (status, ==, want);
+  obj = json_node_get_object (root);
+  g_assert_false (json_object_get_boolean_member (obj, "success"));
+  g_assert_true (json_object_get_null_member (obj, "data"));
+  message = json_object_get_string_member (obj, "error");
+  g_assert_nonnull (message);
+  if (needle != NULL && strstr (message, needle) == NULL)
+    g_error ("expected the error to mention \"%s\", got: %s", needle, message);
 }
 
 PGresult *

@@ -35,13 +35,18 @@ GSubprocessLauncher *cdl_test_launcher_new   (const char          *conninfo,
                                               const char          *debug,
                                               int                  death_signal);
 
+/* Runs @argv, a server run with --create-admin; returns the token, the
+ * last line of its output. */
+char                *cdl_test_run_create_admin (GSubprocessLauncher *launcher,
+                                                const char * const  *argv);
+
 /* Runs the server with --create-admin root; returns the token. */
 char                *cdl_test_create_admin   (GSubprocessLauncher *launcher,
                                               const char          *data_dir);
 
 /* Starts the server of @argv with its output in @log_path and waits up to
  * a minute for its "Listening on" line; @base_url gets the URL without the
- * trailing slash. */
+ * trailing slash. The launcher pipes stdout again afterwards. */
 GSubprocess         *cdl_test_server_spawn   (GSubprocessLauncher *launcher,
                                               const char * const  *argv,
                                               const char          *log_path,
@@ -60,6 +65,30 @@ JsonNode            *cdl_test_http           (SoupSession         *http,
                                               const char          *token,
                                               const char          *body,
                                               guint               *status);
+
+/* The same, with a body of @body_len bytes; @out_msg, unless NULL, gets
+ * the message for its headers. */
+JsonNode            *cdl_test_http_full      (SoupSession         *http,
+                                              const char          *method,
+                                              const char          *url,
+                                              const char          *token,
+                                              const char          *body,
+                                              gsize                body_len,
+                                              guint               *status,
+                                              SoupMessage        **out_msg);
+
+/* Asserts the envelope of a successful answer with @want and returns its
+ * data, owned by @root. */
+JsonNode            *cdl_test_expect_ok      (JsonNode            *root,
+                                              guint                status,
+                                              guint                want);
+
+/* Asserts the envelope of a failed answer with @want and that its message
+ * mentions @needle, unless @needle is NULL. */
+void                 cdl_test_expect_error   (JsonNode            *root,
+                                              guint                status,
+                                              guint                want,
+                                              const char          *needle);
 
 /* Runs @query on a connection of its own and asserts it succeeded. */
 PGresult            *cdl_test_sql            (const char          *conninfo,

@@ -15,7 +15,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "cdl-test-pg.h"
+#include "cdl-test-server.h"
 #include "core/cdl-auth.h"
 #include "core/cdl-json.h"
 #include "db/cdl-pq.h"
@@ -44,17 +44,6 @@ typedef struct
   SoupSession *session;
   GPtrArray   *sims;
 } Fixture;
-
-static const char *
-build_path (const char *rel)
-{
-  static char buf[4096];
-  const char *dir = g_getenv ("CDL_BUILD_DIR");
-
-  g_assert_nonnull (dir);
-  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
-  return buf;
-}
 
 /* Servers and workers must not outlive a test that aborts. */
 static void
@@ -99,7 +88,7 @@ sim_spawn (Fixture    *f,
   const char *p;
 
   g_autoptr(GSubprocessLauncher) launcher = new_launcher ();
-  const char *argv[] = { build_path ("src/app/cdl-simworker"), "--port", "0",
+  const char *argv[] = { cdl_test_build_path ("src/app/cdl-simworker"), "--port", "0",
                          exclude ? "--nodes-exclude" : NULL, exclude, NULL };
 
   sim->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
@@ -120,49 +109,6 @@ sim_spawn (Fixture    *f,
   return sim;
 }
 
-/* One HTTP exchange; returns the parsed JSON body (or NULL if not JSON). */
-static JsonNode *
-http_full (SoupSession *session,
-           const char  *method,
-           const char  *url,
-           const char  *token,
-           const char  *body,
-           gsize        body_len,
-           guint       *status,
-           SoupMessage **out_msg)
-{
-  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr(GBytes) reply = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize len = 0;
-  const char *data;
-
-  g_assert_nonnull (msg);
-
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-      soup_message_headers_replace (soup_message_get_request_headers (msg),
-                                    "Authorization", value);
-    }
-
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, body_len);
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  reply = soup_session_send_and_read (session, msg, NULL, &error);
-  g_assert_no_error (error);
-
-  *status = soup_message_get_status (msg);
-  if (out_msg != NULL)
-    *out_msg = g_object_ref (msg);
-
-  data = g_bytes_get_data (reply, &len);
-  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
-}
-
 static JsonNode *
 api (Fixture    *f,
      const char *method,
@@ -173,133 +119,13 @@ api (Fixture    *f,
 {
   g_autofree char *url = g_strconcat (f->base_url, path, NULL);
 
-  return http_full (f->session, method, url, token, body, body ? strlen (body) : 0,
-                    status, NULL);
-}
-
-/* Asserts the envelope of a successful answer and returns its data. */
-static JsonNode *
-expect_ok (JsonNode *root,
-           guint     status,
-           guint     want)
-{
-  JsonObject *obj;
-
-  g_assert_nonnull (root);
-  g_assert_cmpuint (status, ==, want);
-  obj = json_node_get_object (root);
-  g_assert_true (json_object_get_boolean_member (obj, "success"));
-  g_assert_true (json_object_get_null_member (obj, "error"));
-  return json_object_get_member (obj, "data");
-}
-
-/* Asserts the envelope of a failed answer and that its message mentions
- * @needle. */
-static void
-expect_error (JsonNode   *root,
-              guint       status,
-              guint       want,
-              const char *needle)
-{
-  JsonObject *obj;
-  const char *message;
-
-  g_assert_nonnull (root);
-  g_assert_cmpuint (status, ==, want);
-  obj = json_node_get_object (root);
-  g_assert_false (json_object_get_boolean_member (obj, "success"));
-  g_assert_true (json_object_get_null_member (obj, "data"));
-  message = json_object_get_string_member (obj, "error");
-  g_assert_nonnull (message);
-  if (needle != NULL && strstr (message, needle) == NULL)
-    g_error ("expected the error to mention \"%s\", got: %s", needle, message);
+  return cdl_test_http (f->session, method, url, token, body, status);
 }
 
 static GSubprocessLauncher *
 server_launcher (Fixture *f)
 {
-  GSubprocessLauncher *launcher = new_launcher ();
-  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
-  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
-  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
-  return launcher;
-}
-
-static char *
-run_create_admin (GSubprocessLauncher *launcher,
-                  const char * const  *argv)
-{
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_auto(GStrv) lines = NULL;
-  guint n;
-
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (proc));
-
-  /* The token is the last line of stdout. */
-  g_strchomp (out);
-  lines = g_strsplit (out, "\n", -1);
-  n = g_strv_length (lines);
-  g_assert_cmpuint (n, >=, 1);
-  g_assert_cmpuint (strlen (lines[n - 1]), ==, 43);
-
-  return g_strdup (lines[n - 1]);
-}
-
-/* Starts the server and waits for its "Listening on" line. */
-static GSubprocess *
-start_server (GSubprocessLauncher *launcher,
-              const char * const  *argv,
-              const char          *log_path,
-              char               **base_url)
-{
-  g_autoptr(GError) error = NULL;
-  GSubprocess *proc;
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  const char *prefix = "Listening on http://";
-
-  /* GLib writes debug lines to stdout and warnings to stderr: keep both. */
-  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_subprocess_launcher_set_stdout_file_path (launcher, NULL);
-  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_assert_no_error (error);
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autofree char *text = NULL;
-      const char *p;
-
-      if (g_file_get_contents (log_path, &text, NULL, NULL)
-          && (p = strstr (text, prefix)) != NULL)
-        {
-          const char *end = strchr (p + strlen (prefix), '/');
-
-          g_assert_nonnull (end);
-          *base_url = g_strndup (p + strlen ("Listening on "),
-                                 end - p - strlen ("Listening on "));
-          return proc;
-        }
-
-      if (g_subprocess_get_identifier (proc) == NULL)
-        break;
-      g_usleep (20 * 1000);
-    }
-
-  {
-    g_autofree char *text = NULL;
-    g_file_get_contents (log_path, &text, NULL, NULL);
-    g_error ("The server did not start; its log:\n%s", text ? text : "(empty)");
-  }
-  return NULL;
+  return cdl_test_launcher_new (f->conninfo, f->tmpdir, "all", SIGTERM);
 }
 
 static void
@@ -322,15 +148,16 @@ fixture_set_up (Fixture       *f,
 
   launcher = server_launcher (f);
   {
-    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+    const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
                            "--data-dir", data_dir, "--create-admin", "root", NULL };
-    f->admin_token = run_create_admin (launcher, argv);
+    f->admin_token = cdl_test_run_create_admin (launcher, argv);
+    g_assert_cmpuint (strlen (f->admin_token), ==, 43);
   }
   {
-    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+    const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
                            "--port", "0", "--data-dir", data_dir,
                            "--health-interval", interval, NULL };
-    f->server = start_server (launcher, argv, f->log_path, &f->base_url);
+    f->server = cdl_test_server_spawn (launcher, argv, f->log_path, &f->base_url);
   }
 }
 
@@ -381,23 +208,6 @@ issue_token (Fixture    *f,
   return token;
 }
 
-static PGresult *
-sql (Fixture            *f,
-     const char         *query,
-     int                 n_params,
-     const char * const *params)
-{
-  PGconn *conn = PQconnectdb (f->conninfo);
-  g_autoptr(GError) error = NULL;
-  PGresult *res;
-
-  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
-  res = cdl_pq_exec (conn, query, n_params, params, &error);
-  g_assert_no_error (error);
-  PQfinish (conn);
-  return res;
-}
-
 static char *
 register_worker (Fixture    *f,
                  const char *name,
@@ -430,7 +240,7 @@ register_worker (Fixture    *f,
   text = cdl_json_to_string (body, FALSE);
 
   root = api (f, "POST", "/api/workers", f->admin_token, text, &status);
-  data = expect_ok (root, status, 201);
+  data = cdl_test_expect_ok (root, status, 201);
   return g_strdup (json_object_get_string_member (json_node_get_object (data), "id"));
 }
 
@@ -516,7 +326,7 @@ upload_corpus (Fixture    *f,
 
   root = upload_full (f, f->admin_token, "workflow", name, NULL, text, length, &status);
 
-  return json_node_copy (expect_ok (root, status, 201));
+  return json_node_copy (cdl_test_expect_ok (root, status, 201));
 }
 
 /* Problem codes of a workflow object, sorted, comma separated. */
@@ -681,9 +491,10 @@ test_corpus (Fixture       *f,
   /* The workers' /object_info names their partner API nodes … */
   {
     const char *params[1] = { full_id };
-    g_autoptr(PGresult) res = sql (f, "SELECT 'OpenAIDalle3' = ANY (api_node_types),"
-                                      "   'KSampler' = ANY (api_node_types)"
-                                      " FROM workers WHERE id = $1", 1, params);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT 'OpenAIDalle3' = ANY (api_node_types),"
+                                                         "   'KSampler' = ANY (api_node_types)"
+                                                         " FROM workers WHERE id = $1", 1, params);
 
     g_assert_cmpstr (PQgetvalue (res, 0, 0), ==, "t");
     g_assert_cmpstr (PQgetvalue (res, 0, 1), ==, "f");
@@ -693,9 +504,10 @@ test_corpus (Fixture       *f,
    * against the names the validator knows. */
   {
     const char *params[1] = { full_id };
-    g_autoptr(PGresult) res = sql (f, "UPDATE workers SET api_node_types ="
-                                      " '{LatentBatchSeedBehavior}' WHERE id = $1",
-                                   1, params);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo, "UPDATE workers SET api_node_types ="
+                                                         " '{LatentBatchSeedBehavior}' WHERE id ="
+                                                         " $1",
+                                            1, params);
     g_autoptr(JsonNode) node = upload_corpus (f, "latent-batch-seed.json", "paid latent");
     g_autofree char *codes = codes_of (json_node_get_object (node));
 
@@ -731,7 +543,7 @@ test_versions (Fixture       *f,
 
   /* Newest first, with the status and without the graph. */
   list_root = api (f, "GET", "/api/workflows", f->admin_token, NULL, &status);
-  list = json_node_get_array (expect_ok (list_root, status, 200));
+  list = json_node_get_array (cdl_test_expect_ok (list_root, status, 200));
   g_assert_cmpuint (json_array_get_length (list), ==, 4);
   got = json_array_get_object_element (list, 0);
   g_assert_cmpstr (json_object_get_string_member (got, "name"), ==, "portraits");
@@ -746,7 +558,7 @@ test_versions (Fixture       *f,
   /* One version with its graph. */
   path = g_strconcat ("/api/workflows/", id2, NULL);
   get_root = api (f, "GET", path, f->admin_token, NULL, &status);
-  got = json_node_get_object (expect_ok (get_root, status, 200));
+  got = json_node_get_object (cdl_test_expect_ok (get_root, status, 200));
   g_assert_cmpstr (json_object_get_string_member (got, "id"), ==, id2);
   raw = json_object_get_object_member (got, "raw_definition");
   g_assert_nonnull (raw);
@@ -755,7 +567,7 @@ test_versions (Fixture       *f,
 
   /* The upload is kept byte for byte. */
   original = corpus_text ("batch-too-large.json", &length);
-  res = sql (f, "SELECT raw_text FROM workflows WHERE id = $1", 1, params);
+  res = cdl_test_sql (f->conninfo, "SELECT raw_text FROM workflows WHERE id = $1", 1, params);
   g_assert_cmpstr (PQgetvalue (res, 0, 0), ==, original);
 }
 
@@ -861,7 +673,7 @@ test_settings (Fixture       *f,
   guint status;
 
   root = api (f, "GET", "/api/settings", f->admin_token, NULL, &status);
-  text = cdl_json_to_string (expect_ok (root, status, 200), FALSE);
+  text = cdl_json_to_string (cdl_test_expect_ok (root, status, 200), FALSE);
   g_assert_cmpstr (text, ==,
                    "{\"max_workflow_batch_size\":8,\"resolution_min_side\":256,"
                    "\"resolution_max_side\":2048,\"resolution_max_pixels\":4194304,"
@@ -878,7 +690,7 @@ test_settings (Fixture       *f,
   root = api (f, "PATCH", "/api/settings", f->admin_token,
               "{\"max_workflow_batch_size\": 2, \"forbidden_node_types\": [\"LoraLoader\"]}",
               &status);
-  s = json_node_get_object (expect_ok (root, status, 200));
+  s = json_node_get_object (cdl_test_expect_ok (root, status, 200));
   g_assert_cmpint (json_object_get_int_member (s, "max_workflow_batch_size"), ==, 2);
   g_assert_cmpint (json_object_get_int_member (s, "resolution_max_side"), ==, 2048);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (s, "forbidden_node_types")),
@@ -898,45 +710,46 @@ test_settings (Fixture       *f,
 
   /* The change is stored: a fresh read shows it. */
   root = api (f, "GET", "/api/settings", f->admin_token, NULL, &status);
-  s = json_node_get_object (expect_ok (root, status, 200));
+  s = json_node_get_object (cdl_test_expect_ok (root, status, 200));
   g_assert_cmpint (json_object_get_int_member (s, "max_workflow_batch_size"), ==, 2);
   g_clear_pointer (&root, json_node_unref);
 
   /* Bad patches name the field and change nothing. */
   root = api (f, "PATCH", "/api/settings", f->admin_token,
               "{\"queue_depth_threshold\": 0}", &status);
-  expect_error (root, status, 400, "queue_depth_threshold");
+  cdl_test_expect_error (root, status, 400, "queue_depth_threshold");
   g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (root), "error"),
                                    "queue_depth_threshold"));
   g_clear_pointer (&root, json_node_unref);
 
   root = api (f, "PATCH", "/api/settings", f->admin_token,
               "{\"max_workflow_batch_size\": 4, \"colour\": \"blue\"}", &status);
-  expect_error (root, status, 400, "colour is not a setting");
+  cdl_test_expect_error (root, status, 400, "colour is not a setting");
   g_clear_pointer (&root, json_node_unref);
 
   root = api (f, "PATCH", "/api/settings", f->admin_token,
               "{\"controlnet_allowed\": \"no\"}", &status);
-  expect_error (root, status, 400, "controlnet_allowed");
+  cdl_test_expect_error (root, status, 400, "controlnet_allowed");
   g_clear_pointer (&root, json_node_unref);
 
   root = api (f, "PATCH", "/api/settings", f->admin_token, "[]", &status);
-  expect_error (root, status, 400, NULL);
+  cdl_test_expect_error (root, status, 400, NULL);
   g_clear_pointer (&root, json_node_unref);
 
   root = api (f, "GET", "/api/settings", f->admin_token, NULL, &status);
-  s = json_node_get_object (expect_ok (root, status, 200));
+  s = json_node_get_object (cdl_test_expect_ok (root, status, 200));
   g_assert_cmpint (json_object_get_int_member (s, "max_workflow_batch_size"), ==, 2);
   g_assert_true (json_object_get_boolean_member (s, "controlnet_allowed"));
   g_clear_pointer (&root, json_node_unref);
 
   /* A row spoiled behind the product's back reads as the default. */
   {
-    g_autoptr(PGresult) res = sql (f, "UPDATE settings SET value = '\"many\"'"
-                                      " WHERE key = 'max_workflow_batch_size'", 0, NULL);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo, "UPDATE settings SET value = '\"many\"'"
+                                                         " WHERE key ="
+                                                         " 'max_workflow_batch_size'", 0, NULL);
   }
   root = api (f, "GET", "/api/settings", f->admin_token, NULL, &status);
-  s = json_node_get_object (expect_ok (root, status, 200));
+  s = json_node_get_object (cdl_test_expect_ok (root, status, 200));
   g_assert_cmpint (json_object_get_int_member (s, "max_workflow_batch_size"), ==, 8);
 }
 
@@ -955,48 +768,48 @@ test_refusals (Fixture       *f,
 
   /* 401 without a token. */
   root = upload_full (f, NULL, "workflow", "x", NULL, text, length, &status);
-  expect_error (root, status, 401, NULL);
+  cdl_test_expect_error (root, status, 401, NULL);
   g_clear_pointer (&root, json_node_unref);
   root = api (f, "GET", "/api/workflows", NULL, NULL, &status);
-  expect_error (root, status, 401, NULL);
+  cdl_test_expect_error (root, status, 401, NULL);
   g_clear_pointer (&root, json_node_unref);
   root = api (f, "GET", "/api/settings", NULL, NULL, &status);
-  expect_error (root, status, 401, NULL);
+  cdl_test_expect_error (root, status, 401, NULL);
   g_clear_pointer (&root, json_node_unref);
 
   /* 403: uploads and settings are for admins, reading for operators. */
   root = upload_full (f, operator, "workflow", "x", NULL, text, length, &status);
-  expect_error (root, status, 403, NULL);
+  cdl_test_expect_error (root, status, 403, NULL);
   g_clear_pointer (&root, json_node_unref);
   root = api (f, "GET", "/api/settings", operator, NULL, &status);
-  expect_error (root, status, 403, NULL);
+  cdl_test_expect_error (root, status, 403, NULL);
   g_clear_pointer (&root, json_node_unref);
   root = api (f, "PATCH", "/api/settings", operator, "{\"free_every_n_jobs\": 5}", &status);
-  expect_error (root, status, 403, NULL);
+  cdl_test_expect_error (root, status, 403, NULL);
   g_clear_pointer (&root, json_node_unref);
   root = api (f, "GET", "/api/workflows", annotator, NULL, &status);
-  expect_error (root, status, 403, NULL);
+  cdl_test_expect_error (root, status, 403, NULL);
   g_clear_pointer (&root, json_node_unref);
 
   /* 400: not a form, no file, no name, not JSON; nothing is stored. */
   root = api (f, "POST", "/api/workflows", f->admin_token, text, &status);
-  expect_error (root, status, 400, "multipart/form-data");
+  cdl_test_expect_error (root, status, 400, "multipart/form-data");
   g_clear_pointer (&root, json_node_unref);
   root = upload_full (f, f->admin_token, NULL, "x", NULL, NULL, 0, &status);
-  expect_error (root, status, 400, "workflow is missing");
+  cdl_test_expect_error (root, status, 400, "workflow is missing");
   g_clear_pointer (&root, json_node_unref);
   root = upload_full (f, f->admin_token, "workflow", NULL, NULL, text, length, &status);
-  expect_error (root, status, 400, "name is required");
+  cdl_test_expect_error (root, status, 400, "name is required");
   g_clear_pointer (&root, json_node_unref);
   root = upload_full (f, f->admin_token, "workflow", "  ", NULL, text, length, &status);
-  expect_error (root, status, 400, "name is required");
+  cdl_test_expect_error (root, status, 400, "name is required");
   g_clear_pointer (&root, json_node_unref);
   root = upload_full (f, f->admin_token, "workflow", "x", NULL,
                       "this is not JSON", strlen ("this is not JSON"), &status);
-  expect_error (root, status, 400, "not valid JSON");
+  cdl_test_expect_error (root, status, 400, "not valid JSON");
   g_clear_pointer (&root, json_node_unref);
   root = upload_full (f, f->admin_token, "workflow", "x", NULL, text, length / 2, &status);
-  expect_error (root, status, 400, "not valid JSON");
+  cdl_test_expect_error (root, status, 400, "not valid JSON");
   g_clear_pointer (&root, json_node_unref);
 
   /* 413 above 8 MiB, before the body is read. */
@@ -1012,30 +825,31 @@ test_refusals (Fixture       *f,
   }
 
   root = api (f, "GET", "/api/workflows", operator, NULL, &status);
-  g_assert_cmpuint (json_array_get_length (json_node_get_array (expect_ok (root, status, 200))),
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (cdl_test_expect_ok (root, status,
+                                                                                    200))),
                     ==, 0);
   g_clear_pointer (&root, json_node_unref);
 
   /* The "file" field name works too, with a description; operators read. */
   root = upload_full (f, f->admin_token, "file", "portraits", "Studio portraits, SD 1.5",
                       text, length, &status);
-  stored = json_node_copy (expect_ok (root, status, 201));
+  stored = json_node_copy (cdl_test_expect_ok (root, status, 201));
   g_clear_pointer (&root, json_node_unref);
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (stored), "description"),
                    ==, "Studio portraits, SD 1.5");
   path = g_strconcat ("/api/workflows/",
                       json_object_get_string_member (json_node_get_object (stored), "id"), NULL);
   root = api (f, "GET", path, operator, NULL, &status);
-  expect_ok (root, status, 200);
+  cdl_test_expect_ok (root, status, 200);
   g_clear_pointer (&root, json_node_unref);
 
   /* 404 for unknown and malformed ids. */
   root = api (f, "GET", "/api/workflows/00000000-0000-4000-8000-000000000000",
               operator, NULL, &status);
-  expect_error (root, status, 404, NULL);
+  cdl_test_expect_error (root, status, 404, NULL);
   g_clear_pointer (&root, json_node_unref);
   root = api (f, "GET", "/api/workflows/not-an-id", operator, NULL, &status);
-  expect_error (root, status, 404, NULL);
+  cdl_test_expect_error (root, status, 404, NULL);
   g_clear_pointer (&root, json_node_unref);
 }
 

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cdl-test-pg.h"
+#include "cdl-test-server.h"
 #include "core/cdl-auth.h"
 #include "core/cdl-json.h"
 #include "db/cdl-pq.h"
@@ -50,17 +50,6 @@ typedef struct
   SoupSession *session;
   GPtrArray   *sims;
 } Fixture;
-
-static const char *
-build_path (const char *rel)
-{
-  static char buf[4096];
-  const char *dir = g_getenv ("CDL_BUILD_DIR");
-
-  g_assert_nonnull (dir);
-  g_snprintf (buf, sizeof buf, "%s/%s", dir, rel);
-  return buf;
-}
 
 /* Servers and workers must not outlive a test that aborts. */
 static void
@@ -105,7 +94,7 @@ sim_spawn (Fixture    *f,
   const char *p;
 
   g_autoptr(GSubprocessLauncher) launcher = new_launcher ();
-  const char *argv[] = { build_path ("src/app/cdl-simworker"), "--port", "0",
+  const char *argv[] = { cdl_test_build_path ("src/app/cdl-simworker"), "--port", "0",
                          api_key ? "--api-key" : NULL, api_key, NULL };
 
   sim->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
@@ -126,49 +115,6 @@ sim_spawn (Fixture    *f,
   return sim;
 }
 
-/* One HTTP exchange; returns the parsed JSON body (or NULL if not JSON). */
-static JsonNode *
-http_full (SoupSession *session,
-           const char  *method,
-           const char  *url,
-           const char  *token,
-           const char  *body,
-           gsize        body_len,
-           guint       *status,
-           SoupMessage **out_msg)
-{
-  g_autoptr(SoupMessage) msg = soup_message_new (method, url);
-  g_autoptr(GBytes) reply = NULL;
-  g_autoptr(GError) error = NULL;
-  gsize len = 0;
-  const char *data;
-
-  g_assert_nonnull (msg);
-
-  if (token != NULL)
-    {
-      g_autofree char *value = g_strconcat ("Bearer ", token, NULL);
-      soup_message_headers_replace (soup_message_get_request_headers (msg),
-                                    "Authorization", value);
-    }
-
-  if (body != NULL)
-    {
-      g_autoptr(GBytes) bytes = g_bytes_new (body, body_len);
-      soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
-    }
-
-  reply = soup_session_send_and_read (session, msg, NULL, &error);
-  g_assert_no_error (error);
-
-  *status = soup_message_get_status (msg);
-  if (out_msg != NULL)
-    *out_msg = g_object_ref (msg);
-
-  data = g_bytes_get_data (reply, &len);
-  return len > 0 ? cdl_json_parse (data, len, NULL) : NULL;
-}
-
 static JsonNode *
 api (Fixture    *f,
      const char *method,
@@ -179,46 +125,7 @@ api (Fixture    *f,
 {
   g_autofree char *url = g_strconcat (f->base_url, path, NULL);
 
-  return http_full (f->session, method, url, token, body, body ? strlen (body) : 0,
-                    status, NULL);
-}
-
-/* Asserts the envelope of a successful answer and returns its data. */
-static JsonNode *
-expect_ok (JsonNode *root,
-           guint     status,
-           guint     want)
-{
-  JsonObject *obj;
-
-  g_assert_nonnull (root);
-  g_assert_cmpuint (status, ==, want);
-  obj = json_node_get_object (root);
-  g_assert_true (json_object_get_boolean_member (obj, "success"));
-  g_assert_true (json_object_get_null_member (obj, "error"));
-  return json_object_get_member (obj, "data");
-}
-
-/* Asserts the envelope of a failed answer and that its message mentions
- * @needle. */
-static void
-expect_error (JsonNode   *root,
-              guint       status,
-              guint       want,
-              const char *needle)
-{
-  JsonObject *obj;
-  const char *message;
-
-  g_assert_nonnull (root);
-  g_assert_cmpuint (status, ==, want);
-  obj = json_node_get_object (root);
-  g_assert_false (json_object_get_boolean_member (obj, "success"));
-  g_assert_true (json_object_get_null_member (obj, "data"));
-  message = json_object_get_string_member (obj, "error");
-  g_assert_nonnull (message);
-  if (needle != NULL && strstr (message, needle) == NULL)
-    g_error ("expected the error to mention \"%s\", got: %s", needle, message);
+  return cdl_test_http (f->session, method, url, token, body, status);
 }
 
 static char *
@@ -233,88 +140,7 @@ read_log (Fixture *f)
 static GSubprocessLauncher *
 server_launcher (Fixture *f)
 {
-  GSubprocessLauncher *launcher = new_launcher ();
-  g_autofree char *secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_subprocess_launcher_setenv (launcher, "DATABASE_URL", f->conninfo, TRUE);
-  g_subprocess_launcher_setenv (launcher, "CDL_SECRETS_FILE", secrets, TRUE);
-  g_subprocess_launcher_setenv (launcher, "G_MESSAGES_DEBUG", "all", TRUE);
-  return launcher;
-}
-
-static char *
-run_create_admin (GSubprocessLauncher *launcher,
-                  const char * const  *argv)
-{
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out = NULL;
-  g_auto(GStrv) lines = NULL;
-  guint n;
-
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (proc));
-
-  /* The token is the last line of stdout. */
-  g_strchomp (out);
-  lines = g_strsplit (out, "\n", -1);
-  n = g_strv_length (lines);
-  g_assert_cmpuint (n, >=, 1);
-  g_assert_cmpuint (strlen (lines[n - 1]), ==, 43);
-
-  return g_strdup (lines[n - 1]);
-}
-
-/* Starts the server and waits for its "Listening on" line. */
-static GSubprocess *
-start_server (GSubprocessLauncher *launcher,
-              const char * const  *argv,
-              const char          *log_path,
-              char               **base_url)
-{
-  g_autoptr(GError) error = NULL;
-  GSubprocess *proc;
-  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
-  const char *prefix = "Listening on http://";
-
-  /* GLib writes debug lines to stdout and warnings to stderr: keep both. */
-  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_subprocess_launcher_set_stdout_file_path (launcher, NULL);
-  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_assert_no_error (error);
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autofree char *text = NULL;
-      const char *p;
-
-      if (g_file_get_contents (log_path, &text, NULL, NULL)
-          && (p = strstr (text, prefix)) != NULL)
-        {
-          const char *end = strchr (p + strlen (prefix), '/');
-
-          g_assert_nonnull (end);
-          *base_url = g_strndup (p + strlen ("Listening on "),
-                                 end - p - strlen ("Listening on "));
-          return proc;
-        }
-
-      if (g_subprocess_get_identifier (proc) == NULL)
-        break;
-      g_usleep (20 * 1000);
-    }
-
-  {
-    g_autofree char *text = NULL;
-    g_file_get_contents (log_path, &text, NULL, NULL);
-    g_error ("The server did not start; its log:\n%s", text ? text : "(empty)");
-  }
-  return NULL;
+  return cdl_test_launcher_new (f->conninfo, f->tmpdir, "all", SIGTERM);
 }
 
 static void
@@ -337,15 +163,16 @@ fixture_set_up (Fixture       *f,
 
   launcher = server_launcher (f);
   {
-    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+    const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
                            "--data-dir", data_dir, "--create-admin", "root", NULL };
-    f->admin_token = run_create_admin (launcher, argv);
+    f->admin_token = cdl_test_run_create_admin (launcher, argv);
+    g_assert_cmpuint (strlen (f->admin_token), ==, 43);
   }
   {
-    const char *argv[] = { build_path ("src/app/comfy-datalabel-server"),
+    const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
                            "--port", "0", "--data-dir", data_dir,
                            "--health-interval", interval, NULL };
-    f->server = start_server (launcher, argv, f->log_path, &f->base_url);
+    f->server = cdl_test_server_spawn (launcher, argv, f->log_path, &f->base_url);
   }
 }
 
@@ -396,23 +223,6 @@ issue_token (Fixture    *f,
   return token;
 }
 
-static PGresult *
-sql (Fixture            *f,
-     const char         *query,
-     int                 n_params,
-     const char * const *params)
-{
-  PGconn *conn = PQconnectdb (f->conninfo);
-  g_autoptr(GError) error = NULL;
-  PGresult *res;
-
-  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
-  res = cdl_pq_exec (conn, query, n_params, params, &error);
-  g_assert_no_error (error);
-  PQfinish (conn);
-  return res;
-}
-
 static char *
 register_worker (Fixture    *f,
                  const char *name,
@@ -445,7 +255,7 @@ register_worker (Fixture    *f,
   text = cdl_json_to_string (body, FALSE);
 
   root = api (f, "POST", "/api/workers", f->admin_token, text, &status);
-  data = expect_ok (root, status, 201);
+  data = cdl_test_expect_ok (root, status, 201);
   return g_strdup (json_object_get_string_member (json_node_get_object (data), "id"));
 }
 
@@ -469,7 +279,7 @@ wait_for_worker (Fixture       *f,
       guint status;
 
       root = api (f, "GET", path, f->admin_token, NULL, &status);
-      data = expect_ok (root, status, 200);
+      data = cdl_test_expect_ok (root, status, 200);
       if (pred (json_node_get_object (data), arg))
         return json_node_copy (data);
       g_usleep (50 * 1000);
@@ -510,7 +320,7 @@ sim_post (Fixture    *f,
   g_autoptr(JsonNode) root = NULL;
   guint status;
 
-  root = http_full (f->session, "POST", url, NULL, body, strlen (body), &status, NULL);
+  root = cdl_test_http_full (f->session, "POST", url, NULL, body, strlen (body), &status, NULL);
   g_assert_cmpuint (status, ==, 200);
 }
 
@@ -526,8 +336,8 @@ test_envelope (Fixture       *f,
   JsonNode *list;
   guint status;
 
-  root = http_full (f->session, "GET", url, f->admin_token, NULL, 0, &status, &msg);
-  list = expect_ok (root, status, 200);
+  root = cdl_test_http_full (f->session, "GET", url, f->admin_token, NULL, 0, &status, &msg);
+  list = cdl_test_expect_ok (root, status, 200);
   g_assert_true (JSON_NODE_HOLDS_ARRAY (list));
   g_assert_cmpuint (json_array_get_length (json_node_get_array (list)), ==, 0);
   g_assert_cmpstr (soup_message_headers_get_content_type (
@@ -546,37 +356,39 @@ test_auth (Fixture       *f,
   guint status;
 
   root = api (f, "GET", "/api/workers", NULL, NULL, &status);
-  expect_error (root, status, 401, "Bearer");
+  cdl_test_expect_error (root, status, 401, "Bearer");
   json_node_unref (root);
 
   root = api (f, "GET", "/api/workers", "not-a-token", NULL, &status);
-  expect_error (root, status, 401, "unknown");
+  cdl_test_expect_error (root, status, 401, "unknown");
   json_node_unref (root);
 
   root = api (f, "GET", "/api/workers", annotator, NULL, &status);
-  expect_error (root, status, 403, "operator");
+  cdl_test_expect_error (root, status, 403, "operator");
   json_node_unref (root);
 
   root = api (f, "GET", "/api/workers", operator, NULL, &status);
-  expect_ok (root, status, 200);
+  cdl_test_expect_ok (root, status, 200);
   json_node_unref (root);
 
   root = api (f, "POST", "/api/workers", operator, body, &status);
-  expect_error (root, status, 403, "admin");
+  cdl_test_expect_error (root, status, 403, "admin");
   json_node_unref (root);
 
   root = api (f, "POST", "/api/workers", f->admin_token, body, &status);
-  expect_ok (root, status, 201);
+  cdl_test_expect_ok (root, status, 201);
   json_node_unref (root);
 
   /* Only the hash of a token is stored. */
   {
     const char *plain[] = { f->admin_token };
     const char *hashed[] = { hash };
-    g_autoptr(PGresult) a = sql (f, "SELECT count(*) FROM api_tokens WHERE token_hash = $1",
-                                 1, plain);
-    g_autoptr(PGresult) b = sql (f, "SELECT count(*) FROM api_tokens WHERE token_hash = $1",
-                                 1, hashed);
+    g_autoptr(PGresult) a = cdl_test_sql (f->conninfo,
+                                          "SELECT count(*) FROM api_tokens WHERE token_hash = $1",
+                                          1, plain);
+    g_autoptr(PGresult) b = cdl_test_sql (f->conninfo,
+                                          "SELECT count(*) FROM api_tokens WHERE token_hash = $1",
+                                          1, hashed);
     g_assert_cmpint (cdl_pq_get_int (a, 0, 0), ==, 0);
     g_assert_cmpint (cdl_pq_get_int (b, 0, 0), ==, 1);
   }
@@ -621,7 +433,7 @@ test_bad_input (Fixture       *f,
       g_test_message ("%s %s %s", cases[i].method, cases[i].path,
                       cases[i].body ? cases[i].body : "");
       root = api (f, cases[i].method, cases[i].path, f->admin_token, cases[i].body, &status);
-      expect_error (root, status, cases[i].status, cases[i].needle);
+      cdl_test_expect_error (root, status, cases[i].status, cases[i].needle);
       json_node_unref (root);
     }
 
@@ -632,27 +444,28 @@ test_bad_input (Fixture       *f,
   big[9 * 1024 * 1024 - 1] = '}';
   big[9 * 1024 * 1024] = '\0';
   root = api (f, "POST", "/api/workers", f->admin_token, big, &status);
-  expect_error (root, status, 413, "larger");
+  cdl_test_expect_error (root, status, 413, "larger");
   json_node_unref (root);
 
   /* Duplicate names and bad patches name what is wrong. */
   id = register_worker (f, "dup", "http://127.0.0.1:9", NULL);
   root = api (f, "POST", "/api/workers", f->admin_token,
               "{\"name\": \"dup\", \"base_url\": \"http://127.0.0.1:9\"}", &status);
-  expect_error (root, status, 409, "dup");
+  cdl_test_expect_error (root, status, 409, "dup");
   json_node_unref (root);
 
   patch_path = g_strconcat ("/api/workers/", id, NULL);
   root = api (f, "PATCH", patch_path, f->admin_token, "{\"priority\": \"high\"}", &status);
-  expect_error (root, status, 400, "priority");
+  cdl_test_expect_error (root, status, 400, "priority");
   json_node_unref (root);
   root = api (f, "PATCH", patch_path, f->admin_token, "{}", &status);
-  expect_error (root, status, 400, "Nothing to update");
+  cdl_test_expect_error (root, status, 400, "Nothing to update");
   json_node_unref (root);
 
   /* Nothing of the refused requests was stored. */
   {
-    g_autoptr(PGresult) res = sql (f, "SELECT count(*), max(priority) FROM workers", 0, NULL);
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT count(*), max(priority) FROM workers", 0, NULL);
     g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, 1);
     g_assert_cmpint (cdl_pq_get_int (res, 0, 1), ==, 1);
   }
@@ -671,7 +484,7 @@ test_patch (Fixture       *f,
   root = api (f, "PATCH", path, f->admin_token,
               "{\"enabled\": false, \"priority\": 7, \"max_concurrent_jobs\": 3,"
               " \"tags\": [\"a100\", \"sdxl\"]}", &status);
-  w = json_node_get_object (expect_ok (root, status, 200));
+  w = json_node_get_object (cdl_test_expect_ok (root, status, 200));
   g_assert_false (json_object_get_boolean_member (w, "enabled"));
   g_assert_cmpint (json_object_get_int_member (w, "priority"), ==, 7);
   g_assert_cmpint (json_object_get_int_member (w, "max_concurrent_jobs"), ==, 3);
@@ -744,7 +557,7 @@ test_test_route (Fixture       *f,
 
   sim_post (f, sim, "/_sim/queue", "{\"pending\": 4, \"running\": 1}");
   root = api (f, "POST", path, f->admin_token, NULL, &status);
-  d = json_node_get_object (expect_ok (root, status, 200));
+  d = json_node_get_object (cdl_test_expect_ok (root, status, 200));
   g_assert_true (json_object_get_boolean_member (d, "healthy"));
   q = json_object_get_object_member (d, "queue");
   g_assert_cmpint (json_object_get_int_member (q, "pending"), ==, 4);
@@ -753,7 +566,7 @@ test_test_route (Fixture       *f,
 
   sim_post (f, sim, "/_sim/fault", "{\"mode\": \"fail\"}");
   root = api (f, "POST", path, f->admin_token, NULL, &status);
-  d = json_node_get_object (expect_ok (root, status, 200));
+  d = json_node_get_object (cdl_test_expect_ok (root, status, 200));
   g_assert_false (json_object_get_boolean_member (d, "healthy"));
   g_assert_nonnull (strstr (json_object_get_string_member (d, "message"), "500"));
 }
@@ -785,8 +598,9 @@ test_api_key_kept_secret (Fixture       *f,
   {
     const char *params[] = { key };
     g_autoptr(PGresult) res =
-      sql (f, "SELECT count(*) FROM workers w WHERE strpos (row_to_json (w)::text, $1) > 0",
-           1, params);
+      cdl_test_sql (f->conninfo,
+                    "SELECT count(*) FROM workers w WHERE strpos (row_to_json (w)::text, $1) > 0",
+                    1, params);
     g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, 0);
   }
 
@@ -872,14 +686,14 @@ test_require_healthy (Fixture       *f,
     guint status;
 
     root = api (f, "PATCH", path, f->admin_token, "{\"enabled\": false}", &status);
-    expect_ok (root, status, 200);
+    cdl_test_expect_ok (root, status, 200);
     check_require_healthy (service, &error);
     g_assert_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_NO_HEALTHY_WORKER);
     g_clear_error (&error);
 
     g_clear_pointer (&root, json_node_unref);
     root = api (f, "PATCH", path, f->admin_token, "{\"enabled\": true}", &status);
-    expect_ok (root, status, 200);
+    cdl_test_expect_ok (root, status, 200);
   }
 
   check_require_healthy (service, &error);
@@ -996,7 +810,7 @@ test_embedded_default (void)
       drop_to.gid = pw->pw_gid;
       g_subprocess_launcher_set_child_setup (launcher, become_user, &drop_to, NULL);
     }
-  g_ptr_array_add (argv, (char *)build_path ("src/app/comfy-datalabel-server"));
+  g_ptr_array_add (argv, (char *)cdl_test_build_path ("src/app/comfy-datalabel-server"));
   g_ptr_array_add (argv, "--data-dir");
   g_ptr_array_add (argv, data_dir);
 
@@ -1009,7 +823,8 @@ test_embedded_default (void)
   g_ptr_array_add (argv, "--create-admin");
   g_ptr_array_add (argv, "first-admin");
   g_ptr_array_add (argv, NULL);
-  token = run_create_admin (launcher, (const char * const *)argv->pdata);
+  token = cdl_test_run_create_admin (launcher, (const char * const *)argv->pdata);
+  g_assert_cmpuint (strlen (token), ==, 43);
   g_assert_false (g_file_test (pid_path, G_FILE_TEST_EXISTS));
 
   /* Second start: serve. */
@@ -1017,15 +832,15 @@ test_embedded_default (void)
   g_ptr_array_add (argv, "--port");
   g_ptr_array_add (argv, "0");
   g_ptr_array_add (argv, NULL);
-  server = start_server (launcher, (const char * const *)argv->pdata, log1, &base_url);
+  server = cdl_test_server_spawn (launcher, (const char * const *)argv->pdata, log1, &base_url);
 
   {
     g_autofree char *url = g_strconcat (base_url, "/api/workers", NULL);
     g_autoptr(JsonNode) root = NULL;
     guint status;
 
-    root = http_full (session, "GET", url, token, NULL, 0, &status, NULL);
-    expect_ok (root, status, 200);
+    root = cdl_test_http_full (session, "GET", url, token, NULL, 0, &status, NULL);
+    cdl_test_expect_ok (root, status, 200);
   }
 
   /* A crash of ours and of PostgreSQL leaves a stale postmaster.pid. */
@@ -1047,14 +862,14 @@ test_embedded_default (void)
   }
 
   g_clear_pointer (&base_url, g_free);
-  server = start_server (launcher, (const char * const *)argv->pdata, log2, &base_url);
+  server = cdl_test_server_spawn (launcher, (const char * const *)argv->pdata, log2, &base_url);
   {
     g_autofree char *url = g_strconcat (base_url, "/api/workers", NULL);
     g_autoptr(JsonNode) root = NULL;
     guint status;
 
-    root = http_full (session, "GET", url, token, NULL, 0, &status, NULL);
-    expect_ok (root, status, 200);
+    root = cdl_test_http_full (session, "GET", url, token, NULL, 0, &status, NULL);
+    cdl_test_expect_ok (root, status, 200);
   }
 
   /* SIGTERM stops the cluster cleanly. */
