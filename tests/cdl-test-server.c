@@ -697,3 +697,94 @@ cdl_test_api_token_for_role (CdlTestApi *f,
   g_assert_no_error (error);
   return token;
 }
+
+/* A stored workflow version whose positive prompt is @positive. */
+char *
+cdl_test_api_insert_workflow (CdlTestApi *f,
+                              const char *name,
+                              const char *positive,
+                              gboolean    valid)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) nodes = NULL;
+  g_autoptr(PGresult) res = NULL;
+  g_autofree char *nodes_text = NULL;
+  const char *raw = "{\"3\": {\"class_type\": \"KSampler\", \"inputs\": {\"seed\": 1}},"
+                    " \"6\": {\"class_type\": \"CLIPTextEncode\", \"inputs\": {\"text\": \"x\"}}}";
+  const char *problems = valid ? "[]"
+    : "[{\"code\": \"forbidden_node\", \"node_id\": \"9\","
+      " \"message\": \"Node 9 (ControlNetApply) is forbidden by the admin\"}]";
+
+  json_builder_begin_array (b);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "node_id");
+  json_builder_add_string_value (b, "6");
+  json_builder_set_member_name (b, "class_type");
+  json_builder_add_string_value (b, "CLIPTextEncode");
+  json_builder_set_member_name (b, "role");
+  json_builder_add_string_value (b, "positive");
+  json_builder_set_member_name (b, "input");
+  json_builder_add_string_value (b, "text");
+  json_builder_set_member_name (b, "text");
+  json_builder_add_string_value (b, positive);
+  json_builder_end_object (b);
+  json_builder_end_array (b);
+  nodes = json_builder_get_root (b);
+  nodes_text = cdl_json_to_string (nodes, FALSE);
+
+  {
+    const char *params[5] = { name, raw, valid ? "true" : "false", nodes_text, problems };
+
+    res = cdl_test_sql (f->conninfo,
+                        "INSERT INTO workflows (name, version, raw_text, raw_definition,"
+                        " valid, prompt_nodes, seed_nodes, problems, batch_size, width,"
+                        " height, model)"
+                        " VALUES ($1, 1, $2::text, $2::jsonb, $3::boolean, $4::jsonb,"
+                        " '[{\"node_id\": \"3\", \"class_type\": \"KSampler\","
+                        " \"input\": \"seed\"}]',"
+                        " $5::jsonb, 1, 512, 512, 'sd15.safetensors') RETURNING id",
+                        5, params);
+  }
+  return g_strdup (cdl_pq_get_string (res, 0, 0));
+}
+
+char *
+cdl_test_api_create_pool (CdlTestApi *f,
+                          const char *name,
+                          const char *mode,
+                          const char *prefix,
+                          guint       n)
+{
+  g_autoptr(GString) body = g_string_new (NULL);
+  g_autoptr(JsonNode) data = NULL;
+
+  g_string_append_printf (body, "{\"name\": \"%s\", \"mode\": \"%s\", \"items\": [",
+                          name, mode);
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (body, "%s\"%s %u\"", i > 0 ? ", " : "", prefix, i);
+  g_string_append (body, "]}");
+
+  data = cdl_test_api_ok (f, "POST", "/api/variable-pools", body->str, 201);
+  return g_strdup (json_object_get_string_member (json_node_get_object (data), "id"));
+}
+
+char *
+cdl_test_task_body (const char *workflow_id,
+                    const char *pool_a,
+                    const char *pool_b,
+                    int         k,
+                    int         n,
+                    const char *extra)
+{
+  g_autoptr(GString) pools = g_string_new (NULL);
+
+  if (pool_a != NULL)
+    g_string_append_printf (pools, "\"%s\"", pool_a);
+  if (pool_b != NULL)
+    g_string_append_printf (pools, ", \"%s\"", pool_b);
+
+  return g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [%s],"
+                          " \"target_prompts\": %d, \"seeds_per_prompt\": %d%s%s}",
+                          workflow_id, pools->str, k, n, extra ? ", " : "",
+                          extra ? extra : "");
+}

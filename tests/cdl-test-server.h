@@ -256,4 +256,28 @@ char                *cdl_test_api_token_for_role (CdlTestApi          *f,
                                                   const char          *name,
                                                   CdlRole              role);
 
+/* Stores a workflow version straight in the database: a KSampler and a
+ * positive CLIPTextEncode whose text is @positive; when not @valid, it
+ * carries a forbidden-node problem. Returns its id. */
+char                *cdl_test_api_insert_workflow (CdlTestApi         *f,
+                                                   const char         *name,
+                                                   const char         *positive,
+                                                   gboolean            valid);
+
+/* POST /api/variable-pools with @n items "<prefix> <i>"; returns the id. */
+char                *cdl_test_api_create_pool    (CdlTestApi          *f,
+                                                  const char          *name,
+                                                  const char          *mode,
+                                                  const char          *prefix,
+                                                  guint                n);
+
+/* The body of POST /api/tasks over one or two pools, with @extra members
+ * appended unless NULL. */
+char                *cdl_test_task_body          (const char          *workflow_id,
+                                                  const char          *pool_a,
+                                                  const char          *pool_b,
+                                                  int                  k,
+                                                  int                  n,
+                                                  const char          *extra);
+
 G_END_DECLS

@@ -58,95 +58,6 @@ sql_frozen (Fixture            *f,
   PQfinish (conn);
 }
 
-/* A stored workflow version whose positive prompt is @positive. */
-static char *
-insert_workflow (Fixture    *f,
-                 const char *name,
-                 const char *positive,
-                 gboolean    valid)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) nodes = NULL;
-  g_autoptr(PGresult) res = NULL;
-  g_autofree char *nodes_text = NULL;
-  const char *raw = "{\"3\": {\"class_type\": \"KSampler\", \"inputs\": {\"seed\": 1}},"
-                    " \"6\": {\"class_type\": \"CLIPTextEncode\", \"inputs\": {\"text\": \"x\"}}}";
-  const char *problems = valid ? "[]"
-    : "[{\"code\": \"forbidden_node\", \"node_id\": \"9\","
-      " \"message\": \"Node 9 (ControlNetApply) is forbidden by the admin\"}]";
-
-  json_builder_begin_array (b);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "node_id");
-  json_builder_add_string_value (b, "6");
-  json_builder_set_member_name (b, "class_type");
-  json_builder_add_string_value (b, "CLIPTextEncode");
-  json_builder_set_member_name (b, "role");
-  json_builder_add_string_value (b, "positive");
-  json_builder_set_member_name (b, "input");
-  json_builder_add_string_value (b, "text");
-  json_builder_set_member_name (b, "text");
-  json_builder_add_string_value (b, positive);
-  json_builder_end_object (b);
-  json_builder_end_array (b);
-  nodes = json_builder_get_root (b);
-  nodes_text = cdl_json_to_string (nodes, FALSE);
-
-  {
-    const char *params[5] = { name, raw, valid ? "true" : "false", nodes_text, problems };
-
-    res = cdl_test_sql (f->conninfo,
-                        "INSERT INTO workflows (name, version, raw_text, raw_definition, valid,"
-                        " prompt_nodes, seed_nodes, problems, batch_size, width, height, model)"
-                        " VALUES ($1, 1, $2::text, $2::jsonb, $3::boolean, $4::jsonb,"
-                        " '[{\"node_id\": \"3\", \"class_type\": \"KSampler\", \"input\":"
-                        " \"seed\"}]',"
-                        " $5::jsonb, 1, 512, 512, 'sd15.safetensors') RETURNING id",
-                        5, params);
-  }
-  return g_strdup (cdl_pq_get_string (res, 0, 0));
-}
-
-/* POST /api/variable-pools with @n items "<prefix> <i>"; returns the id. */
-static char *
-create_pool (Fixture    *f,
-             const char *name,
-             const char *mode,
-             const char *prefix,
-             guint       n)
-{
-  g_autoptr(GString) body = g_string_new (NULL);
-  g_autoptr(JsonNode) data = NULL;
-
-  g_string_append_printf (body, "{\"name\": \"%s\", \"mode\": \"%s\", \"items\": [", name, mode);
-  for (guint i = 0; i < n; i++)
-    g_string_append_printf (body, "%s\"%s %u\"", i > 0 ? ", " : "", prefix, i);
-  g_string_append (body, "]}");
-
-  data = cdl_test_api_ok (f, "POST", "/api/variable-pools", body->str, 201);
-  return g_strdup (json_object_get_string_member (json_node_get_object (data), "id"));
-}
-
-static char *
-create_task_body (const char *workflow_id,
-                  const char *pool_a,
-                  const char *pool_b,
-                  int         k,
-                  int         n,
-                  const char *extra)
-{
-  g_autoptr(GString) pools = g_string_new (NULL);
-
-  if (pool_a != NULL)
-    g_string_append_printf (pools, "\"%s\"", pool_a);
-  if (pool_b != NULL)
-    g_string_append_printf (pools, ", \"%s\"", pool_b);
-
-  return g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [%s],"
-                          " \"target_prompts\": %d, \"seeds_per_prompt\": %d%s%s}",
-                          workflow_id, pools->str, k, n, extra ? ", " : "", extra ? extra : "");
-}
-
 /* Every prompt of a task, through keyset pages of @limit. */
 static GPtrArray *
 all_prompts (Fixture    *f,
@@ -287,11 +198,12 @@ static void
 test_create_1000x4 (Fixture       *f,
                     gconstpointer  data)
 {
-  g_autofree char *workflow = insert_workflow (f, "portrait", "a photo of {subject}, {style}", TRUE);
-  g_autofree char *subject = create_pool (f, "subject", "permutation", "person", 50);
-  g_autofree char *style = create_pool (f, "style", "permutation", "style", 40);
-  g_autofree char *body = create_task_body (workflow, subject, style, 1000, 4,
-                                            "\"rng_seed\": 42, \"notes\": \"summer\"");
+  g_autofree char *workflow = cdl_test_api_insert_workflow (f, "portrait",
+                                                            "a photo of {subject}, {style}", TRUE);
+  g_autofree char *subject = cdl_test_api_create_pool (f, "subject", "permutation", "person", 50);
+  g_autofree char *style = cdl_test_api_create_pool (f, "style", "permutation", "style", 40);
+  g_autofree char *body = cdl_test_task_body (workflow, subject, style, 1000, 4,
+                                              "\"rng_seed\": 42, \"notes\": \"summer\"");
   g_autoptr(JsonNode) first = NULL;
   g_autoptr(JsonNode) second = NULL;
   g_autoptr(GPtrArray) prompts = NULL;
@@ -397,9 +309,10 @@ static void
 test_pinned_version (Fixture       *f,
                      gconstpointer  data)
 {
-  g_autofree char *workflow = insert_workflow (f, "plain", "ignored without slots", TRUE);
-  g_autofree char *pool = create_pool (f, "dress", "no_replacement", "dress", 6);
-  g_autofree char *body = create_task_body (workflow, pool, NULL, 5, 2, "\"rng_seed\": 1");
+  g_autofree char *workflow = cdl_test_api_insert_workflow (f, "plain", "ignored without slots",
+                                                            TRUE);
+  g_autofree char *pool = cdl_test_api_create_pool (f, "dress", "no_replacement", "dress", 6);
+  g_autofree char *body = cdl_test_task_body (workflow, pool, NULL, 5, 2, "\"rng_seed\": 1");
   g_autofree char *pool_path = g_strdup_printf ("/api/variable-pools/%s", pool);
   g_autofree char *task_path = NULL;
   g_autoptr(JsonNode) task = NULL;
@@ -455,9 +368,9 @@ static void
 test_freeze (Fixture       *f,
              gconstpointer  data)
 {
-  g_autofree char *workflow = insert_workflow (f, "frozen", "a {thing}", TRUE);
-  g_autofree char *pool = create_pool (f, "thing", "permutation", "thing", 10);
-  g_autofree char *body = create_task_body (workflow, pool, NULL, 8, 3, NULL);
+  g_autofree char *workflow = cdl_test_api_insert_workflow (f, "frozen", "a {thing}", TRUE);
+  g_autofree char *pool = cdl_test_api_create_pool (f, "thing", "permutation", "thing", 10);
+  g_autofree char *body = cdl_test_task_body (workflow, pool, NULL, 8, 3, NULL);
   g_autofree char *task_path = NULL;
   g_autofree char *freeze_path = NULL;
   g_autoptr(JsonNode) task = NULL;
@@ -534,11 +447,11 @@ static void
 test_invalid_workflow (Fixture       *f,
                        gconstpointer  data)
 {
-  g_autofree char *bad = insert_workflow (f, "broken", "x {thing}", FALSE);
-  g_autofree char *good = insert_workflow (f, "fine", "x {thing}", TRUE);
-  g_autofree char *pool = create_pool (f, "thing", "permutation", "thing", 10);
-  g_autofree char *bad_body = create_task_body (bad, pool, NULL, 2, 1, NULL);
-  g_autofree char *good_body = create_task_body (good, pool, NULL, 2, 1, NULL);
+  g_autofree char *bad = cdl_test_api_insert_workflow (f, "broken", "x {thing}", FALSE);
+  g_autofree char *good = cdl_test_api_insert_workflow (f, "fine", "x {thing}", TRUE);
+  g_autofree char *pool = cdl_test_api_create_pool (f, "thing", "permutation", "thing", 10);
+  g_autofree char *bad_body = cdl_test_task_body (bad, pool, NULL, 2, 1, NULL);
+  g_autofree char *good_body = cdl_test_task_body (good, pool, NULL, 2, 1, NULL);
   g_autofree char *freeze_path = NULL;
   g_autoptr(JsonNode) task = NULL;
 
@@ -564,21 +477,22 @@ static void
 test_bad_input (Fixture       *f,
                 gconstpointer  data)
 {
-  g_autofree char *workflow = insert_workflow (f, "wf", "a {thing} in {place}", TRUE);
-  g_autofree char *thing = create_pool (f, "thing", "permutation", "thing", 5);
-  g_autofree char *place = create_pool (f, "place", "permutation", "place", 4);
-  g_autofree char *too_many = create_task_body (workflow, thing, place, 21, 2, NULL);
-  g_autofree char *no_seeds = create_task_body (workflow, thing, place, 2, 0, NULL);
-  g_autofree char *over_batch = create_task_body (workflow, thing, place, 2, 9, NULL);
-  g_autofree char *unknown_slot = create_task_body (workflow, thing, place, 2, 2,
-                                                    "\"prompt_template\": \"{thing} at {plaice}\"");
-  g_autofree char *missing_slot = create_task_body (workflow, thing, NULL, 2, 2, NULL);
-  g_autofree char *unknown_pool = create_task_body (workflow, thing,
-                                                    "5b0e1d4c-0000-4000-8000-000000000000", 2, 2,
-                                                    NULL);
-  g_autofree char *unknown_workflow = create_task_body ("5b0e1d4c-0000-4000-8000-000000000001",
-                                                        thing, place, 2, 2, NULL);
-  g_autofree char *by_name = create_task_body (workflow, "thing", "place", 20, 1, NULL);
+  g_autofree char *workflow = cdl_test_api_insert_workflow (f, "wf", "a {thing} in {place}", TRUE);
+  g_autofree char *thing = cdl_test_api_create_pool (f, "thing", "permutation", "thing", 5);
+  g_autofree char *place = cdl_test_api_create_pool (f, "place", "permutation", "place", 4);
+  g_autofree char *too_many = cdl_test_task_body (workflow, thing, place, 21, 2, NULL);
+  g_autofree char *no_seeds = cdl_test_task_body (workflow, thing, place, 2, 0, NULL);
+  g_autofree char *over_batch = cdl_test_task_body (workflow, thing, place, 2, 9, NULL);
+  g_autofree char *unknown_slot = cdl_test_task_body (workflow, thing, place, 2, 2,
+                                                      "\"prompt_template\": \"{thing} at"
+                                                      " {plaice}\"");
+  g_autofree char *missing_slot = cdl_test_task_body (workflow, thing, NULL, 2, 2, NULL);
+  g_autofree char *unknown_pool = cdl_test_task_body (workflow, thing,
+                                                      "5b0e1d4c-0000-4000-8000-000000000000", 2, 2,
+                                                      NULL);
+  g_autofree char *unknown_workflow = cdl_test_task_body ("5b0e1d4c-0000-4000-8000-000000000001",
+                                                          thing, place, 2, 2, NULL);
+  g_autofree char *by_name = cdl_test_task_body (workflow, "thing", "place", 20, 1, NULL);
   g_autoptr(JsonNode) named = NULL;
 
   cdl_test_api_error (f, "POST", "/api/tasks", f->admin_token, "{\"workflow_id\": ", 400, "JSON");
@@ -623,10 +537,10 @@ static void
 test_regenerate (Fixture       *f,
                  gconstpointer  data)
 {
-  g_autofree char *workflow = insert_workflow (f, "wf", "a {thing} at {time}", TRUE);
-  g_autofree char *thing = create_pool (f, "thing", "permutation", "thing", 20);
-  g_autofree char *time = create_pool (f, "time", "no_replacement", "hour", 12);
-  g_autofree char *body = create_task_body (workflow, thing, time, 10, 2, "\"rng_seed\": 5");
+  g_autofree char *workflow = cdl_test_api_insert_workflow (f, "wf", "a {thing} at {time}", TRUE);
+  g_autofree char *thing = cdl_test_api_create_pool (f, "thing", "permutation", "thing", 20);
+  g_autofree char *time = cdl_test_api_create_pool (f, "time", "no_replacement", "hour", 12);
+  g_autofree char *body = cdl_test_task_body (workflow, thing, time, 10, 2, "\"rng_seed\": 5");
   g_autofree char *path = NULL;
   g_autoptr(JsonNode) task = NULL;
   g_autoptr(JsonNode) more_seeds = NULL;
@@ -729,7 +643,7 @@ static void
 test_concurrent_pool_edits (Fixture       *f,
                             gconstpointer  data)
 {
-  g_autofree char *pool = create_pool (f, "light", "permutation", "light", 3);
+  g_autofree char *pool = cdl_test_api_create_pool (f, "light", "permutation", "light", 3);
   g_autofree char *path = g_strdup_printf ("/api/variable-pools/%s", pool);
   g_autoptr(JsonNode) current = NULL;
   Edit edits[6];
@@ -759,7 +673,7 @@ test_auth (Fixture       *f,
 {
   g_autofree char *annotator = cdl_test_api_token_for_role (f, "anna", CDL_ROLE_ANNOTATOR);
   g_autofree char *operator = cdl_test_api_token_for_role (f, "otto", CDL_ROLE_OPERATOR);
-  g_autofree char *workflow = insert_workflow (f, "wf", "a {thing}", TRUE);
+  g_autofree char *workflow = cdl_test_api_insert_workflow (f, "wf", "a {thing}", TRUE);
   g_autofree char *pool = NULL;
   g_autofree char *body = NULL;
   g_autoptr(JsonNode) root = NULL;
@@ -782,7 +696,7 @@ test_auth (Fixture       *f,
                      json_node_get_object (root), "data"), "id"));
   g_clear_pointer (&root, json_node_unref);
 
-  body = create_task_body (workflow, pool, NULL, 2, 1, NULL);
+  body = cdl_test_task_body (workflow, pool, NULL, 2, 1, NULL);
   cdl_test_api_error (f, "POST", "/api/tasks", annotator, body, 403, "operator");
   root = cdl_test_api (f, "POST", "/api/tasks", operator, body, &status);
   g_assert_cmpuint (status, ==, 201);
