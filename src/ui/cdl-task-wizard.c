@@ -273,10 +273,12 @@ cdl_task_wizard_update_counts (CdlTaskWizard *self)
     {
       g_autofree char *hint = NULL;
 
-      hint = g_strdup_printf (ngettext ("The chosen pools give at most %" G_GUINT64_FORMAT " prompt",
-                                        "The chosen pools give at most %" G_GUINT64_FORMAT " prompts",
+      /* Below CDL_TASK_PROMPTS_MAX, so it fits a guint; a plain %u keeps
+       * the string extractable by xgettext. */
+      hint = g_strdup_printf (ngettext ("The chosen pools give at most %u prompt",
+                                        "The chosen pools give at most %u prompts",
                                         (gulong) capacity),
-                              capacity);
+                              (guint) capacity);
       adw_action_row_set_subtitle (self->prompts_row, hint);
     }
   else
