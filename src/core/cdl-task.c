@@ -216,11 +216,12 @@ snapshot_summary (JsonNode *snapshot)
 
           if (JSON_NODE_HOLDS_OBJECT (wf))
             wf_members = json_object_get_members (json_node_get_object (wf));
+          JsonObject *wf_obj = json_node_get_object (wf);
+
           for (const GList *m = wf_members; m != NULL; m = m->next)
             if (strcmp (m->data, "raw_definition") != 0)
               json_object_set_member (copy, m->data,
-                                      json_node_copy (json_object_get_member (json_node_get_object (wf),
-                                                                              m->data)));
+                                      json_node_copy (json_object_get_member (wf_obj, m->data)));
           json_object_set_object_member (out, name, copy);
         }
       else

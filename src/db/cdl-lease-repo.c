@@ -33,7 +33,8 @@ cdl_lease_repo_acquire (PGconn      *conn,
    * other row stays, and no row comes back. */
   res = cdl_pq_exec (conn,
                      "INSERT INTO worker_leases (worker_id, holder, expires_at)"
-                     " VALUES ($1, $2, now () + make_interval (secs => $3::double precision / 1000))"
+                     " VALUES ($1, $2,"
+                     "         now () + make_interval (secs => $3::double precision / 1000))"
                      " ON CONFLICT (worker_id) DO UPDATE"
                      "   SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at"
                      "   WHERE worker_leases.holder = EXCLUDED.holder"

@@ -122,9 +122,13 @@ cdl_limits_page_show_error (CdlLimitsPage *self,
         {
           /* The template's subtitle, kept the first time it is replaced. */
           if (g_object_get_data (G_OBJECT (rows[i]), "subtitle") == NULL)
-            g_object_set_data_full (G_OBJECT (rows[i]), "subtitle",
-                                    g_strdup (adw_action_row_get_subtitle (ADW_ACTION_ROW (rows[i]))),
-                                    g_free);
+            {
+              AdwActionRow *action_row = ADW_ACTION_ROW (rows[i]);
+
+              g_object_set_data_full (G_OBJECT (rows[i]), "subtitle",
+                                      g_strdup (adw_action_row_get_subtitle (action_row)),
+                                      g_free);
+            }
           subtitle = g_object_get_data (G_OBJECT (rows[i]), "subtitle");
         }
 

@@ -148,7 +148,8 @@ cdl_pools_page_show_pool (CdlPoolsPage *self,
       date = g_date_time_format (local, "%x %H:%M");
     }
   /* TRANSLATORS: the sampling mode, the item count and the date of the version */
-  subtitle = g_strdup_printf (ngettext ("%s · %u item · saved %s", "%s · %u items · saved %s", n),
+  subtitle = g_strdup_printf (ngettext ("%s · %u item · saved %s",
+                                        "%s · %u items · saved %s", n),
                               cdl_pool_mode_title (data->mode), n, date != NULL ? date : "");
   gtk_label_set_label (self->subtitle_label, subtitle);
 

@@ -647,10 +647,11 @@ cdl_run_dashboard_progress_cb (GObject      *object,
                                                 GINT_TO_POINTER (position));
 
           if (row != NULL)
-            cdl_run_dashboard_set_prompt_counts (self, row,
-                                                 json_object_get_int_member_with_default (p, "done", 0),
-                                                 json_object_get_int_member_with_default (p, "failed", 0),
-                                                 json_object_get_int_member_with_default (p, "retries_used", 0));
+            cdl_run_dashboard_set_prompt_counts (
+              self, row,
+              json_object_get_int_member_with_default (p, "done", 0),
+              json_object_get_int_member_with_default (p, "failed", 0),
+              json_object_get_int_member_with_default (p, "retries_used", 0));
         }
     }
 

@@ -517,6 +517,7 @@ cdl_task_wizard_settings_cb (GObject      *object,
   g_autoptr(CdlSettings) settings = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *subtitle = NULL;
+  GtkWidget *seeds_row;
 
   settings = cdl_settings_service_get_finish (CDL_SETTINGS_SERVICE (object), result, &error);
   if (settings == NULL)
@@ -532,9 +533,8 @@ cdl_task_wizard_settings_cb (GObject      *object,
   /* TRANSLATORS: %d is the largest batch the settings allow */
   subtitle = g_strdup_printf (_("Images of one prompt, sent as one batch; at most %d"),
                               self->max_batch_size);
-  adw_action_row_set_subtitle (ADW_ACTION_ROW (gtk_widget_get_ancestor (GTK_WIDGET (self->seeds_spin),
-                                                                        ADW_TYPE_ACTION_ROW)),
-                               subtitle);
+  seeds_row = gtk_widget_get_ancestor (GTK_WIDGET (self->seeds_spin), ADW_TYPE_ACTION_ROW);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (seeds_row), subtitle);
 }
 
 /* Creating the draft */

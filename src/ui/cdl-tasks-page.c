@@ -218,7 +218,8 @@ cdl_tasks_page_create_row (gpointer item,
   g_autofree char *subtitle = NULL;
 
   /* TRANSLATORS: a workflow name and version, then "K × N · images" */
-  subtitle = g_strdup_printf (_("%s v%d\n%s"), data->workflow_name != NULL ? data->workflow_name : "",
+  subtitle = g_strdup_printf (_("%s v%d\n%s"),
+                              data->workflow_name != NULL ? data->workflow_name : "",
                               data->workflow_version, counts);
 
   gtk_widget_set_name (row, "task-row");

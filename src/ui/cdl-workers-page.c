@@ -466,7 +466,8 @@ cdl_workers_page_init (CdlWorkersPage *self)
   sorter = gtk_custom_sorter_new (cdl_workers_page_compare, NULL, NULL);
   self->sorted = gtk_sort_list_model_new (G_LIST_MODEL (g_object_ref (self->store)),
                                           GTK_SORTER (sorter));
-  selection = GTK_SELECTION_MODEL (gtk_no_selection_new (G_LIST_MODEL (g_object_ref (self->sorted))));
+  selection = GTK_SELECTION_MODEL (
+    gtk_no_selection_new (G_LIST_MODEL (g_object_ref (self->sorted))));
 
   factory = gtk_signal_list_item_factory_new ();
   g_signal_connect_object (factory, "setup",
