@@ -386,6 +386,63 @@ test_partial_outputs (Fixture       *f,
   }
 }
 
+/* A native batch that runs out of memory: the worker is told to free its
+ * memory, and the prompt's seeds go one by one at batch_size=1, each image
+ * stored once. */
+static void
+test_oom_fallback (Fixture       *f,
+                   gconstpointer  data)
+{
+  Proc *server = cdl_test_start_server (f);
+  Proc *sim = cdl_test_start_sim (f, NULL);
+  g_autofree char *workflow = cdl_test_add_workflow (f, "latent-batch-seed.json");
+  g_autofree char *task = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(JsonNode) settings = NULL;
+  g_autoptr(JsonNode) run = NULL;
+  g_autoptr(JsonObject) st = NULL;
+  g_autoptr(GHashTable) sizes = g_hash_table_new (NULL, NULL);
+
+  /* 768 × 512 fits twice: batches of 4 fail, single images pass. */
+  settings = cdl_test_call (f, server, "PATCH", "/api/settings", "{\"free_every_n_jobs\": 0}",
+                            200);
+  cdl_test_sim_config (f, sim, "{\"oom_pixels\": 786432}");
+  g_free (cdl_test_add_worker (f, server, sim, "sim", 2));
+  task = add_task (f, server, workflow, 3, 4, TRUE);
+
+  run = cdl_test_task_call (f, server, "POST", task, "run", 200);
+  state = cdl_test_wait_end (f, server, task, 90);
+  g_assert_cmpstr (state, ==, "DONE");
+  assert_complete (f, task, 12);
+
+  /* Each prompt's batch failed once; its four seeds came back as four
+   * batch-1 retries of it. */
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM jobs WHERE task_id = $1"
+                                     " AND state = 'failed' AND native_batch AND batch_size = 4"
+                                     " AND error ILIKE '%out of memory%'", task), ==, 3);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM jobs r JOIN jobs p ON p.id = r.retry_of"
+                                     " WHERE r.task_id = $1 AND r.state = 'done'"
+                                     "   AND NOT r.native_batch AND r.batch_size = 1"
+                                     "   AND r.attempt = 1 AND cardinality (r.seed_ids) = 1"
+                                     "   AND r.seed_ids[1] = ANY (p.seed_ids)", task), ==, 12);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM generations g JOIN seeds s"
+                                     " ON s.id = g.seed_id WHERE g.task_id = $1"
+                                     " AND g.seed_value = s.seed_value AND g.batch_index = 0",
+                                     task), ==, 12);
+
+  /* The worker ran three batches of 4 (all out of memory) and twelve of 1,
+   * and was asked to free its memory after each failure. */
+  count_batches (f, sim, task, sizes);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (sizes, GINT_TO_POINTER (4))), ==, 3);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (sizes, GINT_TO_POINTER (1))), ==, 12);
+  st = cdl_test_sim_state (f, sim);
+  g_assert_cmpint (json_object_get_int_member (st, "frees"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (st, "duplicate_prompt_ids"), ==, 0);
+}
+
 /* The prompt ids the simworkers have seen: queued, running or finished. */
 static GHashTable *
 sims_known_ids (Fixture  *f,
@@ -772,6 +829,7 @@ main (int   argc,
   ADD ("/engine/three-workers", test_three_workers);
   ADD ("/engine/native-batches", test_native_batches);
   ADD ("/engine/partial-outputs", test_partial_outputs);
+  ADD ("/engine/oom-fallback", test_oom_fallback);
   ADD ("/engine/kill-resume", test_kill_resume);
   ADD ("/engine/two-servers", test_two_servers);
   ADD ("/engine/worker-crash", test_worker_crash);

@@ -314,6 +314,61 @@ cdl_job_repo_retry (PGconn      *conn,
 }
 
 gint64
+cdl_job_repo_retry_singly (PGconn      *conn,
+                           const char  *job_id,
+                           const char  *state,
+                           const char  *error_text,
+                           GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[3] = { job_id, state, error_text };
+  gint64 queued;
+
+  g_return_val_if_fail (conn != NULL && state != NULL, -1);
+
+  if (!check_uuid (job_id, "job", error))
+    return -1;
+
+  /* A seed that has an image at any batch index is done: it must not get
+   * a second one at index 0. */
+  res = cdl_pq_exec (conn,
+                     "WITH old AS ("
+                     "  UPDATE jobs SET state = $2, error = $3, finished_at = now (),"
+                     "    claimed_by = NULL, claimed_until = NULL, updated_at = now ()"
+                     "  WHERE id = $1 AND state IN ('queued', 'submitted', 'running')"
+                     "  RETURNING *),"
+                     " new AS ("
+                     "  INSERT INTO jobs (task_id, prompt_id, kind, seed_ids, native_batch,"
+                     "                    batch_size, attempt, settings, retry_of)"
+                     "  SELECT o.task_id, o.prompt_id, o.kind, ARRAY[u.sid], false, 1,"
+                     "         o.attempt + 1, o.settings, o.id"
+                     "  FROM old o CROSS JOIN LATERAL unnest (o.seed_ids)"
+                     "    WITH ORDINALITY AS u (sid, ord)"
+                     "  WHERE NOT EXISTS (SELECT 1 FROM generation_slots g WHERE g.seed_id = u.sid)"
+                     "  ORDER BY u.ord"
+                     "  RETURNING id)"
+                     " SELECT (SELECT count (*) FROM old), (SELECT count (*) FROM new)",
+                     3, params, error);
+  if (res == NULL)
+    return -1;
+
+  if (cdl_pq_get_int64 (res, 0, 0) == 0)
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND,
+                   "Job %s is not running, so it cannot be retried", job_id);
+      return -1;
+    }
+
+  queued = cdl_pq_get_int64 (res, 0, 1);
+  if (queued == 0
+      && !cdl_pq_command (conn, "UPDATE jobs SET state = 'done' WHERE id = $1",
+                          1, params, error))
+    return -1;
+
+  return queued;
+}
+
+gint64
 cdl_job_repo_cancel_queued (PGconn      *conn,
                             const char  *task_id,
                             GError     **error)

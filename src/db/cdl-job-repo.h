@@ -81,6 +81,17 @@ CdlJob    *cdl_job_repo_retry         (PGconn        *conn,
                                        const char    *error_text,
                                        GError       **error);
 
+/* Ends the job with @state and queues its next attempt as one batch-1 job
+ * per seed that has no image yet (the batch_size=1 loop of a native batch
+ * that ran out of memory), attempt + 1, retry_of set. Returns how many
+ * jobs were queued (0: every seed had its image, and the job counts as
+ * done), or -1. */
+gint64     cdl_job_repo_retry_singly  (PGconn        *conn,
+                                       const char    *job_id,
+                                       const char    *state,
+                                       const char    *error_text,
+                                       GError       **error);
+
 /* Cancels the queued jobs of a task; submitted ones drain. Returns how
  * many were cancelled. */
 gint64     cdl_job_repo_cancel_queued (PGconn        *conn,

@@ -53,6 +53,10 @@
  * broken GPU does not spend every prompt's retries. */
 #define ERRORS_BEFORE_COOLDOWN  3
 #define COOLDOWN_US             (30 * G_USEC_PER_SEC)
+/* While a worker runs jobs of this process and its gate is closed, its
+ * queue is read again this often: the answer both opens the gate for the
+ * next job the moment one ends and tells which jobs to fetch. */
+#define WATCH_MS                100
 
 typedef struct
 {
@@ -63,6 +67,7 @@ typedef struct
   gboolean   usable;        /* enabled and HEALTHY */
   gboolean   leased;        /* by this process */
   gboolean   dispatching;
+  gboolean   dispatch_again; /* a job ended while dispatching */
   guint      finished_jobs;
   GHashTable *warmed;       /* task ids */
   guint      errors_in_row; /* jobs that failed on it, one after another */
@@ -141,6 +146,7 @@ struct _Flight
 };
 
 static void poll_flight (Flight *flight);
+static void refill (CdlScheduler *self, Worker *worker);
 static void conclude (Flight *flight, CdlJobOutcome outcome, const char *error_text);
 static void dispatch_worker (CdlScheduler *self, Worker *worker);
 static void ingest_next (Flight *flight);
@@ -653,17 +659,25 @@ typedef struct
 static void
 dispatch_free (Dispatch *d)
 {
-  Worker *w = worker_of (d->self, d->worker_id);
+  g_autoptr(CdlScheduler) self = d->self;
+  Worker *w = worker_of (self, d->worker_id);
+  gboolean again = FALSE;
 
   if (w != NULL)
-    w->dispatching = FALSE;
+    {
+      w->dispatching = FALSE;
+      again = w->dispatch_again;
+      w->dispatch_again = FALSE;
+    }
   g_free (d->worker_id);
   g_strfreev (d->task_ids);
   g_clear_pointer (&d->job, cdl_job_free);
   g_clear_pointer (&d->inputs, cdl_job_inputs_free);
   g_clear_pointer (&d->task, task_ctx_unref);
-  g_object_unref (d->self);
   g_free (d);
+
+  if (again)
+    refill (self, w);
 }
 
 typedef struct
@@ -922,26 +936,37 @@ claim_done_cb (GObject      *source,
 }
 
 /* The gate's GET /queue also tells which followed jobs of this worker have
- * left its queue: ask their history now instead of after their back-off. */
-static void
+ * left its queue: ask their history now instead of after their back-off.
+ * Returns whether jobs of this process are still in the queue. */
+static gboolean
 wake_finished (CdlScheduler  *self,
                const char    *worker_id,
                CdlComfyQueue *queue)
 {
   GHashTableIter iter;
   Flight *f;
+  gboolean queued = FALSE;
 
   g_hash_table_iter_init (&iter, self->flights);
   while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &f))
     {
-      if (f->timeout_id == 0 || f->ingesting
-          || g_strcmp0 (f->job->worker_id, worker_id) != 0
-          || cdl_comfy_queue_contains (queue, f->job->comfy_prompt_id))
+      if (g_strcmp0 (f->job->worker_id, worker_id) != 0)
+        continue;
+
+      if (cdl_comfy_queue_contains (queue, f->job->comfy_prompt_id))
+        {
+          queued = TRUE;
+          continue;
+        }
+
+      if (f->timeout_id == 0 || f->ingesting)
         continue;
 
       g_clear_handle_id (&f->timeout_id, g_source_remove);
       f->timeout_id = g_idle_add_once ((GSourceOnceFunc) poll_flight, f);
     }
+
+  return queued;
 }
 
 static void
@@ -955,6 +980,7 @@ gate_done_cb (GObject      *source,
   g_autoptr(CdlComfyQueue) queue = NULL;
   g_autoptr(GStrvBuilder) b = NULL;
   Worker *w = worker_of (self, d->worker_id);
+  gboolean queued;
   guint n;
 
   queue = cdl_comfy_jobs_queue_finish (CDL_COMFY_CLIENT (source), result, &error);
@@ -966,11 +992,16 @@ gate_done_cb (GObject      *source,
       return;
     }
 
-  wake_finished (self, w->id, queue);
+  queued = wake_finished (self, w->id, queue);
 
   if (!cdl_schedule_gate_open (queue->n_pending, queue->n_running, w->max_concurrent))
     {
-      dispatch_free (d);
+      /* Full. While our own jobs run there, watch the queue: the next job
+       * goes out as soon as one ends, not when its images are stored. */
+      if (queued)
+        g_timeout_add_once (WATCH_MS, (GSourceOnceFunc) dispatch_step, d);
+      else
+        dispatch_free (d);
       return;
     }
 
@@ -1026,6 +1057,8 @@ gate_done_cb (GObject      *source,
 static void
 dispatch_step (Dispatch *d)
 {
+  /* The claim lies between this GET /queue and the POST /prompt, and the
+   * worker's lease keeps other instances from filling it meanwhile. */
   Worker *w = worker_of (d->self, d->worker_id);
 
   if (w == NULL || d->self->stopping || !w->leased || !w->usable
@@ -1050,6 +1083,22 @@ dispatch_worker (CdlScheduler *self,
   d->task_ids = g_new0 (char *, 1);
   worker->dispatching = TRUE;
   dispatch_step (d);
+}
+
+/* Dispatches to @worker now, or once the dispatch under way ends (that one
+ * may have found nothing to claim before a retry was queued). */
+static void
+refill (CdlScheduler *self,
+        Worker       *worker)
+{
+  if (worker == NULL || self->stopping || !worker->leased || !worker->usable
+      || self->running_tasks->len == 0)
+    return;
+
+  if (worker->dispatching)
+    worker->dispatch_again = TRUE;
+  else
+    dispatch_worker (self, worker);
 }
 
 /* Following a job ----------------------------------------------------------- */
@@ -1095,6 +1144,22 @@ conclude_in_thread (PGconn        *conn,
     state = CDL_JOB_PARTIAL_FAILED;
   else
     state = CDL_JOB_FAILED;
+
+  /* A native batch that ran out of memory comes back as the batch_size=1
+   * loop over its seeds: the same graph, only the batch input lower. */
+  if (!cancelled && in->outcome == CDL_JOB_OUTCOME_OOM
+      && in->job->native_batch && in->job->batch_size > 1
+      && cdl_schedule_should_retry (in->job->attempt, in->outcome))
+    {
+      gint64 queued = cdl_job_repo_retry_singly (conn, in->job->id, state, in->error_text,
+                                                 error);
+
+      if (queued < 0)
+        return NULL;
+      g_message ("Job %s ran out of memory with a batch of %d; its seeds go one by one"
+                 " (%" G_GINT64_FORMAT " jobs)", in->job->id, in->job->batch_size, queued);
+      return GINT_TO_POINTER (TRUE);
+    }
 
   if (!cancelled && in->outcome != CDL_JOB_OUTCOME_SUCCESS
       && cdl_schedule_should_retry (in->job->attempt, in->outcome))
@@ -1152,8 +1217,7 @@ conclude_done_cb (GObject      *source,
       if (self->free_every_n > 0 && w->finished_jobs % self->free_every_n == 0)
         cdl_comfy_jobs_free_async (self->client, w->base_url, w->api_key,
                                    self->cancellable, free_done_cb, g_strdup (w->id));
-      if (w->leased && w->usable && !w->dispatching && self->running_tasks->len > 0)
-        dispatch_worker (self, w);
+      refill (self, w);
     }
 
   g_object_unref (self);
@@ -1410,6 +1474,26 @@ inputs_done_cb (GObject      *source,
 }
 
 static void
+oom_freed_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  Flight *f = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!cdl_comfy_jobs_free_finish (CDL_COMFY_CLIENT (source), result, &error))
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_warning ("Cannot free the memory of worker %s after job %s ran out of it: %s",
+                 f->job->worker_id, f->job->id, error->message);
+    }
+
+  conclude (f, CDL_JOB_OUTCOME_OOM,
+            f->history->error_message ? f->history->error_message : "Out of memory");
+}
+
+static void
 history_done_cb (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
@@ -1436,7 +1520,15 @@ history_done_cb (GObject      *source,
       return;
 
     case CDL_COMFY_JOB_ERROR:
-      conclude (f, history->is_oom ? CDL_JOB_OUTCOME_OOM : CDL_JOB_OUTCOME_ERROR,
+      if (history->is_oom)
+        {
+          /* Let the worker give its memory back before the retry. */
+          f->history = g_steal_pointer (&history);
+          cdl_comfy_jobs_free_async (self->client, w->base_url, w->api_key,
+                                     self->cancellable, oom_freed_cb, f);
+          return;
+        }
+      conclude (f, CDL_JOB_OUTCOME_ERROR,
                 history->error_message ? history->error_message : "execution_error");
       return;
 
