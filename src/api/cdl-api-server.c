@@ -309,24 +309,6 @@ bearer_token (SoupServerMessage *msg)
 }
 
 static void
-serve_index (SoupServerMessage *msg)
-{
-  g_autoptr(GBytes) bytes = NULL;
-
-  bytes = g_resources_lookup_data (RESOURCE_BASE "/web/index.html",
-                                   G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
-  if (bytes == NULL)
-    {
-      soup_server_message_set_status (msg, 404, NULL);
-      return;
-    }
-
-  soup_server_message_set_status (msg, 200, NULL);
-  soup_server_message_set_response (msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY,
-                                    g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-}
-
-static void
 handle_cb (SoupServer        *server,
            SoupServerMessage *msg,
            const char        *path,
@@ -344,7 +326,7 @@ handle_cb (SoupServer        *server,
 
   if (strcmp (path, "/") == 0 && (strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0))
     {
-      serve_index (msg);
+      cdl_api_web_serve (msg, "index.html");
       return;
     }
 
@@ -495,6 +477,7 @@ cdl_api_server_new (CdlInstance *instance)
   cdl_api_export_register (self);
   cdl_api_runs_register (self);
   cdl_api_pilot_register (self);
+  cdl_api_web_register (self);
 
   return self;
 }

@@ -53,5 +53,10 @@ void          cdl_api_media_register      (CdlApiServer  *self);
 void          cdl_api_export_register     (CdlApiServer  *self);
 void          cdl_api_runs_register       (CdlApiServer  *self);
 void          cdl_api_pilot_register      (CdlApiServer  *self);
+void          cdl_api_web_register        (CdlApiServer  *self);
+
+/* Answers @msg with the page file web/@name (ETag, no-cache, 304). */
+void          cdl_api_web_serve           (SoupServerMessage *msg,
+                                           const char        *name);
 
 G_END_DECLS

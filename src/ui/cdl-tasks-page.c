@@ -9,6 +9,7 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
+#include "ui/cdl-pilot-page.h"
 #include "ui/cdl-run-dashboard.h"
 #include "ui/cdl-task-wizard.h"
 #include "ui/cdl-tasks-page.h"
@@ -23,6 +24,9 @@ struct _CdlTasksPage
   CdlWorkflowService *workflows;
   CdlPoolService     *pools;
   CdlSettingsService *settings;
+  CdlPilotService    *pilots;
+  CdlWorkerService   *workers;
+  CdlObjectStore     *images;
   GListStore         *store;
   GtkSortListModel   *sorted;
   GCancellable       *cancellable;
@@ -48,6 +52,7 @@ struct _CdlTasksPage
   GtkWidget          *lock_icon;
   GtkLabel           *subtitle_label;
   GtkWidget          *freeze_button;
+  GtkWidget          *pilot_button;
   GtkWidget          *run_button;
   CdlRunDashboard    *dashboard;
   AdwActionRow       *workflow_row;
@@ -370,6 +375,9 @@ cdl_tasks_page_show_task (CdlTasksPage *self)
   gtk_widget_set_visible (self->lock_icon, !draft);
   gtk_widget_set_visible (self->freeze_button, draft);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.freeze", draft && !self->freezing);
+  gtk_widget_set_visible (self->pilot_button, draft);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.pilot",
+                                 draft && !self->freezing && self->pilots != NULL);
 
   /* A frozen task and everything after it shows its generation. */
   gtk_widget_set_visible (GTK_WIDGET (self->dashboard), !draft);
@@ -754,6 +762,14 @@ cdl_tasks_page_freeze_action (GtkWidget  *widget,
 }
 
 static void
+cdl_tasks_page_pilot_action (GtkWidget  *widget,
+                             const char *action_name,
+                             GVariant   *parameter)
+{
+  cdl_tasks_page_pilot (CDL_TASKS_PAGE (widget));
+}
+
+static void
 cdl_tasks_page_run_action (GtkWidget  *widget,
                            const char *action_name,
                            GVariant   *parameter)
@@ -841,6 +857,9 @@ cdl_tasks_page_dispose (GObject *object)
   g_clear_object (&self->workflows);
   g_clear_object (&self->pools);
   g_clear_object (&self->settings);
+  g_clear_object (&self->pilots);
+  g_clear_object (&self->workers);
+  g_clear_object (&self->images);
   g_clear_object (&self->shown);
   g_clear_object (&self->sorted);
   g_clear_object (&self->store);
@@ -911,6 +930,7 @@ cdl_tasks_page_class_init (CdlTasksPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, lock_icon);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, subtitle_label);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, freeze_button);
+  gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, pilot_button);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, run_button);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, dashboard);
   gtk_widget_class_bind_template_child (widget_class, CdlTasksPage, workflow_row);
@@ -934,6 +954,8 @@ cdl_tasks_page_class_init (CdlTasksPageClass *klass)
                                    cdl_tasks_page_reload_action);
   gtk_widget_class_install_action (widget_class, "tasks.run", NULL,
                                    cdl_tasks_page_run_action);
+  gtk_widget_class_install_action (widget_class, "tasks.pilot", NULL,
+                                   cdl_tasks_page_pilot_action);
 
   g_type_ensure (CDL_TYPE_RUN_DASHBOARD);
 }
@@ -963,6 +985,7 @@ cdl_tasks_page_init (CdlTasksPage *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.freeze", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.reload", FALSE);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.run", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.pilot", FALSE);
 
   g_signal_connect_object (self->dashboard, "notify::state",
                            G_CALLBACK (cdl_tasks_page_run_state_cb), self,
@@ -1211,4 +1234,47 @@ cdl_tasks_page_run (CdlTasksPage *self)
     return;
 
   cdl_run_dashboard_run (self->dashboard);
+}
+
+void
+cdl_tasks_page_set_pilot_services (CdlTasksPage     *self,
+                                   CdlPilotService  *pilots,
+                                   CdlWorkerService *workers,
+                                   CdlObjectStore   *images)
+{
+  g_return_if_fail (CDL_IS_TASKS_PAGE (self));
+  g_return_if_fail (pilots == NULL || CDL_IS_PILOT_SERVICE (pilots));
+  g_return_if_fail (workers == NULL || CDL_IS_WORKER_SERVICE (workers));
+  g_return_if_fail (images == NULL || CDL_IS_OBJECT_STORE (images));
+
+  g_set_object (&self->pilots, pilots);
+  g_set_object (&self->workers, workers);
+  g_set_object (&self->images, images);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "tasks.pilot",
+                                 pilots != NULL && self->shown != NULL
+                                 && cdl_task_is_draft (self->shown) && !self->freezing);
+}
+
+CdlPilotPage *
+cdl_tasks_page_pilot (CdlTasksPage *self)
+{
+  GtkRoot *root;
+  CdlPilotPage *page;
+  g_autofree char *title = NULL;
+
+  g_return_val_if_fail (CDL_IS_TASKS_PAGE (self), NULL);
+
+  if (self->shown == NULL || !cdl_task_is_draft (self->shown) || self->pilots == NULL
+      || self->service == NULL)
+    return NULL;
+
+  root = gtk_widget_get_root (GTK_WIDGET (self));
+  title = cdl_task_title (self->shown);
+  page = cdl_pilot_page_new (self->pilots, self->service, self->workers, self->images,
+                             cdl_task_get_data (self->shown)->id, title);
+  if (GTK_IS_WINDOW (root))
+    gtk_window_set_transient_for (GTK_WINDOW (page), GTK_WINDOW (root));
+  gtk_window_present (GTK_WINDOW (page));
+
+  return page;
 }

@@ -17,6 +17,7 @@
 #include "services/cdl-task-service.h"
 #include "services/cdl-worker-service.h"
 #include "services/cdl-workflow-service.h"
+#include "ui/cdl-pilot-page.h"
 #include "ui/cdl-run-dashboard.h"
 
 G_BEGIN_DECLS
@@ -54,5 +55,14 @@ void          cdl_tasks_page_set_run_services (CdlTasksPage     *self,
 CdlRunDashboard *cdl_tasks_page_get_dashboard (CdlTasksPage     *self);
 /* Starts the generation of the shown task when it is frozen. */
 void          cdl_tasks_page_run              (CdlTasksPage     *self);
+
+/* The services of the pilot review (set after the others). */
+void          cdl_tasks_page_set_pilot_services (CdlTasksPage     *self,
+                                                 CdlPilotService  *pilots,
+                                                 CdlWorkerService *workers,
+                                                 CdlObjectStore   *images);
+/* Opens the pilot review of the shown task when it is a draft; returns
+ * its window (owned by GTK), or NULL. */
+CdlPilotPage *cdl_tasks_page_pilot              (CdlTasksPage     *self);
 
 G_END_DECLS

@@ -137,6 +137,10 @@ cdl_window_sync_state (CdlWindow *self)
         cdl_tasks_page_set_run_services (self->tasks_page,
                                          cdl_instance_get_run_service (instance),
                                          cdl_instance_get_worker_service (instance));
+        cdl_tasks_page_set_pilot_services (self->tasks_page,
+                                           cdl_instance_get_pilot_service (instance),
+                                           cdl_instance_get_worker_service (instance),
+                                           cdl_instance_get_object_store (instance));
         gtk_stack_set_visible_child_name (self->main_stack, "ready");
       }
       break;

@@ -1,0 +1,691 @@
+/* test-ui-pilot.c: the pilot review of a draft task
+ *
+ * Starts the real application against a database of its own and a
+ * simulated worker in this process, makes a draft task through the
+ * services, opens its pilot review from the Tasks page and presses Run:
+ * the ten samples show as images decoded from the store; a worker that
+ * runs out of memory at the workflow's size shows the retry and the
+ * smaller size that worked, and Freeze locks the task with that size in
+ * its snapshot. Without a healthy worker the page says so in words.
+ * Runs under Xvfb; with CDL_PILOT_SCREENSHOT set, saves the review there
+ * as a PNG.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <string.h>
+#include <glib/gstdio.h>
+#include <adwaita.h>
+#include <libpq-fe.h>
+
+#include "cdl-test-pg.h"
+#include "sim/cdl-sim-server.h"
+#include "ui/cdl-application.h"
+#include "ui/cdl-pilot-page.h"
+#include "ui/cdl-window.h"
+
+#define START_TIMEOUT_MS 60000
+#define WAIT_TIMEOUT_MS  15000
+#define PILOT_TIMEOUT_MS 90000
+
+static CdlTestPg *pg;
+static guint unexpected_warnings;
+
+typedef struct _Fixture
+{
+  char           *tmpdir;
+  char           *conninfo;
+  CdlSimServer   *sim;
+  char           *sim_url;
+  CdlApplication *app;
+  CdlWindow      *window;
+  void          (*body) (struct _Fixture *f);
+  gboolean        ran;
+} Fixture;
+
+typedef gboolean (*Condition) (gpointer data);
+
+static gboolean
+wake_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+iterate_until (Condition condition,
+               gpointer  data,
+               guint     timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  guint wake = g_timeout_add (20, wake_cb, NULL);
+  gboolean met;
+
+  while (!(met = condition (data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_source_remove (wake);
+
+  return met;
+}
+
+static GtkWidget *
+find_named (GtkWidget  *root,
+            const char *name)
+{
+  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
+    return root;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (root);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_named (child, name);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+static GtkWidget *
+named (GtkWidget  *root,
+       const char *name)
+{
+  GtkWidget *widget = find_named (root, name);
+
+  if (widget == NULL)
+    g_error ("No widget named %s", name);
+
+  return widget;
+}
+
+static void
+click (GtkWidget *button)
+{
+  g_assert_true (gtk_widget_is_sensitive (button));
+  g_signal_emit_by_name (button, "clicked");
+}
+
+static gboolean
+app_started (gpointer data)
+{
+  Fixture *f = data;
+
+  return cdl_application_get_state (f->app) != CDL_APPLICATION_STATE_STARTING;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *secrets = NULL;
+
+  f->conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+
+  f->tmpdir = g_dir_make_tmp ("cdl-test-ui-pilot-XXXXXX", &error);
+  g_assert_no_error (error);
+  secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
+
+  g_setenv ("DATABASE_URL", f->conninfo, TRUE);
+  g_setenv ("CDL_DATA_DIR", f->tmpdir, TRUE);
+  g_setenv ("CDL_SECRETS_FILE", secrets, TRUE);
+  g_setenv ("CDL_HEALTH_INTERVAL_MS", "500", TRUE);
+  g_setenv ("CDL_SERVER_PORT", "0", TRUE);
+
+  f->sim = cdl_sim_server_new ();
+  cdl_sim_server_set_ms_per_image (f->sim, 20);
+  cdl_sim_server_listen (f->sim, 0, &error);
+  g_assert_no_error (error);
+  f->sim_url = g_strdup_printf ("http://127.0.0.1:%u", cdl_sim_server_get_port (f->sim));
+
+  f->app = cdl_application_new ();
+  g_application_set_flags (G_APPLICATION (f->app), G_APPLICATION_NON_UNIQUE);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) dir = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = NULL;
+  GFileInfo *info;
+
+  children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME ","
+                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  while (children != NULL &&
+         (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autoptr(GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
+      g_autofree char *child_path = g_file_get_path (child);
+
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        remove_tree (child_path);
+      else
+        g_file_delete (child, NULL, NULL);
+      g_object_unref (info);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_object_add_weak_pointer (G_OBJECT (f->app), (gpointer *) &f->app);
+  g_object_unref (f->app);
+  g_assert_null (f->app);
+
+  g_assert_cmpuint (unexpected_warnings, ==, 0);
+
+  g_clear_object (&f->sim);
+  g_clear_pointer (&f->sim_url, g_free);
+  g_clear_pointer (&f->conninfo, g_free);
+
+  if (f->tmpdir != NULL)
+    {
+      remove_tree (f->tmpdir);
+      g_clear_pointer (&f->tmpdir, g_free);
+    }
+}
+
+static gboolean
+run_body_cb (gpointer data)
+{
+  Fixture *f = data;
+  GtkWindow *window;
+
+  f->window = CDL_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (f->app)));
+  g_assert_true (CDL_IS_WINDOW (f->window));
+
+  g_assert_true (iterate_until (app_started, f, START_TIMEOUT_MS));
+  if (cdl_application_get_state (f->app) == CDL_APPLICATION_STATE_FAILED)
+    g_error ("The application did not start: %s",
+             cdl_application_get_start_error (f->app)->message);
+
+  f->body (f);
+  f->ran = TRUE;
+
+  f->window = NULL;
+  while ((window = gtk_application_get_active_window (GTK_APPLICATION (f->app))) != NULL)
+    gtk_window_destroy (window);
+  g_application_quit (G_APPLICATION (f->app));
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+activate_cb (GApplication *app,
+             Fixture      *f)
+{
+  if (f->window == NULL && !f->ran)
+    g_idle_add (run_body_cb, f);
+}
+
+static void
+run_in_app (Fixture       *f,
+            gconstpointer  data)
+{
+  char *argv[] = { (char *) "test-ui-pilot", NULL };
+
+  f->body = (void (*) (Fixture *)) data;
+  g_signal_connect_after (f->app, "activate", G_CALLBACK (activate_cb), f);
+
+  g_assert_cmpint (g_application_run (G_APPLICATION (f->app), 1, argv), ==, 0);
+  g_assert_true (f->ran);
+}
+
+/* Setting up through the services, as the other pages would */
+
+typedef struct
+{
+  GObject  *object;
+  GError   *error;
+  gboolean  done;
+} Wait;
+
+static gboolean
+wait_done (gpointer data)
+{
+  return ((Wait *) data)->done;
+}
+
+static gpointer
+wait_result (Wait *wait)
+{
+  g_assert_true (iterate_until (wait_done, wait, WAIT_TIMEOUT_MS));
+  g_assert_no_error (wait->error);
+  g_assert_nonnull (wait->object);
+
+  return wait->object;
+}
+
+#define FINISH_CB(name, finish, Type) \
+  static void \
+  name (GObject *object, GAsyncResult *result, gpointer user_data) \
+  { \
+    Wait *wait = user_data; \
+    wait->object = (GObject *) finish (Type (object), result, &wait->error); \
+    wait->done = TRUE; \
+  }
+
+FINISH_CB (worker_created_cb, cdl_worker_service_create_finish, CDL_WORKER_SERVICE)
+FINISH_CB (worker_got_cb, cdl_worker_service_get_finish, CDL_WORKER_SERVICE)
+FINISH_CB (workflow_uploaded_cb, cdl_workflow_service_upload_finish, CDL_WORKFLOW_SERVICE)
+FINISH_CB (pool_created_cb, cdl_pool_service_create_finish, CDL_POOL_SERVICE)
+FINISH_CB (task_created_cb, cdl_task_service_create_finish, CDL_TASK_SERVICE)
+
+static JsonNode *
+parse (const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = json_from_string (json, &error);
+
+  g_assert_no_error (error);
+  return node;
+}
+
+typedef struct
+{
+  Fixture    *f;
+  const char *id;
+} HealthyWait;
+
+static gboolean
+worker_healthy (gpointer data)
+{
+  HealthyWait *hw = data;
+  CdlInstance *instance = cdl_application_get_instance (hw->f->app);
+  Wait wait = { 0 };
+  g_autoptr(CdlWorker) worker = NULL;
+
+  cdl_worker_service_get_async (cdl_instance_get_worker_service (instance), hw->id, NULL,
+                                worker_got_cb, &wait);
+  worker = wait_result (&wait);
+
+  return cdl_worker_get_last_checked_at (worker) != NULL &&
+         cdl_worker_get_status (worker) == CDL_WORKER_STATUS_HEALTHY;
+}
+
+static void
+add_worker (Fixture *f)
+{
+  CdlInstance *instance = cdl_application_get_instance (f->app);
+  g_autofree char *json = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlWorker) worker = NULL;
+  CdlWorkerInput *input;
+  Wait wait = { 0 };
+  HealthyWait hw = { f, NULL };
+
+  json = g_strdup_printf ("{\"name\": \"gpu-lab-01\", \"base_url\": \"%s\","
+                          " \"max_concurrent_jobs\": 1}", f->sim_url);
+  node = parse (json);
+  input = cdl_worker_input_from_json (node, TRUE, &error);
+  g_assert_no_error (error);
+
+  cdl_worker_service_create_async (cdl_instance_get_worker_service (instance), input, NULL,
+                                   worker_created_cb, &wait);
+  worker = wait_result (&wait);
+  hw.id = cdl_worker_get_id (worker);
+  g_assert_true (iterate_until (worker_healthy, &hw, WAIT_TIMEOUT_MS));
+}
+
+/* A draft task of @k prompts × @n seeds on the 512 × 512 workflow. */
+static char *
+add_draft_task (Fixture    *f,
+                const char *name,
+                int         k,
+                int         n)
+{
+  CdlInstance *instance = cdl_application_get_instance (f->app);
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GBytes) raw = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlWorkflow) workflow = NULL;
+  g_autoptr(CdlPool) pool = NULL;
+  g_autoptr(CdlTask) draft = NULL;
+  g_autoptr(GString) items = g_string_new (NULL);
+  g_autoptr(JsonNode) pool_node = NULL;
+  g_autoptr(JsonNode) task_node = NULL;
+  g_autofree char *pool_json = NULL;
+  g_autofree char *task_json = NULL;
+  CdlPoolInput *pool_input;
+  CdlTaskInput *task_input;
+  gsize len;
+  Wait wait1 = { 0 };
+  Wait wait2 = { 0 };
+  Wait wait3 = { 0 };
+
+  path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", "sd15.json", NULL);
+  g_assert_true (g_file_get_contents (path, &text, &len, &error));
+  raw = g_bytes_new_take (g_steal_pointer (&text), len);
+  cdl_workflow_service_upload_async (cdl_instance_get_workflow_service (instance), name, NULL,
+                                     raw, NULL, NULL, workflow_uploaded_cb, &wait1);
+  workflow = wait_result (&wait1);
+
+  for (int i = 0; i < k; i++)
+    g_string_append_printf (items, "%s\"a watercolour of a lighthouse at dusk, number %d\"",
+                            i > 0 ? ", " : "", i + 1);
+  pool_json = g_strdup_printf ("{\"name\": \"subject_%s\", \"mode\": \"no_replacement\","
+                               " \"items\": [%s]}", name, items->str);
+  pool_node = parse (pool_json);
+  pool_input = cdl_pool_input_from_json (pool_node, TRUE, &error);
+  g_assert_no_error (error);
+  cdl_pool_service_create_async (cdl_instance_get_pool_service (instance), pool_input,
+                                 NULL, pool_created_cb, &wait2);
+  pool = wait_result (&wait2);
+
+  task_json = g_strdup_printf ("{\"name\": \"%s\", \"workflow_id\": \"%s\","
+                               " \"variable_pool_ids\": [\"%s\"],"
+                               " \"target_prompts\": %d, \"seeds_per_prompt\": %d}",
+                               name, cdl_workflow_get_id (workflow), cdl_pool_get_id (pool),
+                               k, n);
+  task_node = parse (task_json);
+  task_input = cdl_task_input_from_json (task_node, TRUE, &error);
+  g_assert_no_error (error);
+  cdl_task_service_create_async (cdl_instance_get_task_service (instance), task_input, NULL,
+                                 NULL, task_created_cb, &wait3);
+  draft = wait_result (&wait3);
+
+  return g_strdup (cdl_task_get_id (draft));
+}
+
+/* Watching the page */
+
+static gboolean
+shown_is (gpointer data)
+{
+  gpointer *args = data;
+  CdlTask *shown = cdl_tasks_page_get_shown (args[0]);
+
+  return shown != NULL && g_strcmp0 (cdl_task_get_id (shown), args[1]) == 0;
+}
+
+/* Shows @task_id on the Tasks page and opens its pilot review with the
+ * page's Pilot button. */
+static CdlPilotPage *
+open_pilot (Fixture    *f,
+            const char *task_id)
+{
+  CdlTasksPage *page = cdl_window_get_tasks_page (f->window);
+  gpointer args[2] = { page, (gpointer) task_id };
+  GtkWidget *button;
+  GtkWindow *window = NULL;
+  GListModel *toplevels;
+
+  cdl_window_set_visible_page (f->window, "tasks");
+  cdl_tasks_page_reload (page);
+  cdl_tasks_page_select_task (page, task_id);
+  g_assert_true (iterate_until (shown_is, args, WAIT_TIMEOUT_MS));
+
+  button = named (GTK_WIDGET (page), "pilot-button");
+  g_assert_true (gtk_widget_get_visible (button));
+  click (button);
+
+  toplevels = gtk_window_get_toplevels ();
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels) && window == NULL; i++)
+    {
+      g_autoptr(GtkWindow) w = g_list_model_get_item (toplevels, i);
+
+      if (CDL_IS_PILOT_PAGE (w))
+        window = w;
+    }
+  g_assert_nonnull (window);
+  g_assert_cmpstr (cdl_pilot_page_get_task_id (CDL_PILOT_PAGE (window)), ==, task_id);
+  g_assert_true (gtk_window_get_transient_for (window) == GTK_WINDOW (f->window));
+
+  return CDL_PILOT_PAGE (window);
+}
+
+typedef struct
+{
+  CdlPilotPage *page;
+  const char   *view;
+} ViewWait;
+
+static gboolean
+view_is (gpointer data)
+{
+  ViewWait *wait = data;
+
+  return g_strcmp0 (cdl_pilot_page_get_view (wait->page), wait->view) == 0;
+}
+
+static void
+wait_view (CdlPilotPage *page,
+           const char   *view,
+           guint         timeout_ms)
+{
+  ViewWait wait = { page, view };
+
+  if (!iterate_until (view_is, &wait, timeout_ms))
+    g_error ("The pilot review shows %s, not %s", cdl_pilot_page_get_view (page), view);
+}
+
+static gboolean
+all_loaded (gpointer data)
+{
+  CdlPilotPage *page = data;
+
+  return cdl_pilot_page_get_n_samples (page) > 0
+         && cdl_pilot_page_get_n_loaded (page) == cdl_pilot_page_get_n_samples (page);
+}
+
+static gboolean
+page_gone (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
+static gboolean
+hidden (gpointer data)
+{
+  return !gtk_widget_get_visible (data);
+}
+
+static gboolean
+shown (gpointer data)
+{
+  return gtk_widget_get_visible (data);
+}
+
+static gboolean
+mapped (gpointer data)
+{
+  return gtk_widget_get_mapped (data);
+}
+
+static const char *
+subtitle_of (GtkWidget *root,
+             const char *name)
+{
+  return adw_action_row_get_subtitle (ADW_ACTION_ROW (named (root, name)));
+}
+
+/* Saves what the window shows as a PNG. */
+static void
+save_screenshot (GtkWidget  *widget,
+                 const char *path)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (widget));
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (renderer, node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+}
+
+static gint64
+sql_int (Fixture    *f,
+         const char *sql,
+         const char *param)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+  const char *params[1] = { param };
+  PGresult *res;
+  gint64 value;
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  res = PQexecParams (conn, sql, 1, NULL, params, NULL, NULL, 0);
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  g_assert_cmpint (PQntuples (res), ==, 1);
+  value = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+  PQclear (res);
+  PQfinish (conn);
+
+  return value;
+}
+
+/* Tests */
+
+static void
+test_no_worker (Fixture *f)
+{
+  g_autofree char *task_id = add_draft_task (f, "Harbours", 2, 2);
+  CdlPilotPage *page = open_pilot (f, task_id);
+  GtkWidget *error_page;
+
+  wait_view (page, "empty", WAIT_TIMEOUT_MS);
+  g_assert_false (gtk_widget_is_sensitive (named (GTK_WIDGET (page), "pilot-freeze-button")));
+
+  click (named (GTK_WIDGET (page), "pilot-run-button"));
+  wait_view (page, "error", WAIT_TIMEOUT_MS);
+  error_page = named (GTK_WIDGET (page), "pilot-error");
+  g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (error_page)), ==,
+                   "No Worker Is Ready");
+  g_assert_nonnull (strstr (adw_status_page_get_description (ADW_STATUS_PAGE (error_page)),
+                            "Workers page"));
+  g_assert_false (gtk_widget_is_sensitive (named (GTK_WIDGET (page), "pilot-freeze-button")));
+  g_assert_true (gtk_widget_is_sensitive (named (GTK_WIDGET (page), "pilot-run-button")));
+  g_assert_null (cdl_pilot_page_get_record (page));
+  gtk_window_destroy (GTK_WINDOW (page));
+}
+
+static void
+test_oom_then_freeze (Fixture *f)
+{
+  g_autofree char *task_id = NULL;
+  CdlPilotPage *page;
+  GtkWidget *root;
+  const char *screenshot = g_getenv ("CDL_PILOT_SCREENSHOT");
+  gpointer watch;
+
+  /* 512 × 512 runs out of memory; 384 × 384, a quarter less per side,
+   * fits. */
+  cdl_sim_server_set_oom_pixels (f->sim, 200000);
+  add_worker (f);
+  task_id = add_draft_task (f, "Lighthouses", 3, 4);
+  page = open_pilot (f, task_id);
+  root = GTK_WIDGET (page);
+  gtk_window_set_default_size (GTK_WINDOW (page), 1040, 760);
+
+  wait_view (page, "empty", WAIT_TIMEOUT_MS);
+  click (named (root, "pilot-run-button"));
+  wait_view (page, "running", WAIT_TIMEOUT_MS);
+  g_assert_false (gtk_widget_is_sensitive (named (root, "pilot-run-button")));
+  wait_view (page, "result", PILOT_TIMEOUT_MS);
+
+  /* Ten samples, each decoded from the store onto the screen. */
+  g_assert_cmpuint (cdl_pilot_page_get_n_samples (page), ==, 10);
+  g_assert_true (iterate_until (all_loaded, page, WAIT_TIMEOUT_MS));
+  {
+    GtkWidget *image = named (root, "pilot-sample-image");
+    GdkPaintable *texture = gtk_image_get_paintable (GTK_IMAGE (image));
+
+    g_assert_true (GDK_IS_TEXTURE (texture));
+    g_assert_cmpint (gdk_texture_get_width (GDK_TEXTURE (texture)), ==, 256);
+  }
+
+  /* The retry and the settings that worked, in words. */
+  g_assert_cmpstr (subtitle_of (root, "pilot-retries-row"), ==, "1 of 3 (out of memory once)");
+  g_assert_cmpstr (subtitle_of (root, "pilot-settings-row"), ==, "384 × 384 px, batch 1");
+  g_assert_true (iterate_until (shown, named (root, "pilot-retry-note"), WAIT_TIMEOUT_MS));
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (named (root, "pilot-retry-note"))),
+                            "384 × 384"));
+  g_assert_cmpstr (subtitle_of (root, "pilot-worker-row"), ==, "gpu-lab-01");
+  g_assert_true (gtk_widget_is_sensitive (named (root, "pilot-freeze-button")));
+
+  if (screenshot != NULL)
+    {
+      /* Let the window lay out at its size and draw once. */
+      g_assert_true (iterate_until (mapped, root, WAIT_TIMEOUT_MS));
+      for (int i = 0; i < 20; i++)
+        g_main_context_iteration (NULL, FALSE);
+      g_usleep (200 * 1000);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      save_screenshot (root, screenshot);
+    }
+
+  /* Freeze closes the review; the snapshot keeps the smaller size. */
+  watch = page;
+  g_object_add_weak_pointer (G_OBJECT (page), &watch);
+  click (named (root, "pilot-freeze-button"));
+  g_assert_true (iterate_until (page_gone, &watch, WAIT_TIMEOUT_MS));
+
+  g_assert_cmpint (sql_int (f, "SELECT count (*) FROM tasks WHERE id = $1"
+                               " AND state = 'FROZEN'", task_id), ==, 1);
+  g_assert_cmpint (sql_int (f, "SELECT (frozen_snapshot -> 'pilot' -> 'settings' ->> 'width')"
+                               "::integer FROM tasks WHERE id = $1", task_id), ==, 384);
+  g_assert_cmpint (sql_int (f, "SELECT (frozen_snapshot -> 'pilot' -> 'settings' ->> 'height')"
+                               "::integer FROM tasks WHERE id = $1", task_id), ==, 384);
+  g_assert_cmpint (sql_int (f, "SELECT (frozen_snapshot -> 'pilot' ->> 'retries_used')"
+                               "::integer FROM tasks WHERE id = $1", task_id), ==, 1);
+
+  /* The Tasks page follows: no more Pilot for a frozen task. */
+  g_assert_true (iterate_until (hidden, named (GTK_WIDGET (cdl_window_get_tasks_page (f->window)),
+                                               "pilot-button"), WAIT_TIMEOUT_MS));
+}
+
+static GLogWriterOutput
+log_writer_cb (GLogLevelFlags   log_level,
+               const GLogField *fields,
+               gsize            n_fields,
+               gpointer         user_data)
+{
+  if ((log_level & G_LOG_LEVEL_WARNING) != 0)
+    unexpected_warnings++;
+
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_log_set_writer_func (log_writer_cb, NULL, NULL);
+  gtk_disable_setlocale ();
+
+  pg = cdl_test_pg_start (&error);
+  g_assert_no_error (error);
+
+  g_test_add ("/ui/pilot/no-worker", Fixture, (gconstpointer) test_no_worker,
+              fixture_set_up, run_in_app, fixture_tear_down);
+  g_test_add ("/ui/pilot/oom-then-freeze", Fixture, (gconstpointer) test_oom_then_freeze,
+              fixture_set_up, run_in_app, fixture_tear_down);
+
+  ret = g_test_run ();
+
+  cdl_test_pg_stop (pg);
+
+  return ret;
+}
