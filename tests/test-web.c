@@ -1,0 +1,552 @@
+/* test-web.c: the phone annotation page in a real headless Chromium
+ *
+ * The real server runs against a real PostgreSQL database and a file
+ * store holding real PNG images (drawn by the simulated worker's
+ * renderer). Chromium emulates a 390×844 touch phone and is driven over
+ * the DevTools protocol: it signs in through a pairing link, swipes,
+ * zooms, chooses, labels offline and comes back online, while the test
+ * checks the database and the requests the page made.
+ *
+ * Set CDL_WEB_SCREENSHOT=path.png to save the workbench as a PNG.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "cdl-test-browser.h"
+#include "cdl-test-server.h"
+#include "db/cdl-job-repo.h"
+#include "db/cdl-pq.h"
+#include "sim/cdl-sim-image.h"
+#include "storage/cdl-storage-key.h"
+#include "storage/cdl-thumbnailer.h"
+
+#define N_PROMPTS 24
+#define N_SEEDS 4
+#define FULL_SIDE 512
+#define PHONE_W 390
+#define PHONE_H 844
+
+static CdlTestPg *pg;
+
+typedef CdlTestApi Fixture;
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  cdl_test_api_set_up (f, pg, "cdl-web-XXXXXX", TRUE);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  cdl_test_api_tear_down (f);
+}
+
+/* The task ------------------------------------------------------------------ */
+
+static GBytes *
+render_png (gint64      seed,
+            guint       index,
+            const char *prompt,
+            guint       side)
+{
+  g_autofree guint8 *rgb = cdl_sim_image_render ((guint64)seed, index,
+                                                 cdl_sim_text_hash (prompt), side, side);
+  g_autoptr(GError) error = NULL;
+  GBytes *png = cdl_sim_png_encode (rgb, side, side, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return png;
+}
+
+/* Stores every image of every prompt of @task_id, as ingestion does. */
+static void
+store_images (Fixture    *f,
+              const char *task_id)
+{
+  const char *params[1] = { task_id };
+  g_autoptr(PGresult) seeds = cdl_test_sql (f->conninfo,
+                                            "SELECT s.id, s.seed_value, s.position, p.id,"
+                                            "       p.text"
+                                            " FROM seeds s JOIN prompts p ON p.id = s.prompt_id"
+                                            " WHERE p.task_id = $1"
+                                            " ORDER BY p.position, s.position",
+                                            1, params);
+  PGconn *conn = cdl_test_api_connect (f);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr(CdlThumbnailer) thumbnailer = cdl_thumbnailer_new (2);
+
+  g_assert_cmpint (PQntuples (seeds), ==, N_PROMPTS * N_SEEDS);
+  for (int i = 0; i < PQntuples (seeds); i++)
+    {
+      gint64 seed = cdl_pq_get_int64 (seeds, i, 1);
+      int index = cdl_pq_get_int (seeds, i, 2);
+      const char *prompt_id = cdl_pq_get_string (seeds, i, 3);
+      const char *prompt = cdl_pq_get_string (seeds, i, 4);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *key = cdl_storage_key_for_image (task_id, prompt_id, seed, index, now,
+                                                        &error);
+      g_autofree char *thumb = cdl_storage_key_thumbnail_for_image (key, &error);
+      g_autoptr(GBytes) full = render_png (seed, (guint)index, prompt, FULL_SIDE);
+      g_autoptr(CdlThumbnail) small = NULL;
+      g_autoptr(CdlObjectInfo) info = NULL;
+      g_autoptr(CdlObjectInfo) thumb_info = NULL;
+      g_autofree char *gen_id = NULL;
+      CdlGenerationInput in = { 0 };
+      gboolean inserted = FALSE;
+
+      g_assert_no_error (error);
+      /* The JPEG thumbnail ingestion makes. */
+      small = cdl_thumbnailer_make_thumbnail (thumbnailer, full, NULL, &error);
+      g_assert_no_error (error);
+      info = cdl_object_store_put_bytes (f->store, key, full, NULL, &error);
+      g_assert_no_error (error);
+      thumb_info = cdl_object_store_put_bytes (f->store, thumb, small->data, NULL, &error);
+      g_assert_no_error (error);
+
+      in.task_id = task_id;
+      in.prompt_id = prompt_id;
+      in.seed_id = cdl_pq_get_string (seeds, i, 0);
+      in.seed_value = seed;
+      in.batch_index = index;
+      in.image_uri = key;
+      in.thumb_uri = thumb;
+      in.checksum = info->sha256;
+      in.bytes = (gint64)g_bytes_get_size (full);
+      in.width = FULL_SIDE;
+      in.height = FULL_SIDE;
+      gen_id = cdl_generation_repo_insert (conn, &in, &inserted, &error);
+      g_assert_no_error (error);
+      g_assert_true (inserted);
+    }
+
+  PQfinish (conn);
+}
+
+/* A frozen task whose every batch is stored. */
+static char *
+make_task (Fixture *f)
+{
+  g_autofree char *workflow =
+    cdl_test_api_insert_workflow (f, "web", "a lighthouse on a cliff at dusk, {light}", TRUE);
+  g_autofree char *pool = cdl_test_api_create_pool (f, "light", "permutation",
+                                                    "watercolour study", N_PROMPTS);
+  g_autofree char *body = cdl_test_task_body (workflow, pool, NULL, N_PROMPTS, N_SEEDS,
+                                              "\"name\": \"Lighthouses\"");
+  g_autofree char *freeze = NULL;
+  g_autoptr(JsonNode) task = NULL;
+  g_autoptr(JsonNode) frozen = NULL;
+  char *id;
+
+  task = cdl_test_api_ok (f, "POST", "/api/tasks", body, 201);
+  id = g_strdup (json_object_get_string_member (json_node_get_object (task), "id"));
+  freeze = g_strdup_printf ("/api/tasks/%s/freeze", id);
+  frozen = cdl_test_api_ok (f, "POST", freeze, NULL, 200);
+  store_images (f, id);
+  return id;
+}
+
+static gint64
+annotation_count (Fixture    *f,
+                  const char *batch_id)
+{
+  return cdl_test_sql_int (f->conninfo,
+                           "SELECT count (*) FROM annotations WHERE batch_id = $1::uuid",
+                           batch_id);
+}
+
+/* The browser --------------------------------------------------------------- */
+
+static CdlTestBrowser *
+start_browser (void)
+{
+  g_autofree char *program = cdl_test_browser_find ();
+  g_autoptr(GError) error = NULL;
+  CdlTestBrowser *browser;
+
+  if (program == NULL)
+    {
+      /* CI installs chromium (build-aux/debian-packages.txt): never skip there. */
+      if (g_getenv ("CI") != NULL)
+        g_error ("chromium is not installed; the web tests need it in CI");
+      g_test_skip ("chromium is not installed");
+      return NULL;
+    }
+
+  browser = cdl_test_browser_new (program, &error);
+  g_assert_no_error (error);
+  cdl_test_browser_phone (browser, PHONE_W, PHONE_H, 2);
+  return browser;
+}
+
+/* Taps the middle of the element @selector. */
+static void
+tap_on (CdlTestBrowser *browser,
+        const char     *selector)
+{
+  g_autofree char *js =
+    g_strdup_printf ("(() => { const r = document.querySelector('%s')"
+                     ".getBoundingClientRect(); return [r.x + r.width / 2,"
+                     " r.y + r.height / 2]; })()", selector);
+  g_autoptr(JsonNode) xy = cdl_test_browser_eval (browser, js);
+  JsonArray *a = json_node_get_array (xy);
+
+  cdl_test_browser_tap (browser, json_array_get_double_element (a, 0),
+                        json_array_get_double_element (a, 1));
+}
+
+static const char *
+header_of (JsonObject *response,
+           const char *name)
+{
+  JsonObject *headers = json_object_get_object_member (response, "headers");
+  g_autoptr(GList) names = json_object_get_members (headers);
+
+  for (GList *l = names; l != NULL; l = l->next)
+    if (g_ascii_strcasecmp (l->data, name) == 0)
+      return json_object_get_string_member (headers, l->data);
+  return NULL;
+}
+
+static JsonObject *
+response_for (CdlTestBrowser *browser,
+              const char     *url)
+{
+  GPtrArray *responses = cdl_test_browser_responses (browser);
+
+  for (guint i = 0; i < responses->len; i++)
+    {
+      JsonObject *r = json_node_get_object (g_ptr_array_index (responses, i));
+
+      if (strcmp (json_object_get_string_member (r, "url"), url) == 0)
+        return r;
+    }
+  return NULL;
+}
+
+static char *
+absolute (Fixture    *f,
+          const char *url)
+{
+  return g_str_has_prefix (url, "http") ? g_strdup (url) : g_strconcat (f->base_url, url, NULL);
+}
+
+/* Every prefetch thumbnail of the page's batch was fetched, signed and
+ * cacheable; the next batch's full images too. */
+static void
+check_prefetch (Fixture        *f,
+                CdlTestBrowser *browser,
+                const char     *token,
+                const char     *task_id)
+{
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/next-batch?prefetch=20", task_id);
+  g_autoptr(JsonNode) root = NULL;
+  JsonArray *prefetch;
+  guint status;
+  guint n_thumbs = 0;
+
+  /* The same annotator gets the same leased batch and the same list. */
+  root = cdl_test_api (f, "GET", path, token, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  prefetch = json_object_get_array_member (cdl_test_data_of (root), "prefetch");
+  g_assert_cmpuint (json_array_get_length (prefetch), ==, 20);
+
+  for (guint i = 0; i < json_array_get_length (prefetch); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (prefetch, i);
+      JsonArray *thumbs = json_object_get_array_member (entry, "thumbnails");
+
+      for (guint j = 0; j < json_array_get_length (thumbs); j++)
+        {
+          g_autofree char *url = absolute (f, json_array_get_string_element (thumbs, j));
+          JsonObject *r;
+
+          /* The response may still be on its way. */
+          for (guint tries = 0; (r = response_for (browser, url)) == NULL && tries < 200;
+               tries++)
+            cdl_test_browser_sleep (browser, 25);
+          if (r == NULL)
+            g_error ("the page never fetched the prefetch thumbnail %s", url);
+
+          g_assert_true (strstr (url, "sig=") != NULL && strstr (url, "exp=") != NULL);
+          g_assert_cmpint (json_object_get_int_member (r, "status"), ==, 200);
+          g_assert_cmpstr (header_of (r, "Content-Type"), ==, "image/jpeg");
+          g_assert_nonnull (header_of (r, "ETag"));
+          g_assert_true (g_str_has_prefix (header_of (r, "Cache-Control"), "public, max-age="));
+          n_thumbs++;
+        }
+
+      if (i == 0)
+        {
+          JsonArray *full = json_object_get_array_member (entry, "fullres");
+
+          for (guint j = 0; j < json_array_get_length (full); j++)
+            {
+              g_autofree char *url = absolute (f, json_array_get_string_element (full, j));
+              JsonObject *r;
+
+              for (guint tries = 0; (r = response_for (browser, url)) == NULL && tries < 200;
+                   tries++)
+                cdl_test_browser_sleep (browser, 25);
+              g_assert_nonnull (r);
+              g_assert_cmpint (json_object_get_int_member (r, "status"), ==, 200);
+            }
+        }
+    }
+
+  g_assert_cmpuint (n_thumbs, ==, 20 * N_SEEDS);
+}
+
+/* Tests --------------------------------------------------------------------- */
+
+static void
+test_page_files (Fixture       *f,
+                 gconstpointer  data)
+{
+  const char *files[] = { "/", "/web/app.js", "/web/style.css" };
+  const char *types[] = { "text/html", "text/javascript", "text/css" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *url = g_strconcat (f->base_url, files[i], NULL);
+      g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+      g_autoptr(SoupMessage) again = soup_message_new ("GET", url);
+      g_autoptr(GBytes) body = NULL;
+      g_autoptr(GBytes) empty = NULL;
+      g_autoptr(GError) error = NULL;
+      SoupMessageHeaders *headers;
+      const char *etag;
+
+      body = soup_session_send_and_read (f->http, msg, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+      g_assert_cmpuint (g_bytes_get_size (body), >, 100);
+      headers = soup_message_get_response_headers (msg);
+      g_assert_true (g_str_has_prefix (soup_message_headers_get_content_type (headers, NULL),
+                                       types[i]));
+      g_assert_cmpstr (soup_message_headers_get_one (headers, "Cache-Control"), ==, "no-cache");
+      etag = soup_message_headers_get_one (headers, "ETag");
+      g_assert_nonnull (etag);
+
+      /* A phone that has the file revalidates without a body. */
+      soup_message_headers_replace (soup_message_get_request_headers (again), "If-None-Match",
+                                    etag);
+      empty = soup_session_send_and_read (f->http, again, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (soup_message_get_status (again), ==, 304);
+      g_assert_cmpuint (g_bytes_get_size (empty), ==, 0);
+    }
+
+  /* Nothing but the page's own files. */
+  {
+    const char *bad[] = { "/web/missing.js", "/web/.hidden" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autofree char *url = g_strconcat (f->base_url, bad[i], NULL);
+        g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+        g_autoptr(GBytes) body = NULL;
+
+        body = soup_session_send_and_read (f->http, msg, NULL, NULL);
+        g_assert_cmpuint (soup_message_get_status (msg), ==, 404);
+      }
+  }
+}
+
+static void
+test_annotate (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(CdlTestBrowser) browser = start_browser ();
+  g_autofree char *task_id = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *third = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *task_button = NULL;
+  g_autoptr(JsonNode) pairing = NULL;
+  const char *screenshot = g_getenv ("CDL_WEB_SCREENSHOT");
+  gint64 chosen;
+  gint64 width;
+
+  if (browser == NULL)
+    return;
+
+  task_id = make_task (f);
+  pairing = cdl_test_api_ok (f, "POST", "/api/pairing", "{\"name\": \"Ada's phone\"}", 201);
+
+  /* Signing in through the link of the QR code. */
+  cdl_test_browser_navigate (browser, json_object_get_string_member (
+                                        json_node_get_object (pairing), "url"));
+  cdl_test_browser_wait (browser, "document.body.dataset.view === 'tasks'", 15000);
+  token = cdl_test_browser_eval_string (browser, "localStorage.getItem('cdl.token')");
+  g_assert_nonnull (token);
+  g_assert_cmpint (cdl_test_browser_eval_int (browser, "location.hash.length"), ==, 0);
+  g_assert_cmpint (cdl_test_browser_eval_int (browser, "window.innerWidth"), ==, PHONE_W);
+  g_assert_cmpint (cdl_test_browser_eval_int (browser, "navigator.maxTouchPoints"), >, 0);
+
+  /* The task picker, then the workbench. */
+  task_button = g_strdup_printf ("button[data-task=\"%s\"]", task_id);
+  {
+    g_autofree char *exists = g_strdup_printf ("document.querySelector('%s')", task_button);
+
+    cdl_test_browser_wait (browser, exists, 10000);
+  }
+  tap_on (browser, task_button);
+  cdl_test_browser_wait (browser, "document.body.dataset.shown", 15000);
+  first = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+  g_assert_cmpint (cdl_test_browser_eval_int (browser, "document.querySelectorAll("
+                                                       "'#track img').length"), ==, N_SEEDS);
+  g_assert_cmpint (cdl_test_browser_eval_int (browser, "document.querySelectorAll("
+                                                       "'#rail .thumb').length"), ==, N_SEEDS);
+  g_assert_true (g_str_has_prefix (cdl_test_browser_eval_string (browser,
+                                     "document.getElementById('prompt').textContent"),
+                                   "a lighthouse on a cliff at dusk"));
+
+  /* Nothing overflows the phone's width. */
+  width = cdl_test_browser_eval_int (browser, "document.documentElement.scrollWidth");
+  g_assert_cmpint (width, <=, PHONE_W);
+
+  /* Swipe left: the second image; swipe right: back; swipe left again. */
+  cdl_test_browser_swipe (browser, 320, 300, 60, 300, 8);
+  cdl_test_browser_wait (browser, "window.cdl.state.pos === 1", 3000);
+  cdl_test_browser_swipe (browser, 60, 300, 330, 300, 8);
+  cdl_test_browser_wait (browser, "window.cdl.state.pos === 0", 3000);
+  cdl_test_browser_swipe (browser, 320, 300, 60, 300, 8);
+  cdl_test_browser_wait (browser, "window.cdl.state.pos === 1", 3000);
+  g_assert_cmpstr (cdl_test_browser_eval_string (browser,
+                     "document.getElementById('counter').textContent"), ==, "2 / 4");
+
+  /* A pinch zooms; a double tap zooms back out. */
+  cdl_test_browser_pinch (browser, 195, 300, 60, 200);
+  cdl_test_browser_wait (browser, "document.getElementById('stage')"
+                                  ".classList.contains('zoomed')", 3000);
+  cdl_test_browser_tap (browser, 195, 300);
+  cdl_test_browser_tap (browser, 195, 300);
+  cdl_test_browser_wait (browser, "!document.getElementById('stage')"
+                                  ".classList.contains('zoomed')", 3000);
+  /* Let the double tap's window pass before the next tap. */
+  cdl_test_browser_sleep (browser, 400);
+
+  /* The following batches' thumbnails came in already. */
+  check_prefetch (f, browser, token, task_id);
+
+  if (screenshot != NULL)
+    {
+      g_autoptr(GBytes) png = NULL;
+      g_autoptr(GError) error = NULL;
+
+      /* The first image, without the swipe's traces. */
+      cdl_test_browser_eval (browser, "window.cdl.goTo(0, false)");
+      cdl_test_browser_sleep (browser, 300);
+      png = cdl_test_browser_screenshot (browser);
+      g_file_set_contents (screenshot, g_bytes_get_data (png, NULL),
+                           (gssize)g_bytes_get_size (png), &error);
+      g_assert_no_error (error);
+      cdl_test_browser_eval (browser, "window.cdl.goTo(1, false)");
+    }
+
+  /* Tap to choose the second image shown: the label lands in the database. */
+  chosen = cdl_test_browser_eval_int (browser, "window.cdl.state.order[1]");
+  cdl_test_browser_tap (browser, 195, 300);
+  {
+    g_autofree char *next = g_strdup_printf ("document.body.dataset.shown &&"
+                                             " document.body.dataset.shown !== '%s'", first);
+
+    cdl_test_browser_wait (browser, next, 10000);
+  }
+  g_assert_cmpint (annotation_count (f, first), ==, 1);
+  {
+    const char *params[1] = { first };
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT chosen_index, spam, decision_ms"
+                                            " FROM annotations WHERE batch_id = $1::uuid",
+                                            1, params);
+
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, chosen);
+    g_assert_cmpstr (PQgetvalue (res, 0, 1), ==, "f");
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 2), >, 0);
+  }
+  second = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+  g_assert_cmpstr (second, !=, first);
+  g_assert_cmpint (cdl_test_browser_eval_int (browser, "window.cdl.readOutbox().length"), ==, 0);
+
+  /* Offline: the label waits on the phone, then is replayed once. */
+  cdl_test_browser_set_offline (browser, TRUE);
+  cdl_test_browser_wait (browser, "navigator.onLine === false", 3000);
+  tap_on (browser, "#choose");
+  cdl_test_browser_wait (browser, "window.cdl.readOutbox().length === 1", 3000);
+  cdl_test_browser_wait (browser, "!document.getElementById('offline').hidden", 3000);
+  cdl_test_browser_sleep (browser, 300);
+  g_assert_cmpint (annotation_count (f, second), ==, 0);
+
+  cdl_test_browser_set_offline (browser, FALSE);
+  cdl_test_browser_wait (browser, "window.cdl.readOutbox().length === 0", 10000);
+  {
+    g_autofree char *next = g_strdup_printf ("document.body.dataset.shown &&"
+                                             " document.body.dataset.shown !== '%s'", second);
+
+    cdl_test_browser_wait (browser, next, 10000);
+  }
+  g_assert_cmpint (annotation_count (f, second), ==, 1);
+  third = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+  g_assert_cmpstr (third, !=, second);
+
+  /* A replay of the same label (a reload that sent it twice) adds no row. */
+  {
+    g_autofree char *js =
+      g_strdup_printf ("(async () => { const l = { task_id: '%s', batch_id: '%s',"
+                       " chosen_index: 0, spam: false, queued_at: 1 };"
+                       " localStorage.setItem('cdl.outbox', JSON.stringify([l]));"
+                       " return await window.cdl.sendOutbox(); })()", task_id, second);
+    g_autoptr(JsonNode) sent = cdl_test_browser_eval (browser, js);
+
+    g_assert_true (json_node_get_boolean (sent));
+  }
+  g_assert_cmpint (annotation_count (f, second), ==, 1);
+
+  /* Spam from the button. */
+  tap_on (browser, "#spam");
+  {
+    g_autofree char *next = g_strdup_printf ("document.body.dataset.shown &&"
+                                             " document.body.dataset.shown !== '%s'", third);
+
+    cdl_test_browser_wait (browser, next, 10000);
+  }
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM annotations"
+                                                  " WHERE batch_id = $1::uuid AND spam",
+                                     third), ==, 1);
+
+  /* Progress comes from the server. */
+  cdl_test_browser_wait (browser, "document.getElementById('progress').textContent"
+                                  ".includes('3 by you')", 8000);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+
+  pg = cdl_test_pg_start (&error);
+  g_assert_no_error (error);
+
+  g_test_add ("/web/page-files", Fixture, NULL, fixture_set_up, test_page_files,
+              fixture_tear_down);
+  g_test_add ("/web/annotate", Fixture, NULL, fixture_set_up, test_annotate,
+              fixture_tear_down);
+
+  ret = g_test_run ();
+  cdl_test_pg_stop (pg);
+
+  return ret;
+}
