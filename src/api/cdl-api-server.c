@@ -11,6 +11,7 @@
 #include "api/cdl-api-private.h"
 #include "api/cdl-api-server.h"
 #include "core/cdl-json.h"
+#include "core/cdl-metrics.h"
 #include "services/cdl-service-error.h"
 
 typedef struct
@@ -321,6 +322,7 @@ handle_cb (SoupServer        *server,
   g_autoptr(GHashTable) params = NULL;
   const Route *route = NULL;
   gboolean path_known = FALSE;
+  g_autofree char *pattern = NULL;
   Dispatch *d;
   const char *token;
 
@@ -367,6 +369,11 @@ handle_cb (SoupServer        *server,
       reply_plain_error (msg, self->instance, 413, message);
       return;
     }
+
+  /* Metrics count requests by pattern, never by raw path. */
+  pattern = g_strjoinv ("/", route->segments);
+  g_object_set_data_full (G_OBJECT (msg), "cdl-route", g_strconcat ("/", pattern, NULL),
+                          g_free);
 
   d = g_new0 (Dispatch, 1);
   d->request = cdl_api_request_new (self->instance, msg, g_steal_pointer (&params), query);
@@ -430,6 +437,18 @@ finished_cb (SoupServerMessage *msg,
              gpointer           user_data)
 {
   Timing *timing = user_data;
+  const char *route = g_object_get_data (G_OBJECT (msg), "cdl-route");
+  g_autofree char *status = g_strdup_printf ("%u", soup_server_message_get_status (msg));
+  g_autofree char *counted = NULL;
+  g_autofree char *timed = NULL;
+
+  route = route ? route : "(other)";
+  counted = cdl_metrics_labels ("route", route, "method", soup_server_message_get_method (msg),
+                                "status", status, NULL);
+  timed = cdl_metrics_labels ("route", route, NULL);
+  cdl_metrics_inc (cdl_metrics_get_default (), "cdl_http_requests_total", counted);
+  cdl_metrics_observe (cdl_metrics_get_default (), "cdl_http_request_seconds", timed,
+                       (g_get_monotonic_time () - timing->started) / 1e6);
 
   /* The path only: query strings may carry signatures. */
   g_debug ("%s %s %u %.1f ms",
@@ -477,6 +496,9 @@ cdl_api_server_new (CdlInstance *instance)
   cdl_api_export_register (self);
   cdl_api_runs_register (self);
   cdl_api_pilot_register (self);
+  cdl_api_ops_register (self);
+  cdl_api_pairing_register (self);
+  cdl_api_abtests_register (self);
   cdl_api_web_register (self);
 
   return self;

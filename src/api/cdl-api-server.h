@@ -53,7 +53,17 @@ void          cdl_api_media_register      (CdlApiServer  *self);
 void          cdl_api_export_register     (CdlApiServer  *self);
 void          cdl_api_runs_register       (CdlApiServer  *self);
 void          cdl_api_pilot_register      (CdlApiServer  *self);
+void          cdl_api_pairing_register    (CdlApiServer  *self);
+void          cdl_api_abtests_register    (CdlApiServer  *self);
 void          cdl_api_web_register        (CdlApiServer  *self);
+void          cdl_api_ops_register        (CdlApiServer  *self);
+
+/* /metrics and /healthz without a token on their own address (see
+ * cdl-api-ops.c); NULL with @error when it cannot listen. */
+SoupServer   *cdl_api_ops_listen_metrics  (CdlInstance   *instance,
+                                           const char    *address,
+                                           guint          port,
+                                           GError       **error);
 
 /* Answers @msg with the page file web/@name (ETag, no-cache, 304). */
 void          cdl_api_web_serve           (SoupServerMessage *msg,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/cdl-api-server.h"
+#include "app/cdl-server-config.h"
 #include "services/cdl-instance.h"
 
 typedef struct
@@ -27,6 +28,9 @@ typedef struct
   char     *output;
   double    health_interval;
   gboolean  version;
+  char     *config;
+  gboolean  check_config;
+  char     *metrics_bind;
 } Options;
 
 static void
@@ -38,6 +42,8 @@ options_clear (Options *opts)
   g_clear_pointer (&opts->create_admin, g_free);
   g_clear_pointer (&opts->format, g_free);
   g_clear_pointer (&opts->output, g_free);
+  g_clear_pointer (&opts->config, g_free);
+  g_clear_pointer (&opts->metrics_bind, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
@@ -48,6 +54,7 @@ quit_cb (gpointer user_data)
   GMainLoop *loop = user_data;
 
   g_message ("Stopping");
+  cdl_server_sd_notify ("STOPPING=1");
   g_main_loop_quit (loop);
 
   return G_SOURCE_REMOVE;
@@ -152,6 +159,60 @@ export_dpo (CdlInstance *instance,
   return EXIT_SUCCESS;
 }
 
+/* The file fills what the command line left unset. */
+static gboolean
+merge_config (Options          *opts,
+              CdlServerConfig  *config,
+              gboolean          port_given,
+              GError          **error)
+{
+  if (!cdl_server_config_load (config, opts->config, error)
+      || !cdl_server_config_apply_password (config, error))
+    return FALSE;
+
+#define TAKE(field, from) \
+  if (opts->field == NULL && config->from != NULL) \
+    opts->field = g_strdup (config->from)
+  TAKE (bind, bind);
+  TAKE (data_dir, data_dir);
+  TAKE (storage_dir, storage_dir);
+  TAKE (metrics_bind, metrics_bind);
+#undef TAKE
+
+  if (!port_given && config->port >= 0)
+    opts->port = config->port;
+  if (opts->health_interval == 0 && config->health_interval > 0)
+    opts->health_interval = config->health_interval;
+
+  return TRUE;
+}
+
+/* --check-config: the file was read; now the database. */
+static int
+check_config (const char *conninfo)
+{
+  g_autoptr(CdlDb) db = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (conninfo == NULL)
+    {
+      g_print ("Configuration OK; no database is configured, so the embedded one will "
+               "be used\n");
+      return EXIT_SUCCESS;
+    }
+
+  db = cdl_db_new (conninfo, 1);
+  if (!cdl_db_open (db, &error))
+    {
+      g_printerr ("The configuration reads, but the database does not answer: %s\n",
+                  error->message);
+      return EXIT_FAILURE;
+    }
+
+  g_print ("Configuration OK; the database answers\n");
+  return EXIT_SUCCESS;
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -164,6 +225,8 @@ main (int   argc,
   g_autoptr(GMainLoop) loop = NULL;
   g_autofree char *conninfo = NULL;
   g_autofree char *url = NULL;
+  g_autoptr(SoupServer) metrics_server = NULL;
+  g_auto(CdlServerConfig) config;
   CdlInstanceOptions instance_opts = { 0 };
   const GOptionEntry entries[] = {
     { "bind", 0, 0, G_OPTION_ARG_STRING, &opts.bind,
@@ -185,10 +248,18 @@ main (int   argc,
       "With export-dpo: the file to write (default: standard output)", "FILE" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &opts.version,
       "Print the version and exit", NULL },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &opts.config,
+      "Read settings from this key file (options given here win)", "FILE" },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &opts.check_config,
+      "Check the configuration and the database connection, then exit", NULL },
+    { "metrics-bind", 0, 0, G_OPTION_ARG_STRING, &opts.metrics_bind,
+      "Also serve /metrics and /healthz without a token on this private address",
+      "ADDR:PORT" },
     { NULL }
   };
 
   setlocale (LC_ALL, "");
+  cdl_server_config_init (&config);
 
   context = g_option_context_new ("[export-dpo TASK_ID] - ComfyUI DataLabel headless server");
   g_option_context_set_summary (context,
@@ -209,6 +280,17 @@ main (int   argc,
       return EXIT_SUCCESS;
     }
 
+  if (opts.config != NULL && !merge_config (&opts, &config, opts.port != 8470, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  else if (opts.check_config && opts.config == NULL)
+    {
+      g_printerr ("--check-config needs --config FILE\n");
+      return EXIT_FAILURE;
+    }
+
   if (opts.port < 0 || opts.port > 65535)
     {
       g_printerr ("--port must be between 0 and 65535\n");
@@ -222,10 +304,25 @@ main (int   argc,
     }
 
   conninfo = configured_conninfo ();
+  if (conninfo == NULL && config.database_url != NULL)
+    conninfo = g_strdup (config.database_url);
+
+  if (opts.check_config)
+    return check_config (conninfo);
+
   instance_opts.data_dir = opts.data_dir;
   instance_opts.storage_dir = opts.storage_dir;
   instance_opts.conninfo = conninfo;
   instance_opts.health_interval_ms = (guint)(opts.health_interval * 1000);
+  instance_opts.alerts.webhook_url = config.webhook_url;
+  if (config.storage_min_free_mb > 0)
+    instance_opts.alerts.storage_min_free = (guint64)config.storage_min_free_mb << 20;
+  if (config.stall_seconds > 0)
+    instance_opts.alerts.stall_s = (guint)config.stall_seconds;
+  if (config.alert_interval > 0)
+    instance_opts.alerts.interval_ms = (guint)config.alert_interval * 1000;
+  instance_opts.drain_ms = config.shutdown_timeout >= 0
+                           ? (guint)(config.shutdown_timeout * 1000) : 20000;
   if (g_getenv ("CDL_SECRETS_FILE") != NULL)
     instance_opts.secrets = cdl_secret_store_new_for_file (g_getenv ("CDL_SECRETS_FILE"));
 
@@ -263,10 +360,27 @@ main (int   argc,
       return EXIT_FAILURE;
     }
 
+  if (opts.metrics_bind != NULL)
+    {
+      g_autofree char *host = NULL;
+      guint port = 0;
+
+      if (!cdl_server_parse_address (opts.metrics_bind, &host, &port, &error)
+          || (metrics_server = cdl_api_ops_listen_metrics (instance, host, port,
+                                                           &error)) == NULL)
+        {
+          g_printerr ("Cannot serve metrics on %s: %s\n", opts.metrics_bind, error->message);
+          cdl_instance_shutdown (instance);
+          return EXIT_FAILURE;
+        }
+      g_message ("Serving /metrics and /healthz on %s", opts.metrics_bind);
+    }
+
   cdl_instance_start_services (instance);
 
   url = cdl_api_server_get_url (server);
   g_message ("Listening on %s/", url);
+  cdl_server_sd_notify ("READY=1");
 
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGTERM, quit_cb, loop);
@@ -276,6 +390,8 @@ main (int   argc,
   /* The scheduler stops taking work first; images already downloading
    * get a few seconds, and every other job is left for recovery. */
   cdl_api_server_disconnect (server);
+  if (metrics_server != NULL)
+    soup_server_disconnect (metrics_server);
   cdl_instance_shutdown (instance);
 
   return EXIT_SUCCESS;

@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include "core/cdl-metrics.h"
 #include "core/cdl-schedule.h"
 #include "engine/cdl-job-runner.h"
 
@@ -296,6 +297,8 @@ typedef struct
   CdlThumbnailer *thumbnailer;
   GBytes         *bytes;
   CdlStoredImage *image;
+  gint64          started;        /* for the metrics, in µs */
+  gint64          thumb_started;
 } StoreState;
 
 static void
@@ -337,6 +340,9 @@ thumb_put_cb (GObject      *source,
       return;
     }
 
+  cdl_metrics_inc (cdl_metrics_get_default (), "cdl_images_stored_total", NULL);
+  cdl_metrics_observe (cdl_metrics_get_default (), "cdl_ingest_seconds", NULL,
+                       (g_get_monotonic_time () - s->started) / 1e6);
   g_task_return_pointer (task, g_steal_pointer (&s->image),
                          (GDestroyNotify) cdl_stored_image_free);
 }
@@ -359,6 +365,8 @@ thumbnail_cb (GObject      *source,
       return;
     }
 
+  cdl_metrics_observe (cdl_metrics_get_default (), "cdl_thumbnail_seconds", NULL,
+                       (g_get_monotonic_time () - s->thumb_started) / 1e6);
   s->image->width = thumb->source_width;
   s->image->height = thumb->source_height;
   cdl_object_store_put_bytes_async (s->store, s->image->thumb_key, thumb->data, NULL,
@@ -385,6 +393,7 @@ image_put_cb (GObject      *source,
 
   s->image->sha256 = g_strdup (info->sha256);
   s->image->size = info->size;
+  s->thumb_started = g_get_monotonic_time ();
   cdl_thumbnailer_make_thumbnail_async (s->thumbnailer, s->bytes, NULL, thumbnail_cb, task);
 }
 
@@ -441,6 +450,7 @@ cdl_job_runner_store_async (CdlComfyClient       *client,
   s->image = g_new0 (CdlStoredImage, 1);
   s->image->key = g_strdup (key);
   s->image->thumb_key = g_strdup (thumb_key);
+  s->started = g_get_monotonic_time ();
   g_task_set_task_data (task, s, (GDestroyNotify) store_state_free);
 
   cdl_comfy_jobs_view_async (client, target->base_url, target->api_key, output->filename,

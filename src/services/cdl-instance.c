@@ -48,6 +48,10 @@ struct _CdlInstance
   CdlScheduler      *scheduler;
   CdlRunService     *runs;
   CdlPilotService   *pilots;
+  CdlAbtestService  *abtests;
+  CdlAlertOptions    alert_options;
+  CdlAlertService   *alerts;
+  guint              drain_ms;
 };
 
 G_DEFINE_FINAL_TYPE (CdlInstance, cdl_instance, G_TYPE_OBJECT)
@@ -60,9 +64,11 @@ cdl_instance_dispose (GObject *object)
   cdl_instance_shutdown (self);
 
   g_clear_object (&self->monitor);
+  g_clear_object (&self->alerts);
   g_clear_object (&self->annotations);
   g_clear_object (&self->runs);
   g_clear_object (&self->pilots);
+  g_clear_object (&self->abtests);
   g_clear_object (&self->scheduler);
   g_clear_object (&self->thumbnailer);
   g_clear_object (&self->store);
@@ -90,6 +96,8 @@ cdl_instance_finalize (GObject *object)
   g_clear_pointer (&self->conninfo, g_free);
   g_clear_pointer (&self->media_secret, g_bytes_unref);
   g_clear_pointer (&self->storage_dir, g_free);
+  g_clear_pointer (&self->alert_options.storage_dir, g_free);
+  g_clear_pointer (&self->alert_options.webhook_url, g_free);
 
   G_OBJECT_CLASS (cdl_instance_parent_class)->finalize (object);
 }
@@ -135,6 +143,12 @@ cdl_instance_new (const CdlInstanceOptions *options)
   else
     self->storage_dir = g_build_filename (self->data_dir, "storage", NULL);
   self->no_scheduler = options->no_scheduler;
+  self->drain_ms = options->drain_ms ? options->drain_ms : DRAIN_MS;
+  self->alert_options = options->alerts;
+  self->alert_options.storage_dir = g_strdup (options->alerts.storage_dir
+                                              ? options->alerts.storage_dir
+                                              : self->storage_dir);
+  self->alert_options.webhook_url = g_strdup (options->alerts.webhook_url);
 
   if (options->secrets != NULL)
     {
@@ -151,7 +165,7 @@ cdl_instance_new (const CdlInstanceOptions *options)
 
 /* What the instance hears about through LISTEN/NOTIFY. */
 static const char * const listen_channels[] = {
-  CDL_WORKERS_CHANNEL, CDL_PROGRESS_CHANNEL, NULL
+  CDL_WORKERS_CHANNEL, CDL_PROGRESS_CHANNEL, CDL_ALERTS_CHANNEL, NULL
 };
 
 /* The blocking part of the start: runs in a thread. */
@@ -223,6 +237,7 @@ create_services (CdlInstance *self)
   self->settings = cdl_settings_service_new (self->db);
   self->workflows = cdl_workflow_service_new (self->db);
   self->annotations = cdl_annotation_service_new (self->db, self->store, self->media_secret);
+  self->abtests = cdl_abtest_service_new (self->db);
 
   if (!self->no_scheduler)
     {
@@ -231,6 +246,7 @@ create_services (CdlInstance *self)
                                            self->thumbnailer, lookup_api_key, self);
     }
   self->runs = cdl_run_service_new (self->db, self->workers, self->scheduler);
+  self->alerts = cdl_alert_service_new (self->db, &self->alert_options);
   self->pilots = cdl_pilot_service_new (self->db, self->workers, self->client, self->store,
                                         self->annotations, lookup_api_key, self);
 }
@@ -332,6 +348,8 @@ cdl_instance_start_services (CdlInstance *self)
 
   cdl_worker_service_watch (self->workers, self->listener);
   cdl_run_service_watch (self->runs, self->listener);
+  cdl_alert_service_watch (self->alerts, self->listener);
+  cdl_alert_service_start (self->alerts);
   cdl_db_listener_start (self->listener);
 
   if (self->scheduler != NULL)
@@ -346,9 +364,11 @@ cdl_instance_shutdown (CdlInstance *self)
   g_return_if_fail (CDL_IS_INSTANCE (self));
 
   if (self->scheduler != NULL)
-    cdl_scheduler_stop (self->scheduler, DRAIN_MS);
+    cdl_scheduler_stop (self->scheduler, self->drain_ms);
   if (self->monitor != NULL)
     cdl_health_monitor_stop (self->monitor);
+  if (self->alerts != NULL)
+    cdl_alert_service_stop (self->alerts);
   if (self->listener != NULL)
     cdl_db_listener_stop (self->listener);
 
@@ -470,4 +490,20 @@ cdl_instance_get_annotation_service (CdlInstance *self)
   g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
 
   return self->annotations;
+}
+
+CdlAlertService *
+cdl_instance_get_alert_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->alerts;
+}
+
+CdlAbtestService *
+cdl_instance_get_abtest_service (CdlInstance *self)
+{
+  g_return_val_if_fail (CDL_IS_INSTANCE (self), NULL);
+
+  return self->abtests;
 }

@@ -15,6 +15,8 @@
 #include "db/cdl-embedded-pg.h"
 #include "engine/cdl-scheduler.h"
 #include "storage/cdl-object-store.h"
+#include "services/cdl-alert-service.h"
+#include "services/cdl-abtest-service.h"
 #include "services/cdl-auth-service.h"
 #include "services/cdl-annotation-service.h"
 #include "services/cdl-health-monitor.h"
@@ -38,6 +40,8 @@ typedef struct
   CdlSecretStore *secrets;            /* NULL: a file store in data_dir */
   char           *storage_dir;        /* NULL: data_dir/storage */
   gboolean        no_scheduler;       /* do not drive any generation */
+  CdlAlertOptions alerts;             /* storage_dir NULL: the storage root */
+  guint           drain_ms;           /* 0: 5 s for downloads on shutdown */
 } CdlInstanceOptions;
 
 #define CDL_TYPE_INSTANCE (cdl_instance_get_type ())
@@ -81,6 +85,8 @@ CdlPilotService  *cdl_instance_get_pilot_service  (CdlInstance          *self);
 /* NULL when the instance was made with no_scheduler. */
 CdlScheduler     *cdl_instance_get_scheduler      (CdlInstance          *self);
 CdlObjectStore   *cdl_instance_get_object_store   (CdlInstance          *self);
+CdlAbtestService *cdl_instance_get_abtest_service (CdlInstance          *self);
+CdlAlertService  *cdl_instance_get_alert_service  (CdlInstance          *self);
 
 /* The default data dir: $XDG_DATA_HOME/comfy-datalabel. */
 char             *cdl_instance_default_data_dir   (void);
