@@ -19,6 +19,7 @@
 #include "db/cdl-workflow-repo.h"
 #include "services/cdl-auth-service.h"
 #include "storage/cdl-fs-store.h"
+#include "storage/cdl-storage-key.h"
 
 const char *
 cdl_test_build_path (const char *rel)
@@ -631,11 +632,22 @@ cdl_test_api_ok (CdlTestApi *f,
                  const char *body,
                  guint       want)
 {
+  return cdl_test_api_ok_as (f, f->admin_token, method, path, body, want);
+}
+
+JsonNode *
+cdl_test_api_ok_as (CdlTestApi *f,
+                    const char *token,
+                    const char *method,
+                    const char *path,
+                    const char *body,
+                    guint       want)
+{
   g_autoptr(JsonNode) root = NULL;
   JsonObject *obj;
   guint status;
 
-  root = cdl_test_api (f, method, path, f->admin_token, body, &status);
+  root = cdl_test_api (f, method, path, token, body, &status);
   g_assert_nonnull (root);
   obj = json_node_get_object (root);
   if (status != want)
@@ -787,4 +799,96 @@ cdl_test_task_body (const char *workflow_id,
                           " \"target_prompts\": %d, \"seeds_per_prompt\": %d%s%s}",
                           workflow_id, pools->str, k, n, extra ? ", " : "",
                           extra ? extra : "");
+}
+
+char *
+cdl_test_api_seed_task (CdlTestApi *f,
+                        const char *name,
+                        int         k,
+                        int         n,
+                        int         complete,
+                        gboolean    files)
+{
+  g_autofree char *template = g_strdup_printf ("a {%s}", name);
+  g_autofree char *workflow = cdl_test_api_insert_workflow (f, name, template, TRUE);
+  g_autofree char *k_text = g_strdup_printf ("%d", k);
+  g_autofree char *n_text = g_strdup_printf ("%d", n);
+  const char *params[4] = { name, workflow, k_text, n_text };
+  g_autoptr(PGresult) task = NULL;
+  g_autoptr(PGresult) seeds = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  char *task_id;
+
+  task = cdl_test_sql (f->conninfo,
+                       "WITH t AS (INSERT INTO tasks (name, workflow_id, target_prompts,"
+                       "             seeds_per_prompt, rng_seed)"
+                       "           VALUES ($1, $2, $3::int, $4::int, 1) RETURNING id),"
+                       " p AS (INSERT INTO prompts (task_id, position, text)"
+                       "       SELECT t.id, g, $1 || ' ' || g"
+                       "       FROM t, generate_series (0, $3::int - 1) g"
+                       "       RETURNING id, task_id, position)"
+                       " INSERT INTO seeds (task_id, prompt_id, position, seed_value)"
+                       " SELECT p.task_id, p.id, s, 1000 * p.position + s"
+                       " FROM p, generate_series (0, $4::int - 1) s RETURNING task_id",
+                       4, params);
+  task_id = g_strdup (cdl_pq_get_string (task, 0, 0));
+  params[0] = task_id;
+  PQclear (cdl_test_sql (f->conninfo,
+                         "UPDATE tasks SET state = 'DONE', frozen_at = now (),"
+                         " frozen_snapshot = '{}' WHERE id = $1",
+                         1, params));
+
+  seeds = cdl_test_sql (f->conninfo,
+                        "SELECT s.prompt_id, s.id, s.seed_value, s.position, p.position"
+                        " FROM seeds s JOIN prompts p ON p.id = s.prompt_id"
+                        " WHERE s.task_id = $1 ORDER BY p.position, s.position",
+                        1, params);
+  for (int i = 0; i < PQntuples (seeds); i++)
+    {
+      const char *prompt_id = cdl_pq_get_string (seeds, i, 0);
+      gint64 seed = cdl_pq_get_int64 (seeds, i, 2);
+      int index = cdl_pq_get_int (seeds, i, 3);
+      int prompt = cdl_pq_get_int (seeds, i, 4);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *key = NULL;
+      g_autofree char *thumb = NULL;
+      g_autofree char *checksum = NULL;
+      const char *row[7];
+
+      if (prompt > complete || (prompt == complete && index > 0))
+        continue;
+
+      key = cdl_storage_key_for_image (task_id, prompt_id, seed, index, now, &error);
+      g_assert_no_error (error);
+      thumb = cdl_storage_key_thumbnail_for_image (key, &error);
+      g_assert_no_error (error);
+      checksum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+      if (files)
+        {
+          g_autoptr(GBytes) bytes = g_bytes_new (key, strlen (key));
+          g_autoptr(CdlObjectInfo) info = NULL;
+          g_autoptr(CdlObjectInfo) thumb_info = NULL;
+
+          info = cdl_object_store_put_bytes (f->store, key, bytes, NULL, &error);
+          g_assert_no_error (error);
+          thumb_info = cdl_object_store_put_bytes (f->store, thumb, bytes, NULL, &error);
+          g_assert_no_error (error);
+        }
+
+      row[0] = task_id;
+      row[1] = prompt_id;
+      row[2] = cdl_pq_get_string (seeds, i, 1);
+      row[3] = cdl_pq_get_string (seeds, i, 3);
+      row[4] = key;
+      row[5] = thumb;
+      row[6] = checksum;
+      PQclear (cdl_test_sql (f->conninfo,
+                             "INSERT INTO generations (task_id, prompt_id, seed_id,"
+                             "  seed_value, batch_index, state, image_uri, thumb_uri, checksum)"
+                             " SELECT $1, $2, id, seed_value, $4::int, 'done', $5, $6, $7"
+                             " FROM seeds WHERE id = $3",
+                             7, row));
+    }
+
+  return task_id;
 }

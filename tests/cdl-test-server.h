@@ -239,6 +239,14 @@ JsonNode            *cdl_test_api_ok             (CdlTestApi          *f,
                                                   const char          *body,
                                                   guint                want);
 
+/* The same for @token. */
+JsonNode            *cdl_test_api_ok_as          (CdlTestApi          *f,
+                                                  const char          *token,
+                                                  const char          *method,
+                                                  const char          *path,
+                                                  const char          *body,
+                                                  guint                want);
+
 /* Asserts a failed envelope with @want whose message mentions @needle,
  * unless @needle is NULL. */
 void                 cdl_test_api_error          (CdlTestApi          *f,
@@ -279,5 +287,16 @@ char                *cdl_test_task_body          (const char          *workflow_
                                                   int                  k,
                                                   int                  n,
                                                   const char          *extra);
+
+/* A task of @k prompts × @n seeds made straight in the database (DONE,
+ * frozen), whose first @complete prompts have all their images stored
+ * and the next one only its first; the image objects exist in f->store
+ * when @files. Returns the task id. */
+char                *cdl_test_api_seed_task      (CdlTestApi          *f,
+                                                  const char          *name,
+                                                  int                  k,
+                                                  int                  n,
+                                                  int                  complete,
+                                                  gboolean             files);
 
 G_END_DECLS

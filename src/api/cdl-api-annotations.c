@@ -12,6 +12,17 @@
  *        201 for a new annotation, 200 when a re-submit updated it.
  *   GET  /api/tasks/{id}/annotation-stats           operator
  *
+ * For the annotator's phone:
+ *   GET  /api/annotate/tasks                        annotator
+ *        {"tasks": [{id, name, status, batches_ready, batches_labelled,
+ *          my_labels, seeds_per_prompt}]}
+ *   GET  /api/tasks/{id}/annotation-progress        annotator
+ *        {batches_ready, batches_total, batches_labelled, my_labels}
+ *   next-batch takes ?prefetch=0..50 (default 20; prefetch entries carry
+ *   thumbnails and fullres) and ?ab_test=NAME: when the caller is
+ *   assigned to that test, its variant's media_base_url starts every
+ *   media link of the answer.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "cdl-api"
@@ -19,6 +30,7 @@
 #include "config.h"
 
 #include "api/cdl-api-server.h"
+#include "services/cdl-abtest-service.h"
 #include "services/cdl-service-error.h"
 
 static CdlAnnotationService *
@@ -76,29 +88,7 @@ handle_list (CdlApiRequest *request)
                                              list_done_cb, cdl_api_request_ref (request));
 }
 
-static void
-next_done_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(CdlApiRequest) request = user_data;
-  g_autoptr(GError) error = NULL;
-  JsonNode *node;
-
-  node = cdl_annotation_service_next_batch_finish (annotations_of (request), result,
-                                                   &error);
-  node_done (request, node, error);
-}
-
-static void
-handle_next (CdlApiRequest *request)
-{
-  cdl_annotation_service_next_batch_async (annotations_of (request),
-                                           cdl_api_request_get_param (request, "id"),
-                                           cdl_api_request_get_user (request)->id,
-                                           cdl_api_request_get_cancellable (request),
-                                           next_done_cb, cdl_api_request_ref (request));
-}
+/* handle_next() is further down, with the phone's routes. */
 
 static void
 submit_done_cb (GObject      *source,
@@ -152,6 +142,150 @@ handle_stats (CdlApiRequest *request)
                                       stats_done_cb, cdl_api_request_ref (request));
 }
 
+/* The annotator's phone ---------------------------------------------------- */
+
+static void
+tasks_done_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(CdlApiRequest) request = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = cdl_annotation_service_annotator_tasks_finish (annotations_of (request), result,
+                                                        &error);
+  node_done (request, node, error);
+}
+
+static void
+progress_done_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(CdlApiRequest) request = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = cdl_annotation_service_progress_finish (annotations_of (request), result, &error);
+  node_done (request, node, error);
+}
+
+static void
+handle_annotator_tasks (CdlApiRequest *request)
+{
+  cdl_annotation_service_annotator_tasks_async (annotations_of (request),
+                                                cdl_api_request_get_user (request)->id,
+                                                cdl_api_request_get_cancellable (request),
+                                                tasks_done_cb, cdl_api_request_ref (request));
+}
+
+static void
+handle_progress (CdlApiRequest *request)
+{
+  cdl_annotation_service_progress_async (annotations_of (request),
+                                         cdl_api_request_get_param (request, "id"),
+                                         cdl_api_request_get_user (request)->id,
+                                         cdl_api_request_get_cancellable (request),
+                                         progress_done_cb, cdl_api_request_ref (request));
+}
+
+typedef struct
+{
+  CdlApiRequest *request;
+  guint          prefetch;
+} NextData;
+
+static void
+next_data_free (NextData *d)
+{
+  cdl_api_request_unref (d->request);
+  g_free (d);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NextData, next_data_free)
+
+static void
+next_for_done_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(CdlApiRequest) request = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = cdl_annotation_service_next_batch_for_finish (annotations_of (request), result,
+                                                       &error);
+  node_done (request, node, error);
+}
+
+static void
+next_with_base (NextData   *d,
+                const char *media_base)
+{
+  CdlApiRequest *request = d->request;
+
+  cdl_annotation_service_next_batch_for_async (annotations_of (request),
+                                               cdl_api_request_get_param (request, "id"),
+                                               cdl_api_request_get_user (request)->id,
+                                               d->prefetch, media_base,
+                                               cdl_api_request_get_cancellable (request),
+                                               next_for_done_cb, cdl_api_request_ref (request));
+}
+
+static void
+variant_done_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(NextData) d = user_data;
+  g_autoptr(CdlAbAssignment) assignment = NULL;
+  g_autoptr(GError) error = NULL;
+
+  assignment = cdl_abtest_service_lookup_finish (
+    cdl_instance_get_abtest_service (cdl_api_request_get_instance (d->request)), result, &error);
+  if (error != NULL)
+    {
+      cdl_api_request_reply_gerror (d->request, error);
+      return;
+    }
+
+  next_with_base (d, assignment != NULL ? assignment->variant->media_base_url : NULL);
+}
+
+static void
+handle_next (CdlApiRequest *request)
+{
+  const char *prefetch_text = cdl_api_request_get_query (request, "prefetch");
+  const char *ab_test = cdl_api_request_get_query (request, "ab_test");
+  g_autoptr(NextData) d = g_new0 (NextData, 1);
+  guint64 prefetch = CDL_PREFETCH_BATCHES;
+
+  if (prefetch_text != NULL
+      && !g_ascii_string_to_unsigned (prefetch_text, 10, 0, CDL_PREFETCH_MAX, &prefetch, NULL))
+    {
+      g_autofree char *message =
+        g_strdup_printf ("prefetch must be a number from 0 to %d", CDL_PREFETCH_MAX);
+
+      cdl_api_request_reply_error (request, 400, message);
+      return;
+    }
+
+  d->request = cdl_api_request_ref (request);
+  d->prefetch = (guint)prefetch;
+
+  if (ab_test == NULL || *ab_test == '\0')
+    {
+      next_with_base (d, NULL);
+      return;
+    }
+
+  cdl_abtest_service_lookup_async (
+    cdl_instance_get_abtest_service (cdl_api_request_get_instance (request)), ab_test,
+    cdl_api_request_get_user (request)->id, cdl_api_request_get_cancellable (request),
+    variant_done_cb, g_steal_pointer (&d));
+}
+
 void
 cdl_api_annotations_register (CdlApiServer *self)
 {
@@ -163,4 +297,8 @@ cdl_api_annotations_register (CdlApiServer *self)
                             handle_submit);
   cdl_api_server_add_route (self, "GET", "/api/tasks/{id}/annotation-stats", CDL_ROLE_OPERATOR,
                             handle_stats);
+  cdl_api_server_add_route (self, "GET", "/api/annotate/tasks", CDL_ROLE_ANNOTATOR,
+                            handle_annotator_tasks);
+  cdl_api_server_add_route (self, "GET", "/api/tasks/{id}/annotation-progress",
+                            CDL_ROLE_ANNOTATOR, handle_progress);
 }

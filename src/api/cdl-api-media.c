@@ -5,7 +5,8 @@
  * stored, so answers carry ETag (the quoted SHA-256 of the object),
  * Cache-Control: public, max-age (until the link expires), immutable, and
  * honour If-None-Match (304) and single byte ranges (206, 416), so that a
- * CDN or a browser cache can front them.
+ * CDN or a browser cache can front them. Access-Control-Allow-Origin: *
+ * lets pages on other origins use them.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -193,6 +194,15 @@ handle_media (CdlApiRequest *request)
   const char *key = cdl_api_request_get_param (request, "key");
   g_autoptr(GError) error = NULL;
   gint64 first, last, suffix;
+
+  /* Pages on other hosts (a CDN in front, an A/B variant) may read the
+   * images and their headers; the signature is the permission. */
+  soup_message_headers_replace (
+    soup_server_message_get_response_headers (cdl_api_request_get_message (request)),
+    "Access-Control-Allow-Origin", "*");
+  soup_message_headers_replace (
+    soup_server_message_get_response_headers (cdl_api_request_get_message (request)),
+    "Access-Control-Expose-Headers", "ETag, Content-Range, Content-Length");
 
   if (!cdl_annotation_service_verify_media (service, key,
                                             cdl_api_request_get_query (request, "exp"),

@@ -465,8 +465,8 @@ cdl_annotation_repo_upsert (PGconn                    *conn,
   g_autofree char *decision = int_or_null (in->decision_ms);
   g_autofree char *shown = in->shown_order ? int_array_literal (in->shown_order, in->n_shown)
                                            : NULL;
-  const char *params[8] = { in->task_id, in->batch_id, in->user_id, chosen, rejected,
-                            in->spam ? "true" : "false", shown, decision };
+  const char *params[9] = { in->task_id, in->batch_id, in->user_id, chosen, rejected,
+                            in->spam ? "true" : "false", shown, decision, in->variant_key };
 
   if (!check_uuid (in->task_id, "task", error) || !check_uuid (in->batch_id, "batch", error)
       || !check_uuid (in->user_id, "user", error))
@@ -479,19 +479,21 @@ cdl_annotation_repo_upsert (PGconn                    *conn,
    * on a row this statement inserted. */
   res = cdl_pq_exec (conn,
                      "INSERT INTO annotations AS a (task_id, batch_id, prompt_id, user_id,"
-                     "  chosen_index, rejected_index, spam, shown_order, decision_ms)"
-                     " VALUES ($1, $2, $2, $3, $4::int, $5::int, $6::boolean, $7::int[], $8::int)"
+                     "  chosen_index, rejected_index, spam, shown_order, decision_ms, variant_key)"
+                     " VALUES ($1, $2, $2, $3, $4::int, $5::int, $6::boolean, $7::int[], $8::int,"
+                     "         $9)"
                      " ON CONFLICT (task_id, batch_id, user_id) DO UPDATE SET"
                      "   chosen_index = EXCLUDED.chosen_index,"
                      "   rejected_index = EXCLUDED.rejected_index,"
                      "   spam = EXCLUDED.spam,"
                      "   shown_order = coalesce (EXCLUDED.shown_order, a.shown_order),"
                      "   decision_ms = coalesce (EXCLUDED.decision_ms, a.decision_ms),"
+                     "   variant_key = coalesce (EXCLUDED.variant_key, a.variant_key),"
                      "   updated_at = now ()"
                      " RETURNING id, a.xmax = 0, chosen_index, rejected_index, spam,"
                      "   shown_order::text[], decision_ms,"
                      "   extract (epoch FROM created_at), extract (epoch FROM updated_at)",
-                     8, params, error);
+                     9, params, error);
   if (res == NULL)
     {
       cdl_pq_rollback (conn);
@@ -851,4 +853,80 @@ cdl_annotation_repo_verify_fetch (PGconn  *conn,
     }
 
   return items;
+}
+
+/* Desktop gallery ---------------------------------------------------------- */
+
+JsonNode *
+cdl_annotation_repo_list_tasks (PGconn      *conn,
+                                const char  *user_id,
+                                GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  const char *params[1] = { user_id };
+
+  if (user_id != NULL && !check_uuid (user_id, "user", error))
+    return NULL;
+
+  res = cdl_pq_exec (conn,
+                     "SELECT t.id, coalesce (t.name, ''), count (*),"
+                     "  count (*) FILTER (WHERE b.labels > 0),"
+                     "  (SELECT count (*) FROM annotations a"
+                     "   WHERE a.task_id = t.id AND a.user_id = $1)"
+                     " FROM tasks t JOIN annotation_batches b ON b.task_id = t.id"
+                     " WHERE b.images >= b.expected"
+                     " GROUP BY t.id ORDER BY max (t.created_at) DESC, t.id",
+                     1, params, error);
+  if (res == NULL)
+    return NULL;
+
+  b = json_builder_new_immutable ();
+  json_builder_begin_array (b);
+  for (int i = 0; i < PQntuples (res); i++)
+    {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "task_id");
+      json_builder_add_string_value (b, cdl_pq_get_string (res, i, 0));
+      json_builder_set_member_name (b, "name");
+      json_builder_add_string_value (b, cdl_pq_get_string (res, i, 1));
+      json_builder_set_member_name (b, "batches");
+      json_builder_add_int_value (b, cdl_pq_get_int64 (res, i, 2));
+      json_builder_set_member_name (b, "labelled");
+      json_builder_add_int_value (b, cdl_pq_get_int64 (res, i, 3));
+      json_builder_set_member_name (b, "mine");
+      json_builder_add_int_value (b, cdl_pq_get_int64 (res, i, 4));
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+
+  return json_builder_get_root (b);
+}
+
+gboolean
+cdl_annotation_repo_delete (PGconn      *conn,
+                            const char  *task_id,
+                            const char  *batch_id,
+                            const char  *user_id,
+                            gboolean    *deleted,
+                            GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[3] = { task_id, batch_id, user_id };
+
+  if (!check_uuid (task_id, "task", error) || !check_uuid (batch_id, "batch", error)
+      || !check_uuid (user_id, "user", error))
+    return FALSE;
+
+  res = cdl_pq_exec (conn,
+                     "DELETE FROM annotations"
+                     " WHERE task_id = $1 AND batch_id = $2 AND user_id = $3",
+                     3, params, error);
+  if (res == NULL)
+    return FALSE;
+
+  if (deleted != NULL)
+    *deleted = g_strcmp0 (PQcmdTuples (res), "0") != 0;
+
+  return TRUE;
 }

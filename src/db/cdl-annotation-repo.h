@@ -82,6 +82,7 @@ typedef struct
   const gint64 *shown_order;     /* NULL: not sent */
   guint         n_shown;
   int           decision_ms;     /* -1: not sent */
+  const char   *variant_key;     /* the A/B variant the page ran; NULL: none */
 } CdlAnnotationInput;
 
 /* Number of images of a batch of @task_id; 0 with CDL_DB_ERROR_NOT_FOUND
@@ -131,6 +132,24 @@ gboolean   cdl_annotation_repo_verify_open    (PGconn        *conn,
                                                GError       **error);
 GPtrArray *cdl_annotation_repo_verify_fetch   (PGconn        *conn,
                                                int            rows,
+                                               GError       **error);
+
+/* Desktop gallery ---------------------------------------------------------- */
+
+/* The tasks with complete batches: [{task_id, name, batches, labelled
+ * (batches with a label), mine (labels of @user_id; 0 when NULL)}], newest
+ * first. */
+JsonNode  *cdl_annotation_repo_list_tasks     (PGconn        *conn,
+                                               const char    *user_id,
+                                               GError       **error);
+
+/* Removes the user's annotation of a batch; *@deleted says whether there
+ * was one. */
+gboolean   cdl_annotation_repo_delete         (PGconn        *conn,
+                                               const char    *task_id,
+                                               const char    *batch_id,
+                                               const char    *user_id,
+                                               gboolean      *deleted,
                                                GError       **error);
 
 G_END_DECLS

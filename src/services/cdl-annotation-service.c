@@ -17,6 +17,7 @@
 #include "core/cdl-media-sign.h"
 #include "core/cdl-shuffle.h"
 #include "db/cdl-annotation-repo.h"
+#include "db/cdl-annotator-repo.h"
 #include "services/cdl-annotation-service.h"
 #include "services/cdl-service-error.h"
 #include "storage/cdl-storage-error.h"
@@ -596,7 +597,7 @@ next_in_thread (PGconn        *conn,
     {
       prefetch = cdl_annotation_repo_peek_queue (conn, op->task_id, op->user_id,
                                                  batch->batch_id, overlap,
-                                                 CDL_PREFETCH_BATCHES, error);
+                                                 op->limit, error);
       if (prefetch == NULL)
         return NULL;
     }
@@ -620,6 +621,7 @@ next_in_thread (PGconn        *conn,
       json_builder_set_member_name (b, "batch_id");
       json_builder_add_string_value (b, next->batch_id);
       add_signed_list (op->self, b, "thumbnails", next->thumb_keys);
+      add_signed_list (op->self, b, "fullres", next->image_keys);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -643,6 +645,7 @@ cdl_annotation_service_next_batch_async (CdlAnnotationService *self,
 
   op = op_new (self, task_id);
   op->user_id = g_strdup (user_id);
+  op->limit = CDL_PREFETCH_BATCHES;
   cdl_db_run_async (self->db, next_in_thread, op, op_free,
                     (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
 }
@@ -826,6 +829,19 @@ submit_in_thread (PGconn        *conn,
         }
     }
 
+  node = json_object_get_member (obj, "variant_key");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING
+          || *json_node_get_string (node) == '\0' || strlen (json_node_get_string (node)) > 64)
+        {
+          invalid (error, "variant_key must be the key (1 to 64 characters) of the A/B"
+                          " variant the page ran, or null");
+          return NULL;
+        }
+      input.variant_key = json_node_get_string (node);
+    }
+
   if (!require_images (conn, task_id, NULL, error))
     return NULL;
 
@@ -959,6 +975,181 @@ JsonNode *
 cdl_annotation_service_stats_finish (CdlAnnotationService  *self,
                                      GAsyncResult          *result,
                                      GError               **error)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  return node_finish (self, result, error);
+}
+
+/* The annotator's phone ---------------------------------------------------- */
+
+static gpointer
+annotator_tasks_in_thread (PGconn        *conn,
+                           gpointer       data,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  Op *op = data;
+
+  return cdl_annotator_repo_tasks (conn, op->user_id, error);
+}
+
+void
+cdl_annotation_service_annotator_tasks_async (CdlAnnotationService *self,
+                                              const char           *user_id,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data)
+{
+  Op *op;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+  g_return_if_fail (user_id != NULL);
+
+  op = op_new (self, NULL);
+  op->user_id = g_strdup (user_id);
+  cdl_db_run_async (self->db, annotator_tasks_in_thread, op, op_free,
+                    (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
+}
+
+JsonNode *
+cdl_annotation_service_annotator_tasks_finish (CdlAnnotationService  *self,
+                                               GAsyncResult          *result,
+                                               GError               **error)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  return node_finish (self, result, error);
+}
+
+static gpointer
+progress_in_thread (PGconn        *conn,
+                    gpointer       data,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  Op *op = data;
+
+  return cdl_annotator_repo_progress (conn, op->task_id, op->user_id, error);
+}
+
+void
+cdl_annotation_service_progress_async (CdlAnnotationService *self,
+                                       const char           *task_id,
+                                       const char           *user_id,
+                                       GCancellable         *cancellable,
+                                       GAsyncReadyCallback   callback,
+                                       gpointer              user_data)
+{
+  Op *op;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+  g_return_if_fail (user_id != NULL);
+
+  op = op_new (self, task_id);
+  op->user_id = g_strdup (user_id);
+  cdl_db_run_async (self->db, progress_in_thread, op, op_free,
+                    (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
+}
+
+JsonNode *
+cdl_annotation_service_progress_finish (CdlAnnotationService  *self,
+                                        GAsyncResult          *result,
+                                        GError               **error)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  return node_finish (self, result, error);
+}
+
+/* A copy of @node whose strings that start with @from start with @to. */
+static JsonNode *
+rebased_copy (JsonNode   *node,
+              const char *from,
+              const char *to)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_autoptr(JsonObject) copy = json_object_new ();
+      JsonObjectIter iter;
+      const char *name;
+      JsonNode *member;
+
+      json_object_iter_init (&iter, json_node_get_object (node));
+      while (json_object_iter_next (&iter, &name, &member))
+        json_object_set_member (copy, name, rebased_copy (member, from, to));
+      return json_node_init_object (json_node_alloc (), copy);
+    }
+
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+      g_autoptr(JsonArray) copy = json_array_sized_new (json_array_get_length (array));
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        json_array_add_element (copy, rebased_copy (json_array_get_element (array, i), from,
+                                                    to));
+      return json_node_init_array (json_node_alloc (), copy);
+    }
+
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING
+      && g_str_has_prefix (json_node_get_string (node), from))
+    {
+      g_autofree char *rebased = g_strconcat (to, json_node_get_string (node) + strlen (from),
+                                              NULL);
+
+      return json_node_init_string (json_node_alloc (), rebased);
+    }
+
+  return json_node_copy (node);
+}
+
+static gpointer
+next_for_in_thread (PGconn        *conn,
+                    gpointer       data,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  Op *op = data;
+  g_autoptr(JsonNode) node = next_in_thread (conn, data, cancellable, error);
+
+  /* op->key holds the variant's media base here. */
+  if (node == NULL || op->key == NULL)
+    return g_steal_pointer (&node);
+
+  /* The signature covers the key and expiry, not the base, so a link
+   * stays valid on another host that forwards /media/ here. */
+  return rebased_copy (node, op->self->media_base, op->key);
+}
+
+void
+cdl_annotation_service_next_batch_for_async (CdlAnnotationService *self,
+                                             const char           *task_id,
+                                             const char           *user_id,
+                                             guint                 prefetch,
+                                             const char           *media_base,
+                                             GCancellable         *cancellable,
+                                             GAsyncReadyCallback   callback,
+                                             gpointer              user_data)
+{
+  Op *op;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+  g_return_if_fail (user_id != NULL);
+
+  op = op_new (self, task_id);
+  op->user_id = g_strdup (user_id);
+  op->limit = MIN (prefetch, CDL_PREFETCH_MAX);
+  if (media_base != NULL && strcmp (media_base, self->media_base) != 0)
+    op->key = g_strdup (media_base);
+  cdl_db_run_async (self->db, next_for_in_thread, op, op_free,
+                    (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
+}
+
+JsonNode *
+cdl_annotation_service_next_batch_for_finish (CdlAnnotationService  *self,
+                                              GAsyncResult          *result,
+                                              GError               **error)
 {
   g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
 
@@ -1498,4 +1689,148 @@ cdl_annotation_service_export_to_stream (CdlAnnotationService  *self,
     }
 
   return lines;
+}
+
+/* Desktop gallery ---------------------------------------------------------- */
+
+typedef struct
+{
+  char *task_id;
+  char *batch_id;
+  char *user_id;
+} GalleryOp;
+
+static void
+gallery_op_free (gpointer data)
+{
+  GalleryOp *op = data;
+
+  g_free (op->task_id);
+  g_free (op->batch_id);
+  g_free (op->user_id);
+  g_free (op);
+}
+
+static GalleryOp *
+gallery_op_new (const char *task_id,
+                const char *batch_id,
+                const char *user_id)
+{
+  GalleryOp *op = g_new0 (GalleryOp, 1);
+
+  op->task_id = g_strdup (task_id);
+  op->batch_id = g_strdup (batch_id);
+  op->user_id = g_strdup (user_id);
+
+  return op;
+}
+
+static gpointer
+list_tasks_in_thread (PGconn        *conn,
+                      gpointer       data,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  GalleryOp *op = data;
+
+  return cdl_annotation_repo_list_tasks (conn, op->user_id, error);
+}
+
+void
+cdl_annotation_service_list_tasks_async (CdlAnnotationService *self,
+                                         const char           *user_id,
+                                         GCancellable         *cancellable,
+                                         GAsyncReadyCallback   callback,
+                                         gpointer              user_data)
+{
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+
+  cdl_db_run_async (self->db, list_tasks_in_thread, gallery_op_new (NULL, NULL, user_id),
+                    gallery_op_free, (GDestroyNotify)json_node_unref, cancellable, callback,
+                    user_data);
+}
+
+JsonNode *
+cdl_annotation_service_list_tasks_finish (CdlAnnotationService  *self,
+                                          GAsyncResult          *result,
+                                          GError               **error)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  return node_finish (self, result, error);
+}
+
+static gpointer
+delete_in_thread (PGconn        *conn,
+                  gpointer       data,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  GalleryOp *op = data;
+  gboolean deleted = FALSE;
+
+  if (!cdl_annotation_repo_delete (conn, op->task_id, op->batch_id, op->user_id, &deleted,
+                                   error))
+    return NULL;
+
+  if (!deleted)
+    {
+      g_set_error (error, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_NOT_FOUND,
+                   "There is no label of batch %s to undo", op->batch_id);
+      return NULL;
+    }
+
+  return GINT_TO_POINTER (TRUE);
+}
+
+void
+cdl_annotation_service_delete_async (CdlAnnotationService *self,
+                                     const char           *task_id,
+                                     const char           *batch_id,
+                                     const char           *user_id,
+                                     GCancellable         *cancellable,
+                                     GAsyncReadyCallback   callback,
+                                     gpointer              user_data)
+{
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+  g_return_if_fail (user_id != NULL);
+
+  cdl_db_run_async (self->db, delete_in_thread, gallery_op_new (task_id, batch_id, user_id),
+                    gallery_op_free, NULL, cancellable, callback, user_data);
+}
+
+gboolean
+cdl_annotation_service_delete_finish (CdlAnnotationService  *self,
+                                      GAsyncResult          *result,
+                                      GError               **error)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), FALSE);
+
+  if (cdl_db_run_finish (self->db, result, error) == NULL)
+    {
+      cdl_service_error_translate (error);
+      return FALSE;
+    }
+
+  return TRUE;
+}
+
+char *
+cdl_annotation_service_media_key (CdlAnnotationService *self,
+                                  const char           *url)
+{
+  const char *rest;
+  const char *query;
+  g_autofree char *escaped = NULL;
+
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  if (url == NULL || !g_str_has_prefix (url, self->media_base))
+    return NULL;
+
+  rest = url + strlen (self->media_base);
+  query = strchr (rest, '?');
+  escaped = query != NULL ? g_strndup (rest, query - rest) : g_strdup (rest);
+
+  return g_uri_unescape_string (escaped, NULL);
 }

@@ -110,6 +110,48 @@ JsonNode *cdl_annotation_service_stats_finish        (CdlAnnotationService *self
                                                       GAsyncResult         *result,
                                                       GError              **error);
 
+/* The annotator's phone ---------------------------------------------------- */
+
+/* {"tasks": [{id, name, status, batches_ready, batches_labelled,
+ * my_labels, seeds_per_prompt}]}: tasks with at least one batch whose
+ * images are all stored (see cdl-annotator-repo.h). */
+void      cdl_annotation_service_annotator_tasks_async  (CdlAnnotationService *self,
+                                                         const char           *user_id,
+                                                         GCancellable         *cancellable,
+                                                         GAsyncReadyCallback   callback,
+                                                         gpointer              user_data);
+JsonNode *cdl_annotation_service_annotator_tasks_finish (CdlAnnotationService *self,
+                                                         GAsyncResult         *result,
+                                                         GError              **error);
+
+/* {batches_ready, batches_total, batches_labelled, my_labels}. */
+void      cdl_annotation_service_progress_async         (CdlAnnotationService *self,
+                                                         const char           *task_id,
+                                                         const char           *user_id,
+                                                         GCancellable         *cancellable,
+                                                         GAsyncReadyCallback   callback,
+                                                         gpointer              user_data);
+JsonNode *cdl_annotation_service_progress_finish        (CdlAnnotationService *self,
+                                                         GAsyncResult         *result,
+                                                         GError              **error);
+
+/* Like cdl_annotation_service_next_batch_async() with @prefetch following
+ * batches (0 to CDL_PREFETCH_MAX) and, unless @media_base is NULL, every
+ * media link starting with @media_base instead of the service's base (an
+ * A/B variant's CDN). */
+#define CDL_PREFETCH_MAX 50
+void      cdl_annotation_service_next_batch_for_async   (CdlAnnotationService *self,
+                                                         const char           *task_id,
+                                                         const char           *user_id,
+                                                         guint                 prefetch,
+                                                         const char           *media_base,
+                                                         GCancellable         *cancellable,
+                                                         GAsyncReadyCallback   callback,
+                                                         gpointer              user_data);
+JsonNode *cdl_annotation_service_next_batch_for_finish  (CdlAnnotationService *self,
+                                                         GAsyncResult         *result,
+                                                         GError              **error);
+
 /* Media reads -------------------------------------------------------------- */
 
 typedef struct
@@ -190,5 +232,37 @@ void          cdl_dpo_export_next_async  (CdlDpoExport         *export,
 GBytes       *cdl_dpo_export_next_finish (CdlDpoExport         *export,
                                           GAsyncResult         *result,
                                           GError              **error);
+
+/* Desktop gallery ---------------------------------------------------------- */
+
+/* The tasks that have complete batches to label: [{task_id, name, batches,
+ * labelled (batches with a label), mine (labels of @user_id, which may be
+ * NULL)}]. */
+void      cdl_annotation_service_list_tasks_async  (CdlAnnotationService *self,
+                                                    const char           *user_id,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+JsonNode *cdl_annotation_service_list_tasks_finish (CdlAnnotationService *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+
+/* Removes @user_id's label of a batch, to undo it; the batch goes back in
+ * the queue. CDL_SERVICE_ERROR_NOT_FOUND when there is none. */
+void      cdl_annotation_service_delete_async      (CdlAnnotationService *self,
+                                                    const char           *task_id,
+                                                    const char           *batch_id,
+                                                    const char           *user_id,
+                                                    GCancellable         *cancellable,
+                                                    GAsyncReadyCallback   callback,
+                                                    gpointer              user_data);
+gboolean  cdl_annotation_service_delete_finish     (CdlAnnotationService *self,
+                                                    GAsyncResult         *result,
+                                                    GError              **error);
+
+/* The object key of a link made by cdl_annotation_service_sign_media(),
+ * for a front end in the same process; NULL for any other link. */
+char     *cdl_annotation_service_media_key         (CdlAnnotationService *self,
+                                                    const char           *url);
 
 G_END_DECLS

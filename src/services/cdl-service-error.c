@@ -96,6 +96,8 @@ cdl_service_error_http_status (const GError *error)
       return 413;
     case CDL_SERVICE_ERROR_RATE_LIMITED:
       return 429;
+    case CDL_SERVICE_ERROR_GONE:
+      return 410;
     case CDL_SERVICE_ERROR_UNAVAILABLE:
       return 503;
     case CDL_SERVICE_ERROR_FAILED:

@@ -25,6 +25,7 @@ typedef enum
   CDL_SERVICE_ERROR_RATE_LIMITED,       /* 429 */
   CDL_SERVICE_ERROR_UNAVAILABLE,        /* 503: database or storage down */
   CDL_SERVICE_ERROR_FAILED,             /* 500 */
+  CDL_SERVICE_ERROR_GONE,               /* 410: existed, no longer offered */
 } CdlServiceError;
 
 GQuark   cdl_service_error_quark   (void);
