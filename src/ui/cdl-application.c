@@ -23,6 +23,7 @@ struct _CdlApplication
   CdlSecretStore      *secrets;
   CdlInstance         *instance;
   CdlApiServer        *api_server;
+  CdlDemoService      *demo;
   GCancellable        *cancellable;
   GError              *start_error;
   char                *database_label;
@@ -641,6 +642,8 @@ cdl_application_shutdown (GApplication *app)
   while (self->start_pending && self->embedded)
     g_main_context_iteration (NULL, TRUE);
 
+  if (self->demo != NULL)
+    cdl_demo_service_stop (self->demo);
   cdl_application_stop_api_server (self);
   if (self->instance != NULL)
     cdl_instance_shutdown (self->instance);
@@ -653,6 +656,7 @@ cdl_application_dispose (GObject *object)
 {
   CdlApplication *self = CDL_APPLICATION (object);
 
+  g_clear_object (&self->demo);
   g_clear_object (&self->api_server);
   g_clear_object (&self->instance);
   g_clear_object (&self->secrets);
@@ -799,4 +803,15 @@ cdl_application_get_database_label (CdlApplication *self)
   g_return_val_if_fail (CDL_IS_APPLICATION (self), NULL);
 
   return self->database_label;
+}
+
+CdlDemoService *
+cdl_application_get_demo_service (CdlApplication *self)
+{
+  g_return_val_if_fail (CDL_IS_APPLICATION (self), NULL);
+
+  if (self->demo == NULL && self->state == CDL_APPLICATION_STATE_READY)
+    self->demo = cdl_demo_service_new (self->instance);
+
+  return self->demo;
 }

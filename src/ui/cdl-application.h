@@ -10,6 +10,7 @@
 
 #include <adwaita.h>
 
+#include "services/cdl-demo-service.h"
 #include "services/cdl-instance.h"
 
 G_BEGIN_DECLS
@@ -51,5 +52,9 @@ gboolean             cdl_application_uses_embedded_database (CdlApplication *sel
 /* Stops the instance that failed to start and starts a new one with the
  * current settings. */
 void                 cdl_application_restart_instance   (CdlApplication *self);
+
+/* The local simulated worker of "Start a Demo Worker", made on first use
+ * once the instance is READY (NULL before); stopped when the app quits. */
+CdlDemoService      *cdl_application_get_demo_service   (CdlApplication *self);
 
 G_END_DECLS

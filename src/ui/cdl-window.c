@@ -40,6 +40,12 @@ struct _CdlWindow
   CdlWorkflowsPage     *workflows_page;
   CdlPoolsPage         *pools_page;
   CdlTasksPage         *tasks_page;
+
+  /* A task to select once the Tasks page lists it: the one open last,
+   * or the demo's. */
+  char                 *pending_task;
+  GCancellable         *demo_cancellable;
+  gboolean              demo_starting;
 };
 
 G_DEFINE_FINAL_TYPE (CdlWindow, cdl_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -74,12 +80,20 @@ cdl_window_update_actions (CdlWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.new-pool", ready);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.new-task", ready);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.reload", ready && reloads);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.start-demo",
+                                 ready && !self->demo_starting);
   gtk_widget_set_visible (self->add_worker_button, on_workers);
   gtk_widget_set_visible (self->upload_button, on_workflows);
   gtk_widget_set_visible (self->new_pool_button, on_pools);
   gtk_widget_set_visible (self->new_task_button, on_tasks);
   gtk_widget_set_visible (self->reload_button, reloads);
 }
+
+static void cdl_window_tasks_changed_cb (CdlWindow  *self,
+                                         guint       position,
+                                         guint       removed,
+                                         guint       added,
+                                         GListModel *model);
 
 static void
 cdl_window_sync_state (CdlWindow *self)
@@ -142,6 +156,14 @@ cdl_window_sync_state (CdlWindow *self)
                                            cdl_instance_get_worker_service (instance),
                                            cdl_instance_get_object_store (instance));
         gtk_stack_set_visible_child_name (self->main_stack, "ready");
+        if (self->pending_task == NULL && self->settings != NULL)
+          {
+            self->pending_task = g_settings_get_string (self->settings, "last-task");
+            if (*self->pending_task == '\0')
+              g_clear_pointer (&self->pending_task, g_free);
+          }
+        cdl_window_tasks_changed_cb (self, 0, 0, 0,
+                                     cdl_tasks_page_get_model (self->tasks_page));
       }
       break;
 
@@ -314,6 +336,83 @@ cdl_window_reload_action (GtkWidget  *widget,
     cdl_workers_page_reload (self->workers_page);
 }
 
+/* Selects the pending task as soon as the Tasks page lists it. */
+static void
+cdl_window_tasks_changed_cb (CdlWindow  *self,
+                             guint       position,
+                             guint       removed,
+                             guint       added,
+                             GListModel *model)
+{
+  guint n = g_list_model_get_n_items (model);
+
+  if (self->pending_task == NULL)
+    return;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(CdlTask) task = g_list_model_get_item (model, i);
+
+      if (g_strcmp0 (cdl_task_get_id (task), self->pending_task) == 0)
+        {
+          g_autofree char *id = g_steal_pointer (&self->pending_task);
+
+          cdl_tasks_page_select_task (self->tasks_page, id);
+          return;
+        }
+    }
+}
+
+static void
+cdl_window_demo_started_cb (GObject      *object,
+                            GAsyncResult *result,
+                            gpointer      user_data)
+{
+  g_autoptr(CdlWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *task_id = NULL;
+
+  task_id = cdl_demo_service_start_finish (CDL_DEMO_SERVICE (object), result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+
+  self->demo_starting = FALSE;
+  cdl_window_update_actions (self);
+
+  if (task_id == NULL)
+    {
+      cdl_window_add_toast (self, adw_toast_new (error->message));
+      return;
+    }
+
+  cdl_window_add_toast (self, adw_toast_new (_("The demo worker runs; a demo task is ready "
+                                               "to freeze and run")));
+  g_free (self->pending_task);
+  self->pending_task = g_steal_pointer (&task_id);
+  cdl_window_set_visible_page (self, "tasks");
+  cdl_tasks_page_reload (self->tasks_page);
+  cdl_window_tasks_changed_cb (self, 0, 0, 0, cdl_tasks_page_get_model (self->tasks_page));
+}
+
+static void
+cdl_window_start_demo_action (GtkWidget  *widget,
+                              const char *action_name,
+                              GVariant   *parameter)
+{
+  CdlWindow *self = CDL_WINDOW (widget);
+  CdlApplication *app = cdl_window_get_cdl_application (self);
+  CdlDemoService *demo = app != NULL ? cdl_application_get_demo_service (app) : NULL;
+
+  if (demo == NULL || self->demo_starting)
+    return;
+
+  self->demo_starting = TRUE;
+  cdl_window_update_actions (self);
+  cdl_window_add_toast (self, adw_toast_new (_("Starting the demo worker…")));
+  cdl_demo_service_start_async (demo, self->demo_cancellable, cdl_window_demo_started_cb,
+                                g_object_ref (self));
+}
+
 static void
 cdl_window_show_page_action (GtkWidget  *widget,
                              const char *action_name,
@@ -363,6 +462,10 @@ cdl_window_application_cb (CdlWindow  *self,
                            G_CALLBACK (cdl_window_update_subtitle), self,
                            G_CONNECT_SWAPPED);
 
+  g_signal_connect_object (cdl_tasks_page_get_model (self->tasks_page), "items-changed",
+                           G_CALLBACK (cdl_window_tasks_changed_cb), self,
+                           G_CONNECT_SWAPPED);
+
   last_page = g_settings_get_string (self->settings, "last-page");
   if (gtk_stack_get_child_by_name (self->page_stack, last_page) != NULL)
     cdl_window_set_visible_page (self, last_page);
@@ -385,8 +488,18 @@ cdl_window_dispose (GObject *object)
 {
   CdlWindow *self = CDL_WINDOW (object);
 
+  g_cancellable_cancel (self->demo_cancellable);
+
+  /* The task open last comes back with the next window. */
+  if (self->settings != NULL && self->tasks_page != NULL &&
+      cdl_tasks_page_get_shown (self->tasks_page) != NULL)
+    g_settings_set_string (self->settings, "last-task",
+                           cdl_task_get_id (cdl_tasks_page_get_shown (self->tasks_page)));
+
   gtk_widget_dispose_template (GTK_WIDGET (self), CDL_TYPE_WINDOW);
   g_clear_object (&self->settings);
+  g_clear_object (&self->demo_cancellable);
+  g_clear_pointer (&self->pending_task, g_free);
 
   G_OBJECT_CLASS (cdl_window_parent_class)->dispose (object);
 }
@@ -441,6 +554,8 @@ cdl_window_class_init (CdlWindowClass *klass)
                                    cdl_window_new_task_action);
   gtk_widget_class_install_action (widget_class, "win.reload", NULL,
                                    cdl_window_reload_action);
+  gtk_widget_class_install_action (widget_class, "win.start-demo", NULL,
+                                   cdl_window_start_demo_action);
   gtk_widget_class_install_action (widget_class, "win.show-page", "i",
                                    cdl_window_show_page_action);
 }
@@ -449,6 +564,7 @@ static void
 cdl_window_init (CdlWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->demo_cancellable = g_cancellable_new ();
 
   g_signal_connect (self, "notify::application",
                     G_CALLBACK (cdl_window_application_cb), NULL);

@@ -1,0 +1,255 @@
+/* cdl-test-ui.c: driving the real desktop application in a test
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+
+#include "cdl-test-ui.h"
+
+static gboolean
+wake_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+cdl_test_ui_iterate_until (CdlTestUiCondition condition,
+                           gpointer           data,
+                           guint              timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  /* A short timer keeps the loop from sleeping past the deadline. */
+  guint wake = g_timeout_add (20, wake_cb, NULL);
+  gboolean met;
+
+  while (!(met = condition (data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_source_remove (wake);
+
+  return met;
+}
+
+GtkWidget *
+cdl_test_ui_find_named (GtkWidget  *root,
+                        const char *name)
+{
+  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
+    return root;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (root);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = cdl_test_ui_find_named (child, name);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+GtkWidget *
+cdl_test_ui_named (GtkWidget  *root,
+                   const char *name)
+{
+  GtkWidget *widget = cdl_test_ui_find_named (root, name);
+
+  if (widget == NULL)
+    g_error ("No widget named %s", name);
+
+  return widget;
+}
+
+typedef struct
+{
+  GType       type;
+  const char *name;
+} WindowWait;
+
+static GtkWindow *
+find_toplevel (WindowWait *wait)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+  guint n = g_list_model_get_n_items (toplevels);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GtkWindow) window = g_list_model_get_item (toplevels, i);
+
+      if (!gtk_widget_get_visible (GTK_WIDGET (window)) ||
+          !g_type_is_a (G_OBJECT_TYPE (window), wait->type))
+        continue;
+
+      if (wait->name == NULL ||
+          g_strcmp0 (gtk_widget_get_name (GTK_WIDGET (window)), wait->name) == 0)
+        return window;
+    }
+
+  return NULL;
+}
+
+static gboolean
+window_shown (gpointer data)
+{
+  return find_toplevel (data) != NULL;
+}
+
+static gboolean
+window_gone (gpointer data)
+{
+  return find_toplevel (data) == NULL;
+}
+
+GtkWindow *
+cdl_test_ui_wait_for_window (GType       type,
+                             const char *name)
+{
+  WindowWait wait = { type, name };
+
+  g_assert_true (cdl_test_ui_iterate_until (window_shown, &wait,
+                                            CDL_TEST_UI_WAIT_TIMEOUT_MS));
+
+  return find_toplevel (&wait);
+}
+
+void
+cdl_test_ui_respond (GtkWindow  *dialog,
+                     const char *response)
+{
+  WindowWait wait = { ADW_TYPE_MESSAGE_DIALOG, gtk_widget_get_name (GTK_WIDGET (dialog)) };
+
+  g_assert_true (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (dialog),
+                                                          response));
+  g_object_ref (dialog);
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), response);
+  /* A button closes the dialog after its response; the call alone may not. */
+  if (gtk_widget_get_visible (GTK_WIDGET (dialog)))
+    gtk_window_destroy (dialog);
+  g_object_unref (dialog);
+
+  g_assert_true (cdl_test_ui_iterate_until (window_gone, &wait, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+}
+
+void
+cdl_test_ui_click (GtkWidget *button)
+{
+  g_assert_true (gtk_widget_is_sensitive (button));
+  g_signal_emit_by_name (button, "clicked");
+}
+
+CdlApplication *
+cdl_test_ui_new_app (const char *conninfo,
+                     const char *tmpdir)
+{
+  g_autofree char *secrets = g_build_filename (tmpdir, "secrets.json", NULL);
+  CdlApplication *app;
+
+  g_setenv ("DATABASE_URL", conninfo, TRUE);
+  g_setenv ("CDL_DATA_DIR", tmpdir, TRUE);
+  g_setenv ("CDL_SECRETS_FILE", secrets, TRUE);
+  g_setenv ("CDL_HEALTH_INTERVAL_MS", "500", TRUE);
+  g_setenv ("CDL_SERVER_PORT", "0", TRUE);
+
+  app = cdl_application_new ();
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+
+  return app;
+}
+
+typedef struct
+{
+  CdlTestUiBody  body;
+  gpointer       data;
+  gboolean       scheduled;
+  gboolean       ran;
+} Run;
+
+static gboolean
+app_started (gpointer data)
+{
+  return cdl_application_get_state (data) != CDL_APPLICATION_STATE_STARTING;
+}
+
+static gboolean
+run_body_cb (gpointer data)
+{
+  GtkApplication *app = g_object_get_data (data, "cdl-test-ui-app");
+  Run *run = g_object_get_data (data, "cdl-test-ui-run");
+  GtkWindow *window = gtk_application_get_active_window (app);
+
+  g_assert_true (CDL_IS_WINDOW (window));
+  g_assert_true (cdl_test_ui_iterate_until (app_started, app,
+                                            CDL_TEST_UI_START_TIMEOUT_MS));
+  if (cdl_application_get_state (CDL_APPLICATION (app)) == CDL_APPLICATION_STATE_FAILED)
+    g_error ("The application did not start: %s",
+             cdl_application_get_start_error (CDL_APPLICATION (app))->message);
+
+  run->body (CDL_APPLICATION (app), CDL_WINDOW (window), run->data);
+  run->ran = TRUE;
+
+  while ((window = gtk_application_get_active_window (app)) != NULL)
+    gtk_window_destroy (window);
+  g_application_quit (G_APPLICATION (app));
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+activate_cb (GApplication *app,
+             GObject      *holder)
+{
+  Run *run = g_object_get_data (holder, "cdl-test-ui-run");
+
+  if (!run->scheduled)
+    {
+      run->scheduled = TRUE;
+      g_idle_add (run_body_cb, holder);
+    }
+}
+
+void
+cdl_test_ui_run (CdlApplication *app,
+                 CdlTestUiBody   body,
+                 gpointer        data)
+{
+  char *argv[] = { (char *) "test-ui", NULL };
+  g_autoptr(GObject) holder = g_object_new (G_TYPE_OBJECT, NULL);
+  Run run = { body, data, FALSE, FALSE };
+
+  g_object_set_data (holder, "cdl-test-ui-app", app);
+  g_object_set_data (holder, "cdl-test-ui-run", &run);
+  g_signal_connect_object (app, "activate", G_CALLBACK (activate_cb), holder,
+                           G_CONNECT_AFTER);
+
+  g_assert_cmpint (g_application_run (G_APPLICATION (app), 1, argv), ==, 0);
+  g_assert_true (run.ran);
+}
+
+void
+cdl_test_ui_remove_tree (const char *path)
+{
+  g_autoptr(GFile) dir = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = NULL;
+  GFileInfo *info;
+
+  children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME ","
+                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  while (children != NULL &&
+         (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autoptr(GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
+      g_autofree char *child_path = g_file_get_path (child);
+
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        cdl_test_ui_remove_tree (child_path);
+      else
+        g_file_delete (child, NULL, NULL);
+      g_object_unref (info);
+    }
+  g_rmdir (path);
+}

@@ -1,0 +1,62 @@
+/* cdl-test-ui.h: driving the real desktop application in a test
+ *
+ * The application runs for real, g_application_run () and all, against a
+ * database of the test's own; the test body runs from the main loop once
+ * the window is there and the instance has started. Widgets are found by
+ * their widget name and pressed the way their buttons would. Runs under
+ * Xvfb.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+
+#include "ui/cdl-application.h"
+#include "ui/cdl-window.h"
+
+G_BEGIN_DECLS
+
+/* Generous: a loaded CI machine may take seconds to apply the migrations.
+ * Waits end as soon as their condition holds. */
+#define CDL_TEST_UI_START_TIMEOUT_MS 60000
+#define CDL_TEST_UI_WAIT_TIMEOUT_MS  15000
+
+typedef gboolean (*CdlTestUiCondition) (gpointer data);
+typedef void     (*CdlTestUiBody)      (CdlApplication *app,
+                                        CdlWindow      *window,
+                                        gpointer        data);
+
+/* Runs the main loop until @condition holds or @timeout_ms pass. */
+gboolean   cdl_test_ui_iterate_until   (CdlTestUiCondition  condition,
+                                        gpointer            data,
+                                        guint               timeout_ms);
+
+GtkWidget *cdl_test_ui_find_named      (GtkWidget          *root,
+                                        const char         *name);
+/* Like find_named, but a missing widget fails the test. */
+GtkWidget *cdl_test_ui_named           (GtkWidget          *root,
+                                        const char         *name);
+
+/* Waits for a visible toplevel of @type (and widget name @name, unless
+ * NULL). */
+GtkWindow *cdl_test_ui_wait_for_window (GType               type,
+                                        const char         *name);
+/* Answers a message dialog as its button would, and waits for it to go. */
+void       cdl_test_ui_respond         (GtkWindow          *dialog,
+                                        const char         *response);
+void       cdl_test_ui_click           (GtkWidget          *button);
+
+/* A fresh application on @conninfo, with a data dir, a secrets file and a
+ * REST port of its own; the caller removes @tmpdir with remove_tree. */
+CdlApplication *cdl_test_ui_new_app    (const char         *conninfo,
+                                        const char         *tmpdir);
+
+/* Runs @app until @body returns, then closes its windows and quits. */
+void       cdl_test_ui_run             (CdlApplication     *app,
+                                        CdlTestUiBody       body,
+                                        gpointer            data);
+
+void       cdl_test_ui_remove_tree     (const char         *path);
+
+G_END_DECLS

@@ -1,0 +1,229 @@
+/* test-ui-demo.c: the first run's "Start a Demo Worker"
+ *
+ * Starts the real application on an empty database of its own, so the
+ * Workers page offers the demo. Pressing it must start a real
+ * cdl-simworker subprocess, register it as a healthy worker and leave a
+ * demo task of 6 prompts × 4 seeds open on the Tasks page; the test then
+ * freezes and runs that task with the page's own buttons until the
+ * dashboard says DONE, and checks that quitting the app stops the worker.
+ * Runs under Xvfb.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <adwaita.h>
+
+#include "cdl-test-pg.h"
+#include "cdl-test-ui.h"
+
+#define RUN_TIMEOUT_MS 120000
+
+static CdlTestPg *pg;
+
+typedef struct
+{
+  CdlApplication *app;
+  CdlWindow      *window;
+  char           *worker_url;
+  char           *task_id;
+} Demo;
+
+static gboolean
+demo_button_shown (gpointer data)
+{
+  Demo *demo = data;
+  GtkWidget *page = GTK_WIDGET (cdl_window_get_workers_page (demo->window));
+  GtkWidget *button = cdl_test_ui_find_named (page, "empty-demo-button");
+
+  return button != NULL && gtk_widget_get_mapped (button) && gtk_widget_is_sensitive (button);
+}
+
+static gboolean
+demo_task_shown (gpointer data)
+{
+  Demo *demo = data;
+  CdlTask *task = cdl_tasks_page_get_shown (cdl_window_get_tasks_page (demo->window));
+
+  return task != NULL && g_str_has_prefix (cdl_task_get_name (task), "Demo ") &&
+         g_strcmp0 (cdl_window_get_visible_page (demo->window), "tasks") == 0;
+}
+
+typedef struct
+{
+  CdlWorker *worker;
+  GError    *error;
+  gboolean   done;
+} WorkerWait;
+
+static void
+worker_got_cb (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  WorkerWait *wait = user_data;
+
+  wait->worker = cdl_worker_service_get_finish (CDL_WORKER_SERVICE (object), result,
+                                                &wait->error);
+  wait->done = TRUE;
+}
+
+static gboolean
+worker_wait_done (gpointer data)
+{
+  return ((WorkerWait *) data)->done;
+}
+
+static gboolean
+dashboard_says (gpointer data)
+{
+  gpointer *args = data;
+  CdlRunDashboard *dashboard = args[0];
+
+  return g_strcmp0 (cdl_run_dashboard_get_task (dashboard), args[1]) == 0 &&
+         g_strcmp0 (cdl_run_dashboard_get_state (dashboard), args[2]) == 0;
+}
+
+static void
+wait_dashboard (CdlRunDashboard *dashboard,
+                const char      *task_id,
+                const char      *state,
+                guint            timeout_ms)
+{
+  gpointer args[] = { dashboard, (gpointer) task_id, (gpointer) state };
+
+  if (!cdl_test_ui_iterate_until (dashboard_says, args, timeout_ms))
+    g_error ("The dashboard shows %s, not %s", cdl_run_dashboard_get_state (dashboard), state);
+}
+
+static gboolean
+button_ready (gpointer data)
+{
+  return gtk_widget_get_mapped (data) && gtk_widget_is_sensitive (data);
+}
+
+static void
+demo_body (CdlApplication *app,
+           CdlWindow      *window,
+           gpointer        data)
+{
+  Demo *demo = data;
+  CdlInstance *instance = cdl_application_get_instance (app);
+  CdlTasksPage *page = cdl_window_get_tasks_page (window);
+  CdlRunDashboard *dashboard = cdl_tasks_page_get_dashboard (page);
+  CdlDemoService *service;
+  CdlTask *task;
+  WorkerWait wait = { 0 };
+  GtkWindow *dialog;
+
+  demo->app = app;
+  demo->window = window;
+
+  /* An empty registry offers the demo beside "Add a Worker…". */
+  cdl_window_set_visible_page (window, "workers");
+  g_assert_true (cdl_test_ui_iterate_until (demo_button_shown, demo,
+                                            CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  g_assert_true (gtk_widget_get_mapped (
+    cdl_test_ui_named (GTK_WIDGET (window), "empty-add-worker-button")));
+
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (window), "empty-demo-button"));
+  g_assert_true (cdl_test_ui_iterate_until (demo_task_shown, demo, RUN_TIMEOUT_MS));
+
+  /* The demo task: 6 prompts of 4 seeds, a draft on the demo workflow. */
+  task = cdl_tasks_page_get_shown (page);
+  demo->task_id = g_strdup (cdl_task_get_id (task));
+  g_assert_cmpuint (cdl_task_get_prompts (task)->len, ==, CDL_DEMO_PROMPTS);
+  g_assert_cmpint (cdl_task_get_data (task)->seeds_per_prompt, ==, CDL_DEMO_SEEDS);
+  g_assert_cmpstr (cdl_task_get_state (task), ==, CDL_TASK_STATE_DRAFT);
+
+  /* A real subprocess, registered and found healthy. */
+  service = cdl_application_get_demo_service (app);
+  g_assert_nonnull (service);
+  g_assert_nonnull (cdl_demo_service_get_url (service));
+  g_assert_true (g_str_has_prefix (cdl_demo_service_get_url (service), "http://127.0.0.1:"));
+  demo->worker_url = g_strdup (cdl_demo_service_get_url (service));
+
+  cdl_worker_service_get_async (cdl_instance_get_worker_service (instance),
+                                cdl_demo_service_get_worker_id (service), NULL,
+                                worker_got_cb, &wait);
+  g_assert_true (cdl_test_ui_iterate_until (worker_wait_done, &wait,
+                                            CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  g_assert_no_error (wait.error);
+  g_assert_cmpstr (cdl_worker_get_name (wait.worker), ==, CDL_DEMO_WORKER_NAME);
+  g_assert_cmpstr (cdl_worker_get_base_url (wait.worker), ==, demo->worker_url);
+  g_assert_true (cdl_worker_get_status (wait.worker) == CDL_WORKER_STATUS_HEALTHY);
+  g_clear_object (&wait.worker);
+
+  /* Freeze with the page's button and its confirmation… */
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "freeze-button"));
+  dialog = cdl_test_ui_wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "freeze-dialog");
+  cdl_test_ui_respond (dialog, "freeze");
+  wait_dashboard (dashboard, demo->task_id, "FROZEN", CDL_TEST_UI_WAIT_TIMEOUT_MS);
+
+  /* …and run it to the end on the demo worker. */
+  g_assert_true (cdl_test_ui_iterate_until (button_ready,
+                                            cdl_test_ui_named (GTK_WIDGET (page), "run-button"),
+                                            CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "run-button"));
+  wait_dashboard (dashboard, demo->task_id, "DONE", RUN_TIMEOUT_MS);
+}
+
+static gboolean
+port_answers (const char *url)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+
+  connection = g_socket_client_connect_to_uri (client, url, 80, NULL, NULL);
+
+  return connection != NULL;
+}
+
+static void
+test_demo_worker (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conninfo = NULL;
+  g_autofree char *tmpdir = NULL;
+  g_autoptr(CdlApplication) app = NULL;
+  Demo demo = { 0 };
+
+  conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+  tmpdir = g_dir_make_tmp ("cdl-test-ui-demo-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  app = cdl_test_ui_new_app (conninfo, tmpdir);
+  cdl_test_ui_run (app, demo_body, &demo);
+
+  /* Quitting the app stopped the worker it started. */
+  g_assert_nonnull (demo.worker_url);
+  g_assert_false (port_answers (demo.worker_url));
+
+  g_clear_pointer (&demo.worker_url, g_free);
+  g_clear_pointer (&demo.task_id, g_free);
+  cdl_test_ui_remove_tree (tmpdir);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  gtk_disable_setlocale ();
+
+  pg = cdl_test_pg_start (&error);
+  g_assert_no_error (error);
+
+  g_test_add_func ("/ui/demo/start-freeze-run", test_demo_worker);
+
+  ret = g_test_run ();
+
+  cdl_test_pg_stop (pg);
+
+  return ret;
+}
