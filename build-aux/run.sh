@@ -6,4 +6,8 @@ cd "$(dirname "$0")/.."
 build-aux/install-deps.sh
 [ -d build ] || meson setup build
 ninja -C build
+# Uninstalled, the app finds its GSettings schema in the build tree (and
+# cdl-simworker, for "Start a Demo Worker", next to itself).
+GSETTINGS_SCHEMA_DIR="$PWD/build/data${GSETTINGS_SCHEMA_DIR:+:$GSETTINGS_SCHEMA_DIR}"
+export GSETTINGS_SCHEMA_DIR
 exec ./build/src/app/comfy-datalabel "$@"
