@@ -12,6 +12,7 @@
 #include "api/cdl-api-server.h"
 #include "cdl-ui-resources.h"
 #include "ui/cdl-application.h"
+#include "ui/cdl-pairing-dialog.h"
 #include "ui/cdl-preferences-window.h"
 #include "ui/cdl-window.h"
 
@@ -257,25 +258,30 @@ cdl_describe_embedded (const char *data_dir)
 }
 
 /* The REST and web server that phones and scripts use; it shares the
- * instance with the windows. */
+ * instance with the windows. @reuse_port: the port to keep when listening
+ * anew, or 0. */
 static void
-cdl_application_start_api_server (CdlApplication *self)
+cdl_application_start_api_server (CdlApplication *self,
+                                  guint           reuse_port)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
   const char *env = g_getenv ("CDL_SERVER_PORT");
   int port = g_settings_get_int (self->settings, "server-port");
+  const char *address = g_settings_get_boolean (self->settings, "server-listen-lan")
+                        ? "0.0.0.0" : "127.0.0.1";
 
   if (env != NULL && *env != '\0')
     port = (int)g_ascii_strtoll (env, NULL, 10);
+  if (reuse_port != 0)
+    port = (int)reuse_port;
 
   g_clear_object (&self->api_server);
   self->api_server = cdl_api_server_new (self->instance);
 
-  /* FIXME: loopback only until phone pairing chooses the address to offer
-   * on the lab network; binding every interface by default would expose
-   * the API before anyone asked for it. */
-  if (!cdl_api_server_listen (self->api_server, "127.0.0.1", (guint)port, &error))
+  /* Loopback unless asked: listening on every interface exposes the API to
+   * the network, which only pairing a phone needs (Pair a Phone… says so). */
+  if (!cdl_api_server_listen (self->api_server, address, (guint)port, &error))
     {
       g_warning ("The REST server cannot listen on port %d: %s", port, error->message);
       g_clear_object (&self->api_server);
@@ -318,7 +324,7 @@ cdl_application_start_cb (GObject      *object,
     }
 
   cdl_instance_start_services (instance);
-  cdl_application_start_api_server (self);
+  cdl_application_start_api_server (self, 0);
 
   cdl_application_set_state (self, CDL_APPLICATION_STATE_READY);
 }
@@ -554,8 +560,45 @@ cdl_application_retry_action (GSimpleAction *action,
   cdl_application_restart_instance (CDL_APPLICATION (user_data));
 }
 
+/* Listening on the network or not takes a new socket: restart the server. */
+static void
+cdl_application_listen_changed_cb (CdlApplication *self)
+{
+  guint port;
+
+  if (self->state != CDL_APPLICATION_STATE_READY || self->api_server == NULL)
+    return;
+
+  /* Same port, so that links already shown keep working. */
+  port = cdl_api_server_get_port (self->api_server);
+  cdl_application_stop_api_server (self);
+  cdl_application_start_api_server (self, port);
+}
+
+static void
+cdl_application_pair_phone_action (GSimpleAction *action,
+                                   GVariant      *parameter,
+                                   gpointer       user_data)
+{
+  CdlApplication *self = CDL_APPLICATION (user_data);
+  CdlPairingDialog *dialog;
+
+  if (self->state != CDL_APPLICATION_STATE_READY || self->api_server == NULL)
+    {
+      g_warning ("Pair a Phone needs the database and the REST server to run");
+      return;
+    }
+
+  dialog = cdl_pairing_dialog_new (gtk_application_get_active_window (GTK_APPLICATION (self)),
+                                   cdl_instance_get_auth_service (self->instance),
+                                   self->settings,
+                                   cdl_api_server_get_port (self->api_server));
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static const GActionEntry app_actions[] = {
   { "quit", cdl_application_quit_action },
+  { "pair-phone", cdl_application_pair_phone_action },
   { "about", cdl_application_about_action },
   { "preferences", cdl_application_preferences_action },
   { "retry-start", cdl_application_retry_action },
@@ -604,6 +647,8 @@ cdl_application_startup (GApplication *app)
     }
 
   self->settings = g_settings_new (APP_ID);
+  g_signal_connect_swapped (self->settings, "changed::server-listen-lan",
+                            G_CALLBACK (cdl_application_listen_changed_cb), self);
 
   /* Tests and headless desktops have no keyring. */
   secrets_file = g_getenv ("CDL_SECRETS_FILE");
