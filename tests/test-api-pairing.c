@@ -435,6 +435,133 @@ test_next_batch_options (Fixture       *f,
                                                                   0), "/media/"));
 }
 
+/* Repeats ------------------------------------------------------------------------ */
+
+/* Asks next-batch until it hands out a repeat, at most @tries times;
+ * returns the repeat's batch id (NULL if none came) and counts them. */
+static char *
+next_repeat (Fixture    *f,
+             const char *token,
+             const char *task_id,
+             guint       tries,
+             guint      *repeats)
+{
+  for (guint i = 0; i < tries; i++)
+    {
+      g_autoptr(JsonNode) next = next_batch (f, token, task_id, "?prefetch=1");
+      JsonObject *batch = json_object_get_object_member (obj (next), "batch");
+
+      if (!json_object_get_boolean_member_with_default (obj (next), "is_repeat", FALSE))
+        continue;
+
+      g_assert_cmpint (json_object_get_int_member (obj (next), "lease_seconds"), ==, 0);
+      g_assert_cmpuint (json_array_get_length (member_array (obj (next), "prefetch")), ==, 0);
+      g_assert_cmpuint (json_array_get_length (member_array (batch, "shown_order")), ==, 2);
+      (*repeats)++;
+      return g_strdup (json_object_get_string_member (batch, "batch_id"));
+    }
+
+  return NULL;
+}
+
+static void
+answer_repeat (Fixture    *f,
+               const char *token,
+               const char *task_id,
+               const char *batch_id,
+               int         chosen,
+               guint       want,
+               gboolean    same)
+{
+  g_autofree char *body = g_strdup_printf ("{\"task_id\": \"%s\", \"batch_id\": \"%s\","
+                                           " \"chosen_index\": %d, \"is_repeat\": true}",
+                                           task_id, batch_id, chosen);
+  g_autoptr(JsonNode) row = cdl_test_api_ok_as (f, token, "POST", "/api/annotations", body,
+                                                want);
+
+  g_assert_true (json_object_get_boolean_member (obj (row), "is_repeat"));
+  g_assert_true (json_object_get_boolean_member (obj (row), "same") == same);
+}
+
+static void
+test_repeats (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autofree char *task = cdl_test_api_seed_task (f, "repeat", 6, 2, 6, FALSE);
+  g_autofree char *ann = cdl_test_api_token_for_role (f, "ann", CDL_ROLE_ANNOTATOR);
+  g_autofree char *rate_path = g_strdup_printf ("/api/tasks/%s/repeat-rate", task);
+  g_autofree char *stats_path = g_strdup_printf ("/api/tasks/%s/annotation-stats", task);
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *none = NULL;
+  g_autofree char *never = NULL;
+  g_autoptr(JsonNode) set = NULL;
+  g_autoptr(JsonNode) stats = NULL;
+  JsonObject *me, *consistency;
+  guint repeats = 0;
+
+  for (guint i = 0; i < 4; i++)
+    label_next (f, ann, task);
+
+  /* Off by default. */
+  none = next_repeat (f, ann, task, 40, &repeats);
+  g_assert_null (none);
+
+  cdl_test_api_error (f, "PUT", rate_path, f->admin_token, "{\"repeat_rate\": 0.3}", 400,
+                      "0.2");
+  cdl_test_api_error (f, "PUT", rate_path, f->admin_token, "{\"repeat_rate\": \"x\"}", 400,
+                      "repeat_rate");
+  cdl_test_api_error (f, "PUT", rate_path, ann, "{\"repeat_rate\": 0.1}", 403, NULL);
+  set = cdl_test_api_ok (f, "PUT", rate_path, "{\"repeat_rate\": 0.2}", 200);
+  g_assert_cmpfloat (json_object_get_double_member (obj (set), "repeat_rate"), ==, 0.2);
+
+  /* About one answer in five is a repeat (0.8^150: never none). */
+  first = next_repeat (f, ann, task, 150, &repeats);
+  g_assert_nonnull (first);
+  answer_repeat (f, ann, task, first, 1, 201, TRUE);
+  /* A replay updates the repeat. */
+  answer_repeat (f, ann, task, first, 1, 200, TRUE);
+
+  second = next_repeat (f, ann, task, 150, &repeats);
+  g_assert_nonnull (second);
+  g_assert_cmpstr (second, !=, first);
+  answer_repeat (f, ann, task, second, 0, 201, FALSE);
+
+  /* The labels stay as they were. */
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM annotations"
+                                     " WHERE task_id = $1 AND chosen_index = 1", task), ==, 4);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo,
+                                     "SELECT count (*) FROM annotation_repeats"
+                                     " WHERE task_id = $1", task), ==, 2);
+
+  /* A batch never labelled cannot be repeated. */
+  {
+    const char *params[1] = { task };
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT prompt_id FROM annotation_batches"
+                                            " WHERE task_id = $1 AND labels = 0 LIMIT 1",
+                                            1, params);
+
+    never = g_strdup (cdl_pq_get_string (res, 0, 0));
+  }
+  {
+    g_autofree char *body = g_strdup_printf ("{\"task_id\": \"%s\", \"batch_id\": \"%s\","
+                                             " \"chosen_index\": 0, \"is_repeat\": true}",
+                                             task, never);
+
+    cdl_test_api_error (f, "POST", "/api/annotations", ann, body, 404, "no label");
+  }
+
+  stats = cdl_test_api_ok (f, "GET", stats_path, NULL, 200);
+  me = json_array_get_object_element (json_object_get_array_member (obj (stats), "annotators"),
+                                      0);
+  consistency = json_object_get_object_member (me, "self_consistency");
+  g_assert_cmpint (json_object_get_int_member (consistency, "repeats"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (consistency, "same"), ==, 1);
+  g_assert_cmpfloat (json_object_get_double_member (consistency, "rate"), ==, 0.5);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -456,6 +583,7 @@ main (int   argc,
   ADD ("/api-pairing/rate-limit", test_pairing_rate_limit);
   ADD ("/api-pairing/annotate-tasks", test_annotate_tasks);
   ADD ("/api-pairing/next-batch-options", test_next_batch_options);
+  ADD ("/api-pairing/repeats", test_repeats);
 
 #undef ADD
 

@@ -21,7 +21,8 @@ CREATE INDEX annotations_variant_idx ON annotations (user_id, variant_key)
 
 -- Repeats: how often next-batch re-shows a batch the annotator already
 -- labelled (0 to 0.2), to measure self-consistency. The repeated answer
--- is kept apart so that it never overwrites the original label.
+-- is kept apart so that it never overwrites the original label; a label
+-- is repeated at most once, so a replayed answer updates its repeat.
 ALTER TABLE tasks ADD COLUMN repeat_rate numeric NOT NULL DEFAULT 0
   CHECK (repeat_rate >= 0 AND repeat_rate <= 0.2);
 
@@ -36,3 +37,4 @@ CREATE TABLE annotation_repeats (
   created_at      timestamptz NOT NULL DEFAULT now ()
 );
 CREATE INDEX annotation_repeats_task_idx ON annotation_repeats (task_id, user_id);
+CREATE UNIQUE INDEX annotation_repeats_once_idx ON annotation_repeats (annotation_id);

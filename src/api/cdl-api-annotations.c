@@ -21,7 +21,12 @@
  *   next-batch takes ?prefetch=0..50 (default 20; prefetch entries carry
  *   thumbnails and fullres) and ?ab_test=NAME: when the caller is
  *   assigned to that test, its variant's media_base_url starts every
- *   media link of the answer.
+ *   media link of the answer. With the task's repeat rate, the answer is
+ *   now and then a batch the caller labelled before, with "is_repeat":
+ *   true (no lease, no prefetch); its answer goes to POST /api/annotations
+ *   with "is_repeat": true and never replaces the label.
+ *   PUT  /api/tasks/{id}/repeat-rate                operator
+ *        {"repeat_rate": 0..0.2} -> {task_id, repeat_rate}
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -286,6 +291,45 @@ handle_next (CdlApiRequest *request)
     variant_done_cb, g_steal_pointer (&d));
 }
 
+static void
+repeat_rate_done_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(CdlApiRequest) request = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonNode *node;
+
+  node = cdl_annotation_service_set_repeat_rate_finish (annotations_of (request), result,
+                                                        &error);
+  node_done (request, node, error);
+}
+
+static void
+handle_repeat_rate (CdlApiRequest *request)
+{
+  JsonNode *body = cdl_api_request_get_body (request);
+  JsonNode *rate = NULL;
+
+  if (body != NULL && JSON_NODE_HOLDS_OBJECT (body))
+    rate = json_object_get_member (json_node_get_object (body), "repeat_rate");
+  if (rate == NULL || !JSON_NODE_HOLDS_VALUE (rate)
+      || (json_node_get_value_type (rate) != G_TYPE_DOUBLE
+          && json_node_get_value_type (rate) != G_TYPE_INT64))
+    {
+      cdl_api_request_reply_error (request, 400,
+                                   "The body must be {\"repeat_rate\": a number from 0 to 0.2}");
+      return;
+    }
+
+  cdl_annotation_service_set_repeat_rate_async (annotations_of (request),
+                                                cdl_api_request_get_param (request, "id"),
+                                                json_node_get_double (rate),
+                                                cdl_api_request_get_cancellable (request),
+                                                repeat_rate_done_cb,
+                                                cdl_api_request_ref (request));
+}
+
 void
 cdl_api_annotations_register (CdlApiServer *self)
 {
@@ -301,4 +345,6 @@ cdl_api_annotations_register (CdlApiServer *self)
                             handle_annotator_tasks);
   cdl_api_server_add_route (self, "GET", "/api/tasks/{id}/annotation-progress",
                             CDL_ROLE_ANNOTATOR, handle_progress);
+  cdl_api_server_add_route (self, "PUT", "/api/tasks/{id}/repeat-rate", CDL_ROLE_OPERATOR,
+                            handle_repeat_rate);
 }

@@ -552,6 +552,36 @@ cdl_annotation_repo_upsert (PGconn                    *conn,
   return json_builder_get_root (b);
 }
 
+/* "self_consistency": {repeats, same, rate} of @user_id from rows of
+ * (user_id, repeats, same); rate is null without repeats. */
+static void
+add_self_consistency (JsonBuilder    *b,
+                      const PGresult *repeats,
+                      const char     *user_id)
+{
+  gint64 n = 0, same = 0;
+
+  for (int j = 0; j < PQntuples (repeats); j++)
+    if (g_strcmp0 (cdl_pq_get_string (repeats, j, 0), user_id) == 0)
+      {
+        n = cdl_pq_get_int64 (repeats, j, 1);
+        same = cdl_pq_get_int64 (repeats, j, 2);
+      }
+
+  json_builder_set_member_name (b, "self_consistency");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "repeats");
+  json_builder_add_int_value (b, n);
+  json_builder_set_member_name (b, "same");
+  json_builder_add_int_value (b, same);
+  json_builder_set_member_name (b, "rate");
+  if (n > 0)
+    json_builder_add_double_value (b, (double)same / n);
+  else
+    json_builder_add_null_value (b);
+  json_builder_end_object (b);
+}
+
 JsonNode *
 cdl_annotation_repo_stats (PGconn      *conn,
                            const char  *task_id,
@@ -560,6 +590,7 @@ cdl_annotation_repo_stats (PGconn      *conn,
   g_autoptr(PGresult) users = NULL;
   g_autoptr(PGresult) positions = NULL;
   g_autoptr(PGresult) agreement = NULL;
+  g_autoptr(PGresult) repeats = NULL;
   g_autoptr(JsonBuilder) b = NULL;
   const char *params[1] = { task_id };
   gint64 batches, identical;
@@ -600,6 +631,17 @@ cdl_annotation_repo_stats (PGconn      *conn,
                            "       GROUP BY batch_id HAVING count (*) > 1) m",
                            1, params, error);
   if (agreement == NULL)
+    return NULL;
+
+  /* Self-consistency: repeats answered like the original label. */
+  repeats = cdl_pq_exec (conn,
+                         "SELECT r.user_id, count (*),"
+                         "  count (*) FILTER (WHERE r.chosen_index IS NOT DISTINCT FROM"
+                         "                          a.chosen_index AND r.spam = a.spam)"
+                         " FROM annotation_repeats r JOIN annotations a ON a.id = r.annotation_id"
+                         " WHERE r.task_id = $1 GROUP BY r.user_id",
+                         1, params, error);
+  if (repeats == NULL)
     return NULL;
 
   b = json_builder_new_immutable ();
@@ -643,6 +685,7 @@ cdl_annotation_repo_stats (PGconn      *conn,
       for (int p = 0; p <= max_pos; p++)
         json_builder_add_int_value (b, counts[p]);
       json_builder_end_array (b);
+      add_self_consistency (b, repeats, user_id);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -929,4 +972,102 @@ cdl_annotation_repo_delete (PGconn      *conn,
     *deleted = g_strcmp0 (PQcmdTuples (res), "0") != 0;
 
   return TRUE;
+}
+
+/* Repeats ------------------------------------------------------------------- */
+
+CdlBatch *
+cdl_annotation_repo_pick_repeat (PGconn      *conn,
+                                 const char  *task_id,
+                                 const char  *user_id,
+                                 GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[2] = { task_id, user_id };
+
+  if (!check_uuid (task_id, "task", error) || !check_uuid (user_id, "user", error))
+    return NULL;
+
+  res = cdl_pq_exec (conn,
+                     "SELECT " BATCH_COLUMNS
+                     " FROM annotations a"
+                     " JOIN annotation_batches b ON b.prompt_id = a.batch_id"
+                     " JOIN prompts p ON p.id = b.prompt_id"
+                     " WHERE a.task_id = $1 AND a.user_id = $2"
+                     "   AND NOT a.spam AND a.chosen_index IS NOT NULL"
+                     "   AND NOT EXISTS (SELECT 1 FROM annotation_repeats r"
+                     "                   WHERE r.annotation_id = a.id)"
+                     "   AND a.id <> (SELECT id FROM annotations"
+                     "                WHERE task_id = $1 AND user_id = $2"
+                     "                ORDER BY created_at DESC, id LIMIT 1)"
+                     " ORDER BY random () LIMIT 1",
+                     2, params, error);
+  if (res == NULL)
+    return NULL;
+
+  return single_batch (conn, task_id, res, error);
+}
+
+JsonNode *
+cdl_annotation_repo_add_repeat (PGconn                    *conn,
+                                const CdlAnnotationInput  *in,
+                                gboolean                  *created,
+                                GError                   **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  g_autofree char *chosen = int_or_null (in->chosen_index);
+  g_autofree char *decision = int_or_null (in->decision_ms);
+  const char *params[6] = { in->task_id, in->batch_id, in->user_id, chosen,
+                            in->spam ? "true" : "false", decision };
+
+  if (!check_uuid (in->task_id, "task", error) || !check_uuid (in->batch_id, "batch", error)
+      || !check_uuid (in->user_id, "user", error))
+    return NULL;
+
+  res = cdl_pq_exec (conn,
+                     "INSERT INTO annotation_repeats AS r (annotation_id, task_id, user_id,"
+                     "  chosen_index, spam, decision_ms)"
+                     " SELECT a.id, a.task_id, a.user_id, $4::int, $5::boolean, $6::int"
+                     " FROM annotations a"
+                     " WHERE a.task_id = $1 AND a.batch_id = $2 AND a.user_id = $3"
+                     " ON CONFLICT (annotation_id) DO UPDATE SET"
+                     "   chosen_index = EXCLUDED.chosen_index, spam = EXCLUDED.spam,"
+                     "   decision_ms = coalesce (EXCLUDED.decision_ms, r.decision_ms)"
+                     " RETURNING r.id, r.annotation_id, r.xmax = 0, r.chosen_index, r.spam,"
+                     "   r.decision_ms,"
+                     "   (SELECT a.chosen_index IS NOT DISTINCT FROM r.chosen_index"
+                     "           AND a.spam = r.spam"
+                     "    FROM annotations a WHERE a.id = r.annotation_id)",
+                     6, params, error);
+  if (res == NULL)
+    return NULL;
+
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND,
+                   "You have no label of batch %s to repeat", in->batch_id);
+      return NULL;
+    }
+
+  if (created != NULL)
+    *created = cdl_pq_get_bool (res, 0, 2);
+
+  b = json_builder_new_immutable ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, cdl_pq_get_string (res, 0, 0));
+  json_builder_set_member_name (b, "annotation_id");
+  json_builder_add_string_value (b, cdl_pq_get_string (res, 0, 1));
+  json_builder_set_member_name (b, "is_repeat");
+  json_builder_add_boolean_value (b, TRUE);
+  add_int_or_null (b, "chosen_index", res, 3);
+  json_builder_set_member_name (b, "spam");
+  json_builder_add_boolean_value (b, cdl_pq_get_bool (res, 0, 4));
+  add_int_or_null (b, "decision_ms", res, 5);
+  json_builder_set_member_name (b, "same");
+  json_builder_add_boolean_value (b, cdl_pq_get_bool (res, 0, 6));
+  json_builder_end_object (b);
+
+  return json_builder_get_root (b);
 }

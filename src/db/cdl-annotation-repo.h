@@ -152,4 +152,24 @@ gboolean   cdl_annotation_repo_delete         (PGconn        *conn,
                                                gboolean      *deleted,
                                                GError       **error);
 
+/* Repeats ------------------------------------------------------------------- */
+
+/* A batch @user_id labelled (not as spam) and never repeated, other than
+ * the user's latest label, picked at random; NULL without an error when
+ * there is none. Images filled in. */
+CdlBatch  *cdl_annotation_repo_pick_repeat    (PGconn                   *conn,
+                                               const char               *task_id,
+                                               const char               *user_id,
+                                               GError                  **error);
+
+/* Stores the answer to a repeat of the user's label of the batch in
+ * annotation_repeats (the label itself stays as it is); a replay updates
+ * it. CDL_DB_ERROR_NOT_FOUND when the user has no label of the batch.
+ * Returns the row as JSON: {id, annotation_id, chosen_index, spam,
+ * decision_ms, same}. */
+JsonNode  *cdl_annotation_repo_add_repeat     (PGconn                   *conn,
+                                               const CdlAnnotationInput *input,
+                                               gboolean                 *created,
+                                               GError                  **error);
+
 G_END_DECLS

@@ -123,3 +123,64 @@ cdl_annotator_repo_progress (PGconn      *conn,
 
   return json_builder_get_root (b);
 }
+
+double
+cdl_annotator_repo_repeat_rate (PGconn      *conn,
+                                const char  *task_id,
+                                GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[1] = { task_id };
+
+  if (!g_uuid_string_is_valid (task_id))
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND, "No task with id %s", task_id);
+      return -1;
+    }
+
+  res = cdl_pq_exec (conn, "SELECT repeat_rate::float8 FROM tasks WHERE id = $1",
+                     1, params, error);
+  if (res == NULL)
+    return -1;
+
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND, "No task with id %s", task_id);
+      return -1;
+    }
+
+  return g_ascii_strtod (cdl_pq_get_string (res, 0, 0), NULL);
+}
+
+gboolean
+cdl_annotator_repo_set_repeat_rate (PGconn      *conn,
+                                    const char  *task_id,
+                                    double       rate,
+                                    GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  char rate_text[G_ASCII_DTOSTR_BUF_SIZE];
+  /* Six decimals: 0.2 must not become 0.20000000000000001, above the limit. */
+  const char *params[2] = { task_id, g_ascii_formatd (rate_text, sizeof rate_text, "%.6f", rate) };
+
+  if (!g_uuid_string_is_valid (task_id))
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND, "No task with id %s", task_id);
+      return FALSE;
+    }
+
+  /* repeat_rate is not part of the frozen snapshot, so the freeze
+   * trigger lets it change. */
+  res = cdl_pq_exec (conn, "UPDATE tasks SET repeat_rate = $2::numeric WHERE id = $1",
+                     2, params, error);
+  if (res == NULL)
+    return FALSE;
+
+  if (g_strcmp0 (PQcmdTuples (res), "0") == 0)
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND, "No task with id %s", task_id);
+      return FALSE;
+    }
+
+  return TRUE;
+}

@@ -29,4 +29,16 @@ JsonNode *cdl_annotator_repo_progress (PGconn      *conn,
                                        const char  *user_id,
                                        GError     **error);
 
+/* The task's repeat rate (tasks.repeat_rate, 0 to 0.2); -1 with
+ * CDL_DB_ERROR_NOT_FOUND for an unknown task. */
+double    cdl_annotator_repo_repeat_rate     (PGconn      *conn,
+                                              const char  *task_id,
+                                              GError     **error);
+
+/* Sets it; CDL_DB_ERROR_NOT_FOUND for an unknown task. */
+gboolean  cdl_annotator_repo_set_repeat_rate (PGconn      *conn,
+                                              const char  *task_id,
+                                              double       rate,
+                                              GError     **error);
+
 G_END_DECLS

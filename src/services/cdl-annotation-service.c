@@ -426,6 +426,7 @@ typedef struct
   CdlExportFormat       format;
   char                 *key;
   gint64                first, last, suffix;
+  double                rate;
 } Op;
 
 static void
@@ -751,6 +752,7 @@ submit_in_thread (PGconn        *conn,
   gint64 chosen, rejected, decision;
   gboolean spam = FALSE;
   gboolean complete = FALSE;
+  gboolean is_repeat = FALSE;
   g_autofree gint64 *shown = NULL;
   guint n_shown = 0;
   guint n;
@@ -842,6 +844,15 @@ submit_in_thread (PGconn        *conn,
       input.variant_key = json_node_get_string (node);
     }
 
+  node = json_object_get_member (obj, "is_repeat");
+  if (node != NULL && !JSON_NODE_HOLDS_NULL (node)
+      && (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN))
+    {
+      invalid (error, "is_repeat must be true or false");
+      return NULL;
+    }
+  is_repeat = node != NULL && !JSON_NODE_HOLDS_NULL (node) && json_node_get_boolean (node);
+
   if (!require_images (conn, task_id, NULL, error))
     return NULL;
 
@@ -888,7 +899,11 @@ submit_in_thread (PGconn        *conn,
   input.n_shown = n_shown;
   input.decision_ms = (int)decision;
 
-  row = cdl_annotation_repo_upsert (conn, &input, &op->created, error);
+  /* The answer to a repeat is kept apart: the label stays as it is. */
+  if (is_repeat)
+    row = cdl_annotation_repo_add_repeat (conn, &input, &op->created, error);
+  else
+    row = cdl_annotation_repo_upsert (conn, &input, &op->created, error);
   if (row == NULL)
     return NULL;
 
@@ -994,6 +1009,27 @@ annotator_tasks_in_thread (PGconn        *conn,
   return cdl_annotator_repo_tasks (conn, op->user_id, error);
 }
 
+/* Runs @func for (@task_id, @user_id); the result is a JsonNode. */
+static void
+run_for_user (CdlAnnotationService *self,
+              CdlDbFunc             func,
+              const char           *task_id,
+              const char           *user_id,
+              GCancellable         *cancellable,
+              GAsyncReadyCallback   callback,
+              gpointer              user_data)
+{
+  Op *op;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+  g_return_if_fail (user_id != NULL);
+
+  op = op_new (self, task_id);
+  op->user_id = g_strdup (user_id);
+  cdl_db_run_async (self->db, func, op, op_free, (GDestroyNotify)json_node_unref, cancellable,
+                    callback, user_data);
+}
+
 void
 cdl_annotation_service_annotator_tasks_async (CdlAnnotationService *self,
                                               const char           *user_id,
@@ -1001,15 +1037,8 @@ cdl_annotation_service_annotator_tasks_async (CdlAnnotationService *self,
                                               GAsyncReadyCallback   callback,
                                               gpointer              user_data)
 {
-  Op *op;
-
-  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
-  g_return_if_fail (user_id != NULL);
-
-  op = op_new (self, NULL);
-  op->user_id = g_strdup (user_id);
-  cdl_db_run_async (self->db, annotator_tasks_in_thread, op, op_free,
-                    (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
+  run_for_user (self, annotator_tasks_in_thread, NULL, user_id, cancellable, callback,
+                user_data);
 }
 
 JsonNode *
@@ -1041,15 +1070,7 @@ cdl_annotation_service_progress_async (CdlAnnotationService *self,
                                        GAsyncReadyCallback   callback,
                                        gpointer              user_data)
 {
-  Op *op;
-
-  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
-  g_return_if_fail (user_id != NULL);
-
-  op = op_new (self, task_id);
-  op->user_id = g_strdup (user_id);
-  cdl_db_run_async (self->db, progress_in_thread, op, op_free,
-                    (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
+  run_for_user (self, progress_in_thread, task_id, user_id, cancellable, callback, user_data);
 }
 
 JsonNode *
@@ -1104,6 +1125,46 @@ rebased_copy (JsonNode   *node,
   return json_node_copy (node);
 }
 
+/* With the task's repeat rate, the answer of next-batch is a batch the
+ * user labelled before, with "is_repeat": true, no lease and no prefetch;
+ * NULL (and no error) otherwise. */
+static JsonNode *
+maybe_repeat (PGconn  *conn,
+              Op      *op,
+              GError **error)
+{
+  double rate = cdl_annotator_repo_repeat_rate (conn, op->task_id, error);
+  g_autoptr(CdlBatch) batch = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  g_autofree char *order_seed = NULL;
+
+  if (rate <= 0 || g_random_double () >= rate)
+    return NULL;
+
+  batch = cdl_annotation_repo_pick_repeat (conn, op->task_id, op->user_id, error);
+  if (batch == NULL)
+    return NULL;
+
+  /* Another order than the first time, so that the position of an image
+   * does not carry the first answer over. */
+  order_seed = g_strconcat (op->user_id, "/repeat", NULL);
+
+  b = json_builder_new_immutable ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "batch");
+  add_batch (op->self, b, batch, order_seed);
+  json_builder_set_member_name (b, "is_repeat");
+  json_builder_add_boolean_value (b, TRUE);
+  json_builder_set_member_name (b, "lease_seconds");
+  json_builder_add_int_value (b, 0);
+  json_builder_set_member_name (b, "prefetch");
+  json_builder_begin_array (b);
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+
+  return json_builder_get_root (b);
+}
+
 static gpointer
 next_for_in_thread (PGconn        *conn,
                     gpointer       data,
@@ -1111,7 +1172,17 @@ next_for_in_thread (PGconn        *conn,
                     GError       **error)
 {
   Op *op = data;
-  g_autoptr(JsonNode) node = next_in_thread (conn, data, cancellable, error);
+  g_autoptr(JsonNode) node = NULL;
+  GError *local_error = NULL;
+
+  node = maybe_repeat (conn, op, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+  if (node == NULL)
+    node = next_in_thread (conn, data, cancellable, error);
 
   /* op->key holds the variant's media base here. */
   if (node == NULL || op->key == NULL)
@@ -1152,6 +1223,71 @@ cdl_annotation_service_next_batch_for_finish (CdlAnnotationService  *self,
                                               GError               **error)
 {
   g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  return node_finish (self, result, error);
+}
+
+static gpointer
+set_repeat_rate_in_thread (PGconn        *conn,
+                           gpointer       data,
+                           GCancellable  *cancellable,
+                           GError       **error)
+{
+  Op *op = data;
+  g_autoptr(JsonBuilder) b = NULL;
+
+  if (!cdl_annotator_repo_set_repeat_rate (conn, op->task_id, op->rate, error))
+    return NULL;
+
+  b = json_builder_new_immutable ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "task_id");
+  json_builder_add_string_value (b, op->task_id);
+  json_builder_set_member_name (b, "repeat_rate");
+  json_builder_add_double_value (b, op->rate);
+  json_builder_end_object (b);
+
+  return json_builder_get_root (b);
+}
+
+void
+cdl_annotation_service_set_repeat_rate_async (CdlAnnotationService *self,
+                                              const char           *task_id,
+                                              double                rate,
+                                              GCancellable         *cancellable,
+                                              GAsyncReadyCallback   callback,
+                                              gpointer              user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  Op *op;
+
+  g_return_if_fail (CDL_IS_ANNOTATION_SERVICE (self));
+
+  if (!(rate >= 0 && rate <= CDL_REPEAT_RATE_MAX))
+    {
+      task = g_task_new (self, cancellable, callback, user_data);
+      g_task_set_source_tag (task, cdl_annotation_service_set_repeat_rate_async);
+      g_task_return_new_error (task, CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_INVALID,
+                               "repeat_rate must be a number from 0 to %g",
+                               CDL_REPEAT_RATE_MAX);
+      return;
+    }
+
+  op = op_new (self, task_id);
+  op->rate = rate;
+  cdl_db_run_async (self->db, set_repeat_rate_in_thread, op, op_free,
+                    (GDestroyNotify)json_node_unref, cancellable, callback, user_data);
+}
+
+JsonNode *
+cdl_annotation_service_set_repeat_rate_finish (CdlAnnotationService  *self,
+                                               GAsyncResult          *result,
+                                               GError               **error)
+{
+  g_return_val_if_fail (CDL_IS_ANNOTATION_SERVICE (self), NULL);
+
+  if (g_task_is_valid (result, self))
+    return g_task_propagate_pointer (G_TASK (result), error);
 
   return node_finish (self, result, error);
 }

@@ -152,6 +152,23 @@ JsonNode *cdl_annotation_service_next_batch_for_finish  (CdlAnnotationService *s
                                                          GAsyncResult         *result,
                                                          GError              **error);
 
+/* Repeats: with the task's repeat rate (0 to CDL_REPEAT_RATE_MAX, 0 by
+ * default), next-batch (the _for variant) now and then hands out a batch
+ * the annotator labelled before, flagged "is_repeat": true; the page sends
+ * "is_repeat": true with the answer, which is kept apart from the label.
+ * The annotation stats give each annotator's self_consistency. */
+#define CDL_REPEAT_RATE_MAX 0.2
+void      cdl_annotation_service_set_repeat_rate_async  (CdlAnnotationService *self,
+                                                         const char           *task_id,
+                                                         double                rate,
+                                                         GCancellable         *cancellable,
+                                                         GAsyncReadyCallback   callback,
+                                                         gpointer              user_data);
+/* {task_id, repeat_rate} */
+JsonNode *cdl_annotation_service_set_repeat_rate_finish (CdlAnnotationService *self,
+                                                         GAsyncResult         *result,
+                                                         GError              **error);
+
 /* Media reads -------------------------------------------------------------- */
 
 typedef struct
