@@ -505,7 +505,11 @@ cdl_auth_service_create_pairing_finish (CdlAuthService  *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/* Counts an attempt from @address; FALSE when over the limit. */
+/* Counts an attempt from @address; FALSE when over the limit.
+ * FIXME: the count lives in this instance's memory, so behind a load
+ * balancer each instance allows CDL_PAIR_ATTEMPTS_MAX on its own, and the
+ * address is the peer's (a proxy's, behind one). 256-bit codes make
+ * guessing hopeless anyway; the limit only curbs noise. */
 static gboolean
 attempt_allowed (CdlAuthService *self,
                  const char     *address)
