@@ -315,6 +315,7 @@ main (int   argc,
   instance_opts.conninfo = conninfo;
   instance_opts.health_interval_ms = (guint)(opts.health_interval * 1000);
   instance_opts.alerts.webhook_url = config.webhook_url;
+  instance_opts.alerts.log_warnings = TRUE;
   if (config.storage_min_free_mb > 0)
     instance_opts.alerts.storage_min_free = (guint64)config.storage_min_free_mb << 20;
   if (config.stall_seconds > 0)

@@ -270,10 +270,8 @@ deliver (CdlAlertService *self,
   Post *post;
   char *text;
 
-  if (g_strcmp0 (alert->state, "firing") == 0)
-    g_warning ("Alert %s firing: %s", alert->kind, alert->message);
-  else
-    g_warning ("Alert %s cleared: %s", alert->kind, alert->message);
+  g_log (G_LOG_DOMAIN, self->options.log_warnings ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+         "Alert %s %s: %s", alert->kind, alert->state, alert->message);
 
   if (self->options.webhook_url == NULL)
     return;

@@ -36,6 +36,8 @@ typedef struct
   guint    failing_min_jobs;     /* 0: 3 */
   char    *webhook_url;          /* NULL or "": no webhook */
   guint    webhook_timeout_s;    /* 0: 10 */
+  gboolean log_warnings;         /* log changes with g_warning (the server),
+                                  * else g_message (the desktop notifies) */
 } CdlAlertOptions;
 
 #define CDL_TYPE_ALERT_SERVICE (cdl_alert_service_get_type ())

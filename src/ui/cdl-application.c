@@ -300,6 +300,27 @@ cdl_application_stop_api_server (CdlApplication *self)
   g_clear_object (&self->api_server);
 }
 
+/* Any instance's alert, firing or cleared, as a desktop notification;
+ * one per condition (the id), so a clear replaces its firing. */
+static void
+cdl_application_alert_cb (CdlAlertService *service,
+                          const char      *kind,
+                          const char      *subject,
+                          const char      *state,
+                          const char      *message,
+                          CdlApplication  *self)
+{
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *id = g_strconcat ("alert-", kind, "-", subject, NULL);
+  gboolean firing = g_strcmp0 (state, "firing") == 0;
+
+  notification = g_notification_new (firing ? _("Alert") : _("Alert Cleared"));
+  g_notification_set_body (notification, message);
+  g_notification_set_priority (notification, firing ? G_NOTIFICATION_PRIORITY_HIGH
+                                                    : G_NOTIFICATION_PRIORITY_NORMAL);
+  g_application_send_notification (G_APPLICATION (self), id, notification);
+}
+
 static void
 cdl_application_start_cb (GObject      *object,
                           GAsyncResult *result,
@@ -324,6 +345,8 @@ cdl_application_start_cb (GObject      *object,
     }
 
   cdl_instance_start_services (instance);
+  g_signal_connect_object (cdl_instance_get_alert_service (instance), "alert",
+                           G_CALLBACK (cdl_application_alert_cb), self, 0);
   cdl_application_start_api_server (self, 0);
 
   cdl_application_set_state (self, CDL_APPLICATION_STATE_READY);
@@ -348,6 +371,8 @@ cdl_application_start_with_conninfo (CdlApplication *self,
   options.data_dir = data_dir;
   options.conninfo = (char *) conninfo;
   options.secrets = self->secrets;
+  /* An optional webhook for alerts, as the server's [alerts] webhook_url. */
+  options.alerts.webhook_url = (char *) g_getenv ("CDL_ALERT_WEBHOOK");
 
   env = g_getenv ("CDL_HEALTH_INTERVAL_MS");
   if (env != NULL && *env != '\0')

@@ -8,7 +8,11 @@
 
 #include <glib/gi18n.h>
 
+#include "ui/cdl-annotate-page.h"
+#include "ui/cdl-export-page.h"
 #include "ui/cdl-pools-page.h"
+#include "ui/cdl-alerts-page.h"
+#include "ui/cdl-quality-page.h"
 #include "ui/cdl-tasks-page.h"
 #include "ui/cdl-window.h"
 #include "ui/cdl-workflows-page.h"
@@ -40,6 +44,10 @@ struct _CdlWindow
   CdlWorkflowsPage     *workflows_page;
   CdlPoolsPage         *pools_page;
   CdlTasksPage         *tasks_page;
+  CdlAnnotatePage      *annotate_page;
+  CdlExportPage        *export_page;
+  CdlQualityPage       *quality_page;
+  CdlAlertsPage        *alerts_page;
 
   /* A task to select once the Tasks page lists it: the one open last,
    * or the demo's. */
@@ -50,9 +58,9 @@ struct _CdlWindow
 
 G_DEFINE_FINAL_TYPE (CdlWindow, cdl_window, ADW_TYPE_APPLICATION_WINDOW)
 
-/* The sidebar's order; Alt+1 … Alt+6 follow it. */
+/* The sidebar's order; Alt+1 … Alt+7 follow it. */
 static const char * const page_names[] = {
-  "workers", "workflows", "pools", "tasks", "annotate", "export",
+  "workers", "workflows", "pools", "tasks", "annotate", "export", "quality", "alerts",
 };
 
 static CdlApplication *
@@ -155,6 +163,16 @@ cdl_window_sync_state (CdlWindow *self)
                                            cdl_instance_get_pilot_service (instance),
                                            cdl_instance_get_worker_service (instance),
                                            cdl_instance_get_object_store (instance));
+        cdl_annotate_page_set_services (self->annotate_page,
+                                        cdl_instance_get_annotation_service (instance),
+                                        cdl_instance_get_auth_service (instance),
+                                        cdl_instance_get_object_store (instance));
+        cdl_export_page_set_service (self->export_page,
+                                     cdl_instance_get_annotation_service (instance));
+        cdl_quality_page_set_service (self->quality_page,
+                                      cdl_instance_get_annotation_service (instance));
+        cdl_alerts_page_set_service (self->alerts_page,
+                                     cdl_instance_get_alert_service (instance));
         gtk_stack_set_visible_child_name (self->main_stack, "ready");
         if (self->pending_task == NULL && self->settings != NULL)
           {
@@ -249,6 +267,8 @@ cdl_window_update_subtitle (CdlWindow *self)
     g_object_get (self->pools_page, "summary", &summary, NULL);
   else if (g_strcmp0 (page, "tasks") == 0)
     g_object_get (self->tasks_page, "summary", &summary, NULL);
+  else if (g_strcmp0 (page, "annotate") == 0)
+    g_object_get (self->annotate_page, "summary", &summary, NULL);
 
   adw_window_title_set_subtitle (self->content_title, summary);
 }
@@ -461,6 +481,9 @@ cdl_window_application_cb (CdlWindow  *self,
   g_signal_connect_object (self->tasks_page, "notify::summary",
                            G_CALLBACK (cdl_window_update_subtitle), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->annotate_page, "notify::summary",
+                           G_CALLBACK (cdl_window_update_subtitle), self,
+                           G_CONNECT_SWAPPED);
 
   g_signal_connect_object (cdl_tasks_page_get_model (self->tasks_page), "items-changed",
                            G_CALLBACK (cdl_window_tasks_changed_cb), self,
@@ -516,6 +539,10 @@ cdl_window_class_init (CdlWindowClass *klass)
   g_type_ensure (CDL_TYPE_WORKFLOWS_PAGE);
   g_type_ensure (CDL_TYPE_POOLS_PAGE);
   g_type_ensure (CDL_TYPE_TASKS_PAGE);
+  g_type_ensure (CDL_TYPE_ANNOTATE_PAGE);
+  g_type_ensure (CDL_TYPE_EXPORT_PAGE);
+  g_type_ensure (CDL_TYPE_QUALITY_PAGE);
+  g_type_ensure (CDL_TYPE_ALERTS_PAGE);
 
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_BASE "/ui/cdl-window.ui");
   gtk_widget_class_bind_template_child (widget_class, CdlWindow, toast_overlay);
@@ -538,6 +565,10 @@ cdl_window_class_init (CdlWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, CdlWindow, workflows_page);
   gtk_widget_class_bind_template_child (widget_class, CdlWindow, pools_page);
   gtk_widget_class_bind_template_child (widget_class, CdlWindow, tasks_page);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, annotate_page);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, export_page);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, quality_page);
+  gtk_widget_class_bind_template_child (widget_class, CdlWindow, alerts_page);
   gtk_widget_class_bind_template_callback (widget_class, cdl_window_row_selected_cb);
   gtk_widget_class_bind_template_callback (widget_class, cdl_window_row_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, cdl_window_back_cb);
