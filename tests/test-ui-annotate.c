@@ -1,0 +1,898 @@
+/* test-ui-annotate.c: labelling in the gallery, the Export and Quality pages
+ *
+ * Starts the real application against a database of its own, makes a
+ * frozen task through the services and stores real PNG images (and their
+ * thumbnails) for it as ingestion does: files in the application's store,
+ * rows through cdl_generation_repo_insert(). Then it labels batches on the
+ * Annotate page by the actions its keys are bound to (a reject, a spam,
+ * an undo), checks the rows in PostgreSQL (indexes in stored order), saves
+ * the export to a file and compares its lines with the database, verifies
+ * the checksums with a file removed, and reads the Quality page. Runs
+ * under Xvfb.
+ *
+ * With CDL_SCREENSHOT_DIR set, it saves annotate.png and export.png there.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <adwaita.h>
+
+#include "cdl-test-pg.h"
+#include "core/cdl-shuffle.h"
+#include "db/cdl-job-repo.h"
+#include "db/cdl-pq.h"
+#include "storage/cdl-storage-key.h"
+#include "storage/cdl-thumbnailer.h"
+#include "ui/cdl-annotate-page.h"
+#include "ui/cdl-application.h"
+#include "ui/cdl-export-page.h"
+#include "ui/cdl-image-tile.h"
+#include "ui/cdl-quality-page.h"
+#include "ui/cdl-window.h"
+
+#define START_TIMEOUT_MS 60000
+#define WAIT_TIMEOUT_MS  15000
+
+#define PROMPTS 4
+#define SEEDS   4
+#define SIDE    384
+
+static CdlTestPg *pg;
+static guint unexpected_warnings;
+
+typedef struct _Fixture
+{
+  char           *tmpdir;
+  char           *conninfo;
+  CdlApplication *app;
+  CdlWindow      *window;
+  void          (*body) (struct _Fixture *f);
+  gboolean        ran;
+} Fixture;
+
+typedef gboolean (*Condition) (gpointer data);
+
+static gboolean
+wake_cb (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+iterate_until (Condition condition,
+               gpointer  data,
+               guint     timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  guint wake = g_timeout_add (20, wake_cb, NULL);
+  gboolean met;
+
+  while (!(met = condition (data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_source_remove (wake);
+
+  return met;
+}
+
+static GtkWidget *
+find_named (GtkWidget  *root,
+            const char *name)
+{
+  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
+    return root;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (root);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_named (child, name);
+
+      if (found != NULL)
+        return found;
+    }
+
+  return NULL;
+}
+
+static GtkWidget *
+named (GtkWidget  *root,
+       const char *name)
+{
+  GtkWidget *widget = find_named (root, name);
+
+  if (widget == NULL)
+    g_error ("No widget named %s", name);
+
+  return widget;
+}
+
+static gboolean
+app_started (gpointer data)
+{
+  Fixture *f = data;
+
+  return cdl_application_get_state (f->app) != CDL_APPLICATION_STATE_STARTING;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *secrets = NULL;
+
+  f->conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+
+  f->tmpdir = g_dir_make_tmp ("cdl-test-ui-annotate-XXXXXX", &error);
+  g_assert_no_error (error);
+  secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
+
+  g_setenv ("DATABASE_URL", f->conninfo, TRUE);
+  g_setenv ("CDL_DATA_DIR", f->tmpdir, TRUE);
+  g_setenv ("CDL_SECRETS_FILE", secrets, TRUE);
+  g_setenv ("CDL_HEALTH_INTERVAL_MS", "500", TRUE);
+  g_setenv ("CDL_SERVER_PORT", "0", TRUE);
+
+  f->app = cdl_application_new ();
+  g_application_set_flags (G_APPLICATION (f->app), G_APPLICATION_NON_UNIQUE);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GFile) dir = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = NULL;
+  GFileInfo *info;
+
+  children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME ","
+                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  while (children != NULL &&
+         (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autoptr(GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
+      g_autofree char *child_path = g_file_get_path (child);
+
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        remove_tree (child_path);
+      else
+        g_file_delete (child, NULL, NULL);
+      g_object_unref (info);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_object_add_weak_pointer (G_OBJECT (f->app), (gpointer *) &f->app);
+  g_object_unref (f->app);
+  g_assert_null (f->app);
+
+  g_assert_cmpuint (unexpected_warnings, ==, 0);
+
+  g_clear_pointer (&f->conninfo, g_free);
+  if (f->tmpdir != NULL)
+    {
+      remove_tree (f->tmpdir);
+      g_clear_pointer (&f->tmpdir, g_free);
+    }
+}
+
+static gboolean
+run_body_cb (gpointer data)
+{
+  Fixture *f = data;
+  GtkWindow *window;
+
+  f->window = CDL_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (f->app)));
+  g_assert_true (CDL_IS_WINDOW (f->window));
+
+  g_assert_true (iterate_until (app_started, f, START_TIMEOUT_MS));
+  if (cdl_application_get_state (f->app) == CDL_APPLICATION_STATE_FAILED)
+    g_error ("The application did not start: %s",
+             cdl_application_get_start_error (f->app)->message);
+
+  f->body (f);
+  f->ran = TRUE;
+
+  f->window = NULL;
+  while ((window = gtk_application_get_active_window (GTK_APPLICATION (f->app))) != NULL)
+    gtk_window_destroy (window);
+  g_application_quit (G_APPLICATION (f->app));
+
+  return G_SOURCE_REMOVE;
+}
+
+static void
+activate_cb (GApplication *app,
+             Fixture      *f)
+{
+  if (f->window == NULL && !f->ran)
+    g_idle_add (run_body_cb, f);
+}
+
+static void
+run_in_app (Fixture       *f,
+            gconstpointer  data)
+{
+  char *argv[] = { (char *) "test-ui-annotate", NULL };
+
+  f->body = (void (*) (Fixture *)) data;
+  g_signal_connect_after (f->app, "activate", G_CALLBACK (activate_cb), f);
+
+  g_assert_cmpint (g_application_run (G_APPLICATION (f->app), 1, argv), ==, 0);
+  g_assert_true (f->ran);
+}
+
+/* A task with stored images ------------------------------------------------------ */
+
+typedef struct
+{
+  GObject  *object;
+  GError   *error;
+  gboolean  done;
+} Wait;
+
+static gboolean
+wait_done (gpointer data)
+{
+  return ((Wait *) data)->done;
+}
+
+static gpointer
+wait_result (Wait *wait)
+{
+  g_assert_true (iterate_until (wait_done, wait, WAIT_TIMEOUT_MS));
+  g_assert_no_error (wait->error);
+  g_assert_nonnull (wait->object);
+
+  return wait->object;
+}
+
+static void
+workflow_uploaded_cb (GObject      *object,
+                      GAsyncResult *result,
+                      gpointer      user_data)
+{
+  Wait *wait = user_data;
+
+  wait->object = (GObject *) cdl_workflow_service_upload_finish (CDL_WORKFLOW_SERVICE (object),
+                                                                 result, &wait->error);
+  wait->done = TRUE;
+}
+
+static void
+pool_created_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Wait *wait = user_data;
+
+  wait->object = (GObject *) cdl_pool_service_create_finish (CDL_POOL_SERVICE (object),
+                                                             result, &wait->error);
+  wait->done = TRUE;
+}
+
+static void
+task_created_cb (GObject      *object,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  Wait *wait = user_data;
+
+  wait->object = (GObject *) cdl_task_service_create_finish (CDL_TASK_SERVICE (object),
+                                                             result, &wait->error);
+  wait->done = TRUE;
+}
+
+static void
+task_frozen_cb (GObject      *object,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Wait *wait = user_data;
+
+  wait->object = (GObject *) cdl_task_service_freeze_finish (CDL_TASK_SERVICE (object),
+                                                             result, &wait->error);
+  wait->done = TRUE;
+}
+
+static JsonNode *
+parse (const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = json_from_string (json, &error);
+
+  g_assert_no_error (error);
+  return node;
+}
+
+static const char * const subjects[PROMPTS] = {
+  "a lighthouse at dusk", "a red fox in the snow", "a bowl of lemons", "a sailing boat",
+};
+
+static char *
+add_frozen_task (Fixture *f)
+{
+  CdlInstance *instance = cdl_application_get_instance (f->app);
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GBytes) raw = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlWorkflow) workflow = NULL;
+  g_autoptr(CdlPool) pool = NULL;
+  g_autoptr(CdlTask) draft = NULL;
+  g_autoptr(CdlTask) frozen = NULL;
+  g_autoptr(GString) items = g_string_new (NULL);
+  g_autoptr(JsonNode) pool_node = NULL;
+  g_autoptr(JsonNode) task_node = NULL;
+  g_autofree char *pool_json = NULL;
+  g_autofree char *task_json = NULL;
+  CdlPoolInput *pool_input;
+  CdlTaskInput *task_input;
+  gsize len;
+  Wait wait1 = { 0 }, wait2 = { 0 }, wait3 = { 0 }, wait4 = { 0 };
+
+  path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", "sd15.json", NULL);
+  g_assert_true (g_file_get_contents (path, &text, &len, &error));
+  raw = g_bytes_new_take (g_steal_pointer (&text), len);
+  cdl_workflow_service_upload_async (cdl_instance_get_workflow_service (instance), "gallery",
+                                     NULL, raw, NULL, NULL, workflow_uploaded_cb, &wait1);
+  workflow = wait_result (&wait1);
+
+  for (int i = 0; i < PROMPTS; i++)
+    g_string_append_printf (items, "%s\"watercolour of %s\"", i > 0 ? ", " : "", subjects[i]);
+  pool_json = g_strdup_printf ("{\"name\": \"subject\", \"mode\": \"no_replacement\","
+                               " \"items\": [%s]}", items->str);
+  pool_node = parse (pool_json);
+  pool_input = cdl_pool_input_from_json (pool_node, TRUE, &error);
+  g_assert_no_error (error);
+  cdl_pool_service_create_async (cdl_instance_get_pool_service (instance), pool_input,
+                                 NULL, pool_created_cb, &wait2);
+  pool = wait_result (&wait2);
+
+  task_json = g_strdup_printf ("{\"name\": \"Watercolours\", \"workflow_id\": \"%s\","
+                               " \"variable_pool_ids\": [\"%s\"],"
+                               " \"target_prompts\": %d, \"seeds_per_prompt\": %d}",
+                               cdl_workflow_get_id (workflow), cdl_pool_get_id (pool),
+                               PROMPTS, SEEDS);
+  task_node = parse (task_json);
+  task_input = cdl_task_input_from_json (task_node, TRUE, &error);
+  g_assert_no_error (error);
+  cdl_task_service_create_async (cdl_instance_get_task_service (instance), task_input, NULL,
+                                 NULL, task_created_cb, &wait3);
+  draft = wait_result (&wait3);
+
+  cdl_task_service_freeze_async (cdl_instance_get_task_service (instance),
+                                 cdl_task_get_id (draft), NULL, task_frozen_cb, &wait4);
+  frozen = wait_result (&wait4);
+
+  return g_strdup (cdl_task_get_id (frozen));
+}
+
+static PGresult *
+sql (Fixture            *f,
+     const char         *query,
+     int                 n_params,
+     const char * const *params)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+  g_autoptr(GError) error = NULL;
+  PGresult *res;
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  res = cdl_pq_exec (conn, query, n_params, params, &error);
+  g_assert_no_error (error);
+  PQfinish (conn);
+
+  return res;
+}
+
+/* A PNG in its own colours: a soft gradient and a disc, so that images
+ * of a batch differ at a glance. */
+static GBytes *
+painted_png (guint prompt,
+             guint image)
+{
+  g_autofree guchar *pixels = g_malloc (SIDE * SIDE * 4);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  double hue = (prompt * SEEDS + image) * 0.61803;
+
+  for (guint y = 0; y < SIDE; y++)
+    for (guint x = 0; x < SIDE; x++)
+      {
+        guchar *p = pixels + (y * SIDE + x) * 4;
+        double dx = x - SIDE * (0.3 + 0.1 * image), dy = y - SIDE * (0.55 - 0.05 * prompt);
+        gboolean disc = dx * dx + dy * dy < (SIDE / 5.0) * (SIDE / 5.0);
+        double t = (double) y / SIDE;
+        float r, g, b;
+
+        gtk_hsv_to_rgb (fmod (hue + (disc ? 0.5 : 0.08 * t), 1.0), disc ? 0.55 : 0.45,
+                        disc ? 0.95 : 0.95 - 0.35 * t, &r, &g, &b);
+        p[0] = r * 255;
+        p[1] = g * 255;
+        p[2] = b * 255;
+        p[3] = 255;
+      }
+
+  bytes = g_bytes_new_take (g_steal_pointer (&pixels), SIDE * SIDE * 4);
+  texture = gdk_memory_texture_new (SIDE, SIDE, GDK_MEMORY_R8G8B8A8, bytes, SIDE * 4);
+
+  return gdk_texture_save_to_png_bytes (texture);
+}
+
+/* Stores every image of the task with its thumbnail, as ingestion does. */
+static void
+store_images (Fixture    *f,
+              const char *task_id)
+{
+  CdlObjectStore *store = cdl_instance_get_object_store (cdl_application_get_instance (f->app));
+  g_autoptr(CdlThumbnailer) thumbnailer = cdl_thumbnailer_new (1);
+  const char *params[1] = { task_id };
+  g_autoptr(PGresult) seeds = sql (f, "SELECT s.id, s.seed_value, s.position, p.id,"
+                                      "  p.position"
+                                      " FROM seeds s JOIN prompts p ON p.id = s.prompt_id"
+                                      " WHERE p.task_id = $1 ORDER BY p.position, s.position",
+                                   1, params);
+  PGconn *conn = PQconnectdb (f->conninfo);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+
+  g_assert_cmpint (PQntuples (seeds), ==, PROMPTS * SEEDS);
+  for (int i = 0; i < PQntuples (seeds); i++)
+    {
+      const char *prompt_id = cdl_pq_get_string (seeds, i, 3);
+      gint64 seed = cdl_pq_get_int64 (seeds, i, 1);
+      int position = cdl_pq_get_int (seeds, i, 2);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *key = cdl_storage_key_for_image (task_id, prompt_id, seed, 0, now, &error);
+      g_autofree char *thumb = cdl_storage_key_thumbnail_for_image (key, &error);
+      g_autoptr(GBytes) png = painted_png (cdl_pq_get_int (seeds, i, 4), position);
+      g_autoptr(CdlThumbnail) small = NULL;
+      g_autoptr(CdlObjectInfo) info = NULL;
+      g_autoptr(CdlObjectInfo) thumb_info = NULL;
+      g_autofree char *gen_id = NULL;
+      CdlGenerationInput in = { 0 };
+      gboolean inserted = FALSE;
+
+      g_assert_no_error (error);
+      small = cdl_thumbnailer_make_thumbnail (thumbnailer, png, NULL, &error);
+      g_assert_no_error (error);
+      info = cdl_object_store_put_bytes (store, key, png, NULL, &error);
+      g_assert_no_error (error);
+      thumb_info = cdl_object_store_put_bytes (store, thumb, small->data, NULL, &error);
+      g_assert_no_error (error);
+
+      in.task_id = task_id;
+      in.prompt_id = prompt_id;
+      in.seed_id = cdl_pq_get_string (seeds, i, 0);
+      in.seed_value = seed;
+      in.batch_index = 0;
+      in.image_uri = key;
+      in.thumb_uri = thumb;
+      in.checksum = info->sha256;
+      in.bytes = g_bytes_get_size (png);
+      in.width = SIDE;
+      in.height = SIDE;
+      gen_id = cdl_generation_repo_insert (conn, &in, &inserted, &error);
+      g_assert_no_error (error);
+      g_assert_true (inserted);
+    }
+
+  PQfinish (conn);
+}
+
+static gboolean
+never (gpointer data)
+{
+  return FALSE;
+}
+
+/* Screenshots ------------------------------------------------------------------- */
+
+static void
+save_screenshot (Fixture    *f,
+                 const char *name)
+{
+  const char *dir = g_getenv ("CDL_SCREENSHOT_DIR");
+  g_autoptr(GdkPaintable) paintable = NULL;
+  g_autoptr(GtkSnapshot) snapshot = NULL;
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *path = NULL;
+  GskRenderer *renderer;
+  int width = gtk_widget_get_width (GTK_WIDGET (f->window));
+  int height = gtk_widget_get_height (GTK_WIDGET (f->window));
+
+  if (dir == NULL)
+    return;
+
+  /* Toasts of earlier steps fade first. */
+  iterate_until (never, NULL, 5500);
+
+  /* A frame or two, so that everything is laid out and drawn. */
+  for (guint i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_test_message ("Window of %d × %d", width, height);
+  paintable = gtk_widget_paintable_new (adw_application_window_get_content (
+                                          ADW_APPLICATION_WINDOW (f->window)));
+  snapshot = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  renderer = gtk_native_get_renderer (GTK_NATIVE (f->window));
+  texture = gsk_renderer_render_texture (renderer, node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  path = g_build_filename (dir, name, NULL);
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+}
+
+/* Waiting on the pages -------------------------------------------------------------- */
+
+typedef struct
+{
+  CdlAnnotatePage *page;
+  const char      *view;
+  const char      *not_batch;
+} PageWait;
+
+static gboolean
+page_settled (gpointer data)
+{
+  PageWait *wait = data;
+
+  return !cdl_annotate_page_is_busy (wait->page) &&
+         g_strcmp0 (cdl_annotate_page_get_view (wait->page), wait->view) == 0 &&
+         (wait->not_batch == NULL ||
+          g_strcmp0 (cdl_annotate_page_get_batch_id (wait->page), wait->not_batch) != 0);
+}
+
+static void
+wait_view (CdlAnnotatePage *page,
+           const char      *view,
+           const char      *not_batch)
+{
+  PageWait wait = { page, view, not_batch };
+
+  if (!iterate_until (page_settled, &wait, WAIT_TIMEOUT_MS))
+    g_error ("The Annotate page shows %s (busy %d), not %s",
+             cdl_annotate_page_get_view (page), cdl_annotate_page_is_busy (page), view);
+}
+
+static gboolean
+tiles_full (gpointer data)
+{
+  GtkWidget *grid = data;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (grid);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (!cdl_image_tile_is_full (CDL_IMAGE_TILE (child)))
+      return FALSE;
+
+  return gtk_widget_get_first_child (grid) != NULL;
+}
+
+/* The order the batch is shown in: the service's shuffle for this user. */
+static void
+shown_order (CdlAnnotatePage *page,
+             guint           *order)
+{
+  cdl_shuffle_order (cdl_annotate_page_get_user_id (page), cdl_annotate_page_get_batch_id (page),
+                     SEEDS, order);
+}
+
+static void
+press (CdlAnnotatePage *page,
+       const char      *action,
+       int              position)
+{
+  if (position < 0)
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), action, NULL));
+  else
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), action, "i", position));
+}
+
+static gboolean
+export_idle (gpointer data)
+{
+  return !cdl_export_page_is_busy (CDL_EXPORT_PAGE (data));
+}
+
+static gboolean
+quality_idle (gpointer data)
+{
+  return !cdl_quality_page_is_busy (CDL_QUALITY_PAGE (data));
+}
+
+static char *
+int_array (const guint *values,
+           guint        n)
+{
+  g_autoptr(GString) s = g_string_new ("{");
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (s, "%s%u", i > 0 ? "," : "", values[i]);
+  g_string_append_c (s, '}');
+
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* The test ------------------------------------------------------------------------ */
+
+static void
+test_label_export_quality (Fixture *f)
+{
+  GtkWidget *root = GTK_WIDGET (f->window);
+  CdlAnnotatePage *page = CDL_ANNOTATE_PAGE (named (root, "annotate-page"));
+  g_autofree char *task_id = add_frozen_task (f);
+  g_autofree char *b1 = NULL, *b2 = NULL, *b3 = NULL, *b4 = NULL;
+  g_autofree char *order1_text = NULL;
+  g_autofree char *desktop_name = NULL;
+  guint order1[SEEDS], order3[SEEDS], order4[SEEDS];
+  const char *user_id;
+  GtkListBoxRow *row;
+
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 1280, 800);
+
+  /* A frozen task without images: nothing to label yet. */
+  cdl_window_set_visible_page (f->window, "annotate");
+  wait_view (page, "empty", NULL);
+
+  store_images (f, task_id);
+  press (page, "annotate.reload", -1);
+  wait_view (page, "tasks", NULL);
+  row = gtk_list_box_get_row_at_index (GTK_LIST_BOX (named (root, "annotate-task-list")), 0);
+  g_assert_nonnull (row);
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==,
+                   "Watercolours");
+  g_signal_emit_by_name (named (root, "annotate-task-list"), "row-activated", row);
+  wait_view (page, "gallery", NULL);
+
+  user_id = cdl_annotate_page_get_user_id (page);
+  g_assert_nonnull (user_id);
+  {
+    const char *params[1] = { user_id };
+    g_autoptr(PGresult) user = sql (f, "SELECT name, role FROM users WHERE id = $1", 1, params);
+
+    desktop_name = g_strdup_printf ("desktop:%s", g_get_user_name ());
+    g_assert_cmpint (PQntuples (user), ==, 1);
+    g_assert_cmpstr (cdl_pq_get_string (user, 0, 0), ==, desktop_name);
+    g_assert_cmpstr (cdl_pq_get_string (user, 0, 1), ==, "admin");
+  }
+
+  /* The full images arrive, decoded off the main thread. */
+  g_assert_true (iterate_until (tiles_full, named (root, "annotate-grid"), WAIT_TIMEOUT_MS));
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (named (root, "annotate-progress"))), ==,
+                   "0 of 4 labelled");
+  save_screenshot (f, "annotate.png");
+
+  /* Batch 1: Shift+2 rejects the second image shown, 1 chooses the first. */
+  b1 = g_strdup (cdl_annotate_page_get_batch_id (page));
+  shown_order (page, order1);
+  press (page, "annotate.reject", 1);
+  press (page, "annotate.choose", 0);
+  wait_view (page, "gallery", b1);
+
+  /* Batch 2: S marks it spam. */
+  b2 = g_strdup (cdl_annotate_page_get_batch_id (page));
+  press (page, "annotate.spam", -1);
+  wait_view (page, "gallery", b2);
+
+  /* Batch 3: 3 chooses, Z takes it back and shows the batch again, 4. */
+  b3 = g_strdup (cdl_annotate_page_get_batch_id (page));
+  shown_order (page, order3);
+  press (page, "annotate.choose", 2);
+  wait_view (page, "gallery", b3);
+  b4 = g_strdup (cdl_annotate_page_get_batch_id (page));
+  press (page, "annotate.undo", -1);
+  wait_view (page, "gallery", b4);
+  g_assert_cmpstr (cdl_annotate_page_get_batch_id (page), ==, b3);
+  {
+    const char *params[2] = { user_id, b3 };
+    g_autoptr(PGresult) gone = sql (f, "SELECT count (*) FROM annotations"
+                                       " WHERE user_id = $1 AND batch_id = $2", 2, params);
+
+    g_assert_cmpint (cdl_pq_get_int64 (gone, 0, 0), ==, 0);
+  }
+  press (page, "annotate.choose", 3);
+  wait_view (page, "gallery", b3);
+
+  /* Batch 4 (the one leased before the undo comes back), then nothing left. */
+  g_assert_cmpstr (cdl_annotate_page_get_batch_id (page), ==, b4);
+  shown_order (page, order4);
+  press (page, "annotate.choose", 1);
+  wait_view (page, "done", NULL);
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (named (root, "annotate-progress"))), ==,
+                   "4 of 4 labelled");
+
+  /* The rows, indexes in stored order. */
+  {
+    const char *params[1] = { user_id };
+    g_autoptr(PGresult) rows = sql (f, "SELECT batch_id, chosen_index, rejected_index, spam,"
+                                       "  shown_order::text, decision_ms"
+                                       " FROM annotations WHERE user_id = $1", 1, params);
+    guint seen = 0;
+
+    g_assert_cmpint (PQntuples (rows), ==, 4);
+    order1_text = int_array (order1, SEEDS);
+    for (int i = 0; i < PQntuples (rows); i++)
+      {
+        const char *batch = cdl_pq_get_string (rows, i, 0);
+
+        g_assert_cmpint (cdl_pq_get_int (rows, i, 5), >=, 0);
+        g_assert_false (PQgetisnull (rows, i, 5));
+        if (g_strcmp0 (batch, b1) == 0)
+          {
+            g_assert_cmpint (cdl_pq_get_int (rows, i, 1), ==, order1[0]);
+            g_assert_cmpint (cdl_pq_get_int (rows, i, 2), ==, order1[1]);
+            g_assert_false (cdl_pq_get_bool (rows, i, 3));
+            g_assert_cmpstr (cdl_pq_get_string (rows, i, 4), ==, order1_text);
+          }
+        else if (g_strcmp0 (batch, b2) == 0)
+          {
+            g_assert_true (PQgetisnull (rows, i, 1));
+            g_assert_true (PQgetisnull (rows, i, 2));
+            g_assert_true (cdl_pq_get_bool (rows, i, 3));
+          }
+        else if (g_strcmp0 (batch, b3) == 0)
+          {
+            g_assert_cmpint (cdl_pq_get_int (rows, i, 1), ==, order3[3]);
+            g_assert_true (PQgetisnull (rows, i, 2));
+            g_assert_false (cdl_pq_get_bool (rows, i, 3));
+          }
+        else
+          {
+            g_assert_cmpstr (batch, ==, b4);
+            g_assert_cmpint (cdl_pq_get_int (rows, i, 1), ==, order4[1]);
+          }
+        seen++;
+      }
+    g_assert_cmpuint (seen, ==, 4);
+  }
+
+  /* Export: the file holds one line per non-spam label, as stored. */
+  {
+    CdlExportPage *export = CDL_EXPORT_PAGE (named (root, "export-page"));
+    g_autofree char *out = g_build_filename (f->tmpdir, "export.jsonl", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (out);
+    g_autofree char *contents = NULL;
+    g_autofree char *preview = NULL;
+    g_auto(GStrv) lines = NULL;
+    const char *params[2] = { user_id, task_id };
+    g_autoptr(PGresult) rows = NULL;
+    guint n_lines;
+
+    cdl_window_set_visible_page (f->window, "export");
+    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    g_assert_true (cdl_export_page_select_task (export, task_id));
+    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    preview = cdl_export_page_get_preview (export);
+    g_assert_nonnull (strstr (preview, "\"chosen\""));
+
+    cdl_export_page_save_to_file (export, file);
+    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    g_assert_cmpint (cdl_export_page_get_saved_lines (export), ==, 3);
+    g_assert_true (g_file_get_contents (out, &contents, NULL, NULL));
+    lines = g_strsplit (contents, "\n", -1);
+    n_lines = g_strv_length (lines);
+    g_assert_cmpuint (n_lines, ==, 4);
+    g_assert_cmpstr (lines[3], ==, "");
+    g_assert_true (g_str_has_prefix (preview, lines[0]));
+
+    rows = sql (f, "SELECT a.batch_id, g.image_uri"
+                   " FROM annotations a JOIN generations g ON g.prompt_id = a.prompt_id"
+                   " JOIN seeds s ON s.id = g.seed_id"
+                   " WHERE a.user_id = $1 AND a.task_id = $2 AND NOT a.spam"
+                   "   AND s.position = a.chosen_index", 2, params);
+    g_assert_cmpint (PQntuples (rows), ==, 3);
+    for (guint i = 0; i < 3; i++)
+      {
+        g_autoptr(JsonNode) node = parse (lines[i]);
+        JsonObject *obj = json_node_get_object (node);
+        const char *batch = json_object_get_string_member (obj, "batch_id");
+        const char *uri = json_object_get_string_member (json_object_get_object_member (obj,
+                                                                                        "chosen"),
+                                                         "uri");
+        gboolean found = FALSE;
+
+        g_assert_cmpstr (json_object_get_string_member (obj, "annotator_id"), ==, user_id);
+        g_assert_cmpstr (json_object_get_string_member (obj, "task_id"), ==, task_id);
+        for (int r = 0; r < PQntuples (rows); r++)
+          if (g_strcmp0 (cdl_pq_get_string (rows, r, 0), batch) == 0)
+            {
+              g_assert_cmpstr (cdl_pq_get_string (rows, r, 1), ==, uri);
+              found = TRUE;
+            }
+        g_assert_true (found);
+        /* Batch 1 rejected one image; the others reject the rest. */
+        g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "rejected")),
+                          ==, g_strcmp0 (batch, b1) == 0 ? 1 : SEEDS - 1);
+      }
+
+    /* Checksums: all good, then one file gone. */
+    cdl_export_page_verify (export);
+    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    g_assert_cmpstr (cdl_export_page_get_verify_result (export), ==,
+                     "All 12 images match their checksums");
+    save_screenshot (f, "export.png");
+    {
+      CdlObjectStore *store = cdl_instance_get_object_store (cdl_application_get_instance (f->app));
+      g_autoptr(GError) error = NULL;
+      const char *gone = cdl_pq_get_string (rows, 0, 1);
+
+      g_assert_true (cdl_object_store_delete (store, gone, NULL, &error));
+      g_assert_no_error (error);
+    }
+    cdl_export_page_verify (export);
+    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    g_assert_cmpstr (cdl_export_page_get_verify_result (export), ==,
+                     "1 missing, 0 mismatched, 0 unreadable");
+    g_assert_nonnull (find_named (root, "export-problem"));
+  }
+
+  /* Quality: the desktop user's figures. */
+  {
+    CdlQualityPage *quality = CDL_QUALITY_PAGE (named (root, "quality-page"));
+    GtkWidget *annotator;
+
+    cdl_window_set_visible_page (f->window, "quality");
+    g_assert_true (cdl_quality_page_select_task (quality, task_id) ||
+                   (iterate_until (quality_idle, quality, WAIT_TIMEOUT_MS) &&
+                    cdl_quality_page_select_task (quality, task_id)));
+    g_assert_true (iterate_until (quality_idle, quality, WAIT_TIMEOUT_MS));
+    annotator = named (GTK_WIDGET (quality), "quality-annotator");
+    g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (annotator)), ==,
+                     desktop_name);
+    g_assert_nonnull (strstr (adw_expander_row_get_subtitle (ADW_EXPANDER_ROW (annotator)),
+                              "4 labels"));
+    g_assert_nonnull (strstr (adw_expander_row_get_subtitle (ADW_EXPANDER_ROW (annotator)),
+                              "25 % spam"));
+  }
+}
+
+static GLogWriterOutput
+log_writer_cb (GLogLevelFlags   log_level,
+               const GLogField *fields,
+               gsize            n_fields,
+               gpointer         user_data)
+{
+  if ((log_level & G_LOG_LEVEL_WARNING) != 0)
+    unexpected_warnings++;
+
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_log_set_writer_func (log_writer_cb, NULL, NULL);
+  gtk_disable_setlocale ();
+
+  pg = cdl_test_pg_start (&error);
+  g_assert_no_error (error);
+
+  g_test_add ("/ui/annotate/label-export-quality", Fixture,
+              (gconstpointer) test_label_export_quality,
+              fixture_set_up, run_in_app, fixture_tear_down);
+
+  ret = g_test_run ();
+
+  cdl_test_pg_stop (pg);
+
+  return ret;
+}
