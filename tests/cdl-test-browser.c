@@ -389,14 +389,25 @@ cdl_test_browser_navigate (CdlTestBrowser *self,
 }
 
 void
+cdl_test_browser_throttle (CdlTestBrowser *self,
+                           gboolean        offline,
+                           guint           latency_ms,
+                           gint64          down_bytes_per_s,
+                           gint64          up_bytes_per_s)
+{
+  g_autofree char *params =
+    g_strdup_printf ("{\"offline\":%s,\"latency\":%u,\"downloadThroughput\":%" G_GINT64_FORMAT
+                     ",\"uploadThroughput\":%" G_GINT64_FORMAT "}", offline ? "true" : "false",
+                     latency_ms, down_bytes_per_s, up_bytes_per_s);
+
+  call_ignore (self, "Network.emulateNetworkConditions", params);
+}
+
+void
 cdl_test_browser_set_offline (CdlTestBrowser *self,
                               gboolean        offline)
 {
-  g_autofree char *params =
-    g_strdup_printf ("{\"offline\":%s,\"latency\":0,\"downloadThroughput\":-1,"
-                     "\"uploadThroughput\":-1}", offline ? "true" : "false");
-
-  call_ignore (self, "Network.emulateNetworkConditions", params);
+  cdl_test_browser_throttle (self, offline, 0, -1, -1);
 }
 
 JsonNode *

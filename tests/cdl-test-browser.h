@@ -42,6 +42,13 @@ void            cdl_test_browser_navigate    (CdlTestBrowser  *self,
                                               const char      *url);
 void            cdl_test_browser_set_offline (CdlTestBrowser  *self,
                                               gboolean         offline);
+/* A slow network: @latency_ms added per request, throughputs in bytes/s
+ * (-1: unlimited). */
+void            cdl_test_browser_throttle    (CdlTestBrowser  *self,
+                                              gboolean         offline,
+                                              guint            latency_ms,
+                                              gint64           down_bytes_per_s,
+                                              gint64           up_bytes_per_s);
 
 /* Evaluates @expression (promises awaited) and returns its value. */
 JsonNode       *cdl_test_browser_eval        (CdlTestBrowser  *self,

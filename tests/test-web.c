@@ -68,7 +68,8 @@ render_png (gint64      seed,
 /* Stores every image of every prompt of @task_id, as ingestion does. */
 static void
 store_images (Fixture    *f,
-              const char *task_id)
+              const char *task_id,
+              int         n_prompts)
 {
   const char *params[1] = { task_id };
   g_autoptr(PGresult) seeds = cdl_test_sql (f->conninfo,
@@ -82,7 +83,7 @@ store_images (Fixture    *f,
   g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
   g_autoptr(CdlThumbnailer) thumbnailer = cdl_thumbnailer_new (2);
 
-  g_assert_cmpint (PQntuples (seeds), ==, N_PROMPTS * N_SEEDS);
+  g_assert_cmpint (PQntuples (seeds), ==, n_prompts * N_SEEDS);
   for (int i = 0; i < PQntuples (seeds); i++)
     {
       gint64 seed = cdl_pq_get_int64 (seeds, i, 1);
@@ -129,15 +130,16 @@ store_images (Fixture    *f,
   PQfinish (conn);
 }
 
-/* A frozen task whose every batch is stored. */
+/* A frozen task of @n_prompts batches, every one stored. */
 static char *
-make_task (Fixture *f)
+make_task (Fixture *f,
+           int      n_prompts)
 {
   g_autofree char *workflow =
     cdl_test_api_insert_workflow (f, "web", "a lighthouse on a cliff at dusk, {light}", TRUE);
   g_autofree char *pool = cdl_test_api_create_pool (f, "light", "permutation",
-                                                    "watercolour study", N_PROMPTS);
-  g_autofree char *body = cdl_test_task_body (workflow, pool, NULL, N_PROMPTS, N_SEEDS,
+                                                    "watercolour study", n_prompts);
+  g_autofree char *body = cdl_test_task_body (workflow, pool, NULL, n_prompts, N_SEEDS,
                                               "\"name\": \"Lighthouses\"");
   g_autofree char *freeze = NULL;
   g_autoptr(JsonNode) task = NULL;
@@ -148,7 +150,7 @@ make_task (Fixture *f)
   id = g_strdup (json_object_get_string_member (json_node_get_object (task), "id"));
   freeze = g_strdup_printf ("/api/tasks/%s/freeze", id);
   frozen = cdl_test_api_ok (f, "POST", freeze, NULL, 200);
-  store_images (f, id);
+  store_images (f, id, n_prompts);
   return id;
 }
 
@@ -199,6 +201,50 @@ tap_on (CdlTestBrowser *browser,
 
   cdl_test_browser_tap (browser, json_array_get_double_element (a, 0),
                         json_array_get_double_element (a, 1));
+}
+
+/* Signs in through a fresh pairing link, with @hash_extra ("&ab=…")
+ * appended unless NULL, and opens @task_id; returns the page's token. */
+static char *
+open_workbench (Fixture        *f,
+                CdlTestBrowser *browser,
+                const char     *task_id,
+                const char     *hash_extra)
+{
+  g_autoptr(JsonNode) pairing = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *button = NULL;
+  g_autofree char *exists = NULL;
+  char *token;
+
+  pairing = cdl_test_api_ok (f, "POST", "/api/pairing", "{\"name\": \"Ada's phone\"}", 201);
+  url = g_strconcat (json_object_get_string_member (json_node_get_object (pairing), "url"),
+                     hash_extra, NULL);
+
+  cdl_test_browser_navigate (browser, url);
+  cdl_test_browser_wait (browser, "document.body.dataset.view === 'tasks'", 15000);
+  token = cdl_test_browser_eval_string (browser, "localStorage.getItem('cdl.token')");
+  g_assert_nonnull (token);
+
+  /* The task picker, then the workbench. */
+  button = g_strdup_printf ("button[data-task=\"%s\"]", task_id);
+  exists = g_strdup_printf ("document.querySelector('%s')", button);
+  cdl_test_browser_wait (browser, exists, 10000);
+  tap_on (browser, button);
+  cdl_test_browser_wait (browser, "document.body.dataset.shown", 15000);
+
+  return token;
+}
+
+/* Waits until a batch other than @batch_id is fully shown. */
+static void
+wait_for_next (CdlTestBrowser *browser,
+               const char     *batch_id)
+{
+  g_autofree char *next = g_strdup_printf ("document.body.dataset.shown &&"
+                                           " document.body.dataset.shown !== '%s'", batch_id);
+
+  cdl_test_browser_wait (browser, next, 10000);
 }
 
 static const char *
@@ -369,8 +415,7 @@ test_annotate (Fixture       *f,
   g_autofree char *second = NULL;
   g_autofree char *third = NULL;
   g_autofree char *token = NULL;
-  g_autofree char *task_button = NULL;
-  g_autoptr(JsonNode) pairing = NULL;
+  g_autofree char *prompt = NULL;
   const char *screenshot = g_getenv ("CDL_WEB_SCREENSHOT");
   gint64 chosen;
   gint64 width;
@@ -378,36 +423,19 @@ test_annotate (Fixture       *f,
   if (browser == NULL)
     return;
 
-  task_id = make_task (f);
-  pairing = cdl_test_api_ok (f, "POST", "/api/pairing", "{\"name\": \"Ada's phone\"}", 201);
-
-  /* Signing in through the link of the QR code. */
-  cdl_test_browser_navigate (browser, json_object_get_string_member (
-                                        json_node_get_object (pairing), "url"));
-  cdl_test_browser_wait (browser, "document.body.dataset.view === 'tasks'", 15000);
-  token = cdl_test_browser_eval_string (browser, "localStorage.getItem('cdl.token')");
-  g_assert_nonnull (token);
+  task_id = make_task (f, N_PROMPTS);
+  token = open_workbench (f, browser, task_id, NULL);
+  first = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
   g_assert_cmpint (cdl_test_browser_eval_int (browser, "location.hash.length"), ==, 0);
   g_assert_cmpint (cdl_test_browser_eval_int (browser, "window.innerWidth"), ==, PHONE_W);
   g_assert_cmpint (cdl_test_browser_eval_int (browser, "navigator.maxTouchPoints"), >, 0);
-
-  /* The task picker, then the workbench. */
-  task_button = g_strdup_printf ("button[data-task=\"%s\"]", task_id);
-  {
-    g_autofree char *exists = g_strdup_printf ("document.querySelector('%s')", task_button);
-
-    cdl_test_browser_wait (browser, exists, 10000);
-  }
-  tap_on (browser, task_button);
-  cdl_test_browser_wait (browser, "document.body.dataset.shown", 15000);
-  first = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
   g_assert_cmpint (cdl_test_browser_eval_int (browser, "document.querySelectorAll("
                                                        "'#track img').length"), ==, N_SEEDS);
   g_assert_cmpint (cdl_test_browser_eval_int (browser, "document.querySelectorAll("
                                                        "'#rail .thumb').length"), ==, N_SEEDS);
-  g_assert_true (g_str_has_prefix (cdl_test_browser_eval_string (browser,
-                                     "document.getElementById('prompt').textContent"),
-                                   "a lighthouse on a cliff at dusk"));
+  prompt = cdl_test_browser_eval_string (browser,
+                                         "document.getElementById('prompt').textContent");
+  g_assert_true (g_str_has_prefix (prompt, "a lighthouse on a cliff at dusk"));
 
   /* Nothing overflows the phone's width. */
   width = cdl_test_browser_eval_int (browser, "document.documentElement.scrollWidth");
@@ -455,12 +483,7 @@ test_annotate (Fixture       *f,
   /* Tap to choose the second image shown: the label lands in the database. */
   chosen = cdl_test_browser_eval_int (browser, "window.cdl.state.order[1]");
   cdl_test_browser_tap (browser, 195, 300);
-  {
-    g_autofree char *next = g_strdup_printf ("document.body.dataset.shown &&"
-                                             " document.body.dataset.shown !== '%s'", first);
-
-    cdl_test_browser_wait (browser, next, 10000);
-  }
+  wait_for_next (browser, first);
   g_assert_cmpint (annotation_count (f, first), ==, 1);
   {
     const char *params[1] = { first };
@@ -488,12 +511,7 @@ test_annotate (Fixture       *f,
 
   cdl_test_browser_set_offline (browser, FALSE);
   cdl_test_browser_wait (browser, "window.cdl.readOutbox().length === 0", 10000);
-  {
-    g_autofree char *next = g_strdup_printf ("document.body.dataset.shown &&"
-                                             " document.body.dataset.shown !== '%s'", second);
-
-    cdl_test_browser_wait (browser, next, 10000);
-  }
+  wait_for_next (browser, second);
   g_assert_cmpint (annotation_count (f, second), ==, 1);
   third = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
   g_assert_cmpstr (third, !=, second);
@@ -513,12 +531,7 @@ test_annotate (Fixture       *f,
 
   /* Spam from the button. */
   tap_on (browser, "#spam");
-  {
-    g_autofree char *next = g_strdup_printf ("document.body.dataset.shown &&"
-                                             " document.body.dataset.shown !== '%s'", third);
-
-    cdl_test_browser_wait (browser, next, 10000);
-  }
+  wait_for_next (browser, third);
   g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM annotations"
                                                   " WHERE batch_id = $1::uuid AND spam",
                                      third), ==, 1);
@@ -526,6 +539,195 @@ test_annotate (Fixture       *f,
   /* Progress comes from the server. */
   cdl_test_browser_wait (browser, "document.getElementById('progress').textContent"
                                   ".includes('3 by you')", 8000);
+}
+
+/* Polls the results of A/B test @test_id until its variant @key has at
+ * least @decisions decisions, image waits and prefetch reports. */
+static JsonObject *
+wait_for_results (Fixture    *f,
+                  const char *test_id,
+                  const char *key,
+                  gint64      decisions,
+                  JsonNode  **keep)
+{
+  g_autofree char *path = g_strdup_printf ("/api/ab-tests/%s/results", test_id);
+
+  for (guint tries = 0; tries < 200; tries++)
+    {
+      g_autoptr(JsonNode) results = cdl_test_api_ok (f, "GET", path, NULL, 200);
+      JsonArray *variants = json_object_get_array_member (json_node_get_object (results),
+                                                          "variants");
+      JsonObject *v = json_array_get_object_element (variants, 0);
+      JsonObject *prefetch;
+
+      if (g_strcmp0 (json_object_get_string_member (v, "key"), key) != 0)
+        v = json_array_get_object_element (variants, 1);
+      g_assert_cmpstr (json_object_get_string_member (v, "key"), ==, key);
+      prefetch = json_object_get_object_member (v, "prefetch");
+
+      if (json_object_get_int_member (json_object_get_object_member (v, "decision_ms"), "n")
+          >= decisions
+          && json_object_get_int_member (json_object_get_object_member (v, "image_wait_ms"),
+                                         "n") >= decisions
+          && json_object_get_int_member (prefetch, "hits")
+             + json_object_get_int_member (prefetch, "misses") >= decisions)
+        {
+          *keep = g_steal_pointer (&results);
+          return v;
+        }
+      g_usleep (50 * 1000);
+    }
+
+  g_error ("the page never reported its A/B events");
+}
+
+static void
+test_ab_test (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(CdlTestBrowser) browser = start_browser ();
+  g_autofree char *task_id = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *test_id = NULL;
+  g_autofree char *next_request = NULL;
+  g_autofree char *key = NULL;
+  g_autoptr(JsonNode) test = NULL;
+  g_autoptr(JsonNode) results = NULL;
+  GPtrArray *requests;
+  JsonObject *variant;
+  gboolean asked = FALSE;
+
+  if (browser == NULL)
+    return;
+
+  task_id = make_task (f, N_PROMPTS);
+  test = cdl_test_api_ok (f, "POST", "/api/ab-tests",
+                          "{\"name\": \"small-prefetch\", \"expires_at\": \"2099-01-01T00:00:00Z\","
+                          " \"variants\": [{\"key\": \"five-a\", \"weight\": 0.5, \"config\":"
+                          " {\"prefetch_batches\": 5, \"prefetch_full\": false}},"
+                          " {\"key\": \"five-b\", \"weight\": 0.5, \"config\":"
+                          " {\"prefetch_batches\": 5, \"prefetch_full\": false}}]}", 201);
+  test_id = g_strdup (json_object_get_string_member (json_node_get_object (test), "id"));
+
+  token = open_workbench (f, browser, task_id, "&ab=small-prefetch");
+  first = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+
+  /* The variant's configuration decides what the page asks for and loads. */
+  key = cdl_test_browser_eval_string (browser, "window.cdl.state.ab.variant");
+  g_assert_true (g_str_has_prefix (key, "five-"));
+  next_request = g_strdup_printf ("/api/tasks/%s/next-batch?prefetch=5&ab_test=small-prefetch",
+                                  task_id);
+  requests = cdl_test_browser_requests (browser);
+  for (guint i = 0; i < requests->len; i++)
+    asked |= g_str_has_suffix (g_ptr_array_index (requests, i), next_request);
+  g_assert_true (asked);
+  cdl_test_browser_wait (browser, "window.cdl.state.preloaded.size === 20", 5000);
+
+  /* The label carries the variant; the events follow it. */
+  tap_on (browser, "#choose");
+  wait_for_next (browser, first);
+  {
+    const char *params[1] = { first };
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT variant_key FROM annotations"
+                                            " WHERE batch_id = $1::uuid", 1, params);
+
+    g_assert_cmpint (PQntuples (res), ==, 1);
+    g_assert_cmpstr (PQgetvalue (res, 0, 0), ==, key);
+  }
+
+  variant = wait_for_results (f, test_id, key, 1, &results);
+  g_assert_cmpint (json_object_get_int_member (variant, "labels"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (variant, "users"), ==, 1);
+}
+
+/* Benchmark ----------------------------------------------------------------- */
+
+#define BENCH_BATCHES 10
+#define BENCH_THINK_MS 1000
+
+/* Labels BENCH_BATCHES batches as a new annotator, pausing as a person
+ * would, and prints the time from each choice to the next batch fully
+ * shown and the media bytes transferred per batch. */
+static void
+bench_run (Fixture    *f,
+           const char *task_id,
+           const char *what,
+           const char *hash_extra,
+           guint       latency_ms,
+           gint64      down_bytes_per_s,
+           gint64      up_bytes_per_s)
+{
+  g_autoptr(CdlTestBrowser) browser = start_browser ();
+  g_autofree char *token = NULL;
+  g_autofree char *stats = NULL;
+
+  if (browser == NULL)
+    return;
+
+  cdl_test_browser_throttle (browser, FALSE, latency_ms, down_bytes_per_s, up_bytes_per_s);
+  token = open_workbench (f, browser, task_id, hash_extra);
+  cdl_test_browser_eval (browser, "performance.setResourceTimingBufferSize(5000)");
+
+  for (guint i = 0; i < BENCH_BATCHES; i++)
+    {
+      g_autofree char *batch = NULL;
+
+      cdl_test_browser_sleep (browser, BENCH_THINK_MS);
+      batch = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+      tap_on (browser, "#choose");
+      wait_for_next (browser, batch);
+    }
+
+  stats = cdl_test_browser_eval_string (browser,
+    "(() => {"
+    "  const t = window.cdl.state.timings;"
+    "  const waits = [];"
+    "  let hits = 0;"
+    "  t.forEach((e, i) => {"
+    "    if (e.choice === undefined) return;"
+    "    const next = t.slice(i + 1).find((n) => n.shown !== undefined);"
+    "    if (!next) return;"
+    "    waits.push(next.shown - e.choice);"
+    "    if (next.hit) hits++;"
+    "  });"
+    "  waits.sort((a, b) => a - b);"
+    "  const q = (p) => waits[Math.min(waits.length - 1, Math.floor(p * waits.length))];"
+    "  const bytes = performance.getEntriesByType('resource')"
+    "    .filter((e) => e.name.includes('/media/'))"
+    "    .reduce((n, e) => n + e.transferSize, 0);"
+    "  return `${waits.length} | ${q(0.5).toFixed(0)} ms | ${q(0.9).toFixed(0)} ms | ` +"
+    "         `${waits[waits.length - 1].toFixed(0)} ms | ${hits}/${waits.length} | ` +"
+    "         `${(bytes / waits.length / 1024).toFixed(0)} KiB`;"
+    "})()");
+
+  g_printerr ("| %s | %s |\n", what, stats);
+}
+
+static void
+test_bench (Fixture       *f,
+            gconstpointer  data)
+{
+  /* Four runs of BENCH_BATCHES, and room for the last prefetch list. */
+  g_autofree char *task_id = make_task (f, 4 * BENCH_BATCHES + 20);
+  g_autoptr(JsonNode) test = NULL;
+
+  test = cdl_test_api_ok (f, "POST", "/api/ab-tests",
+                          "{\"name\": \"no-prefetch\", \"expires_at\": \"2099-01-01T00:00:00Z\","
+                          " \"variants\": [{\"key\": \"none-a\", \"weight\": 0.5, \"config\":"
+                          " {\"prefetch_batches\": 0, \"prefetch_full\": false}},"
+                          " {\"key\": \"none-b\", \"weight\": 0.5, \"config\":"
+                          " {\"prefetch_batches\": 0, \"prefetch_full\": false}}]}", 201);
+
+  g_printerr ("| network | prefetch | batches | median | p90 | max | prefetch hits"
+              " | media per batch |\n");
+  bench_run (f, task_id, "loopback | next batch full + 20 thumbnails", NULL, 0, -1, -1);
+  bench_run (f, task_id, "loopback | none", "&ab=no-prefetch", 0, -1, -1);
+  /* A phone on good 4G: 30 ms added per request, 20 Mbit/s down, 5 up. */
+  bench_run (f, task_id, "4G-like | next batch full + 20 thumbnails", NULL,
+             30, 2500000, 625000);
+  bench_run (f, task_id, "4G-like | none", "&ab=no-prefetch", 30, 2500000, 625000);
 }
 
 int
@@ -544,6 +746,11 @@ main (int   argc,
               fixture_tear_down);
   g_test_add ("/web/annotate", Fixture, NULL, fixture_set_up, test_annotate,
               fixture_tear_down);
+  g_test_add ("/web/ab-test", Fixture, NULL, fixture_set_up, test_ab_test,
+              fixture_tear_down);
+  /* bench/bench-web.sh: test-web -m perf -p /web/bench */
+  if (g_test_perf ())
+    g_test_add ("/web/bench", Fixture, NULL, fixture_set_up, test_bench, fixture_tear_down);
 
   ret = g_test_run ();
   cdl_test_pg_stop (pg);

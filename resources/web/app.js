@@ -31,6 +31,7 @@ const state = {
   order: [],             /* batch indexes in the order shown */
   pos: 0,
   rejected: -1,          /* batch index marked worst, or -1 */
+  labelled: false,       /* the shown batch has its label: ignore repeats */
   requestedAt: 0,
   shownAt: 0,
   history: [],           /* labelled batches, for undo */
@@ -396,6 +397,7 @@ function showBatch (batch, previous) {
   state.batch = batch;
   state.order = order;
   state.pos = 0;
+  state.labelled = false;
   state.rejected = previous ? previous.rejected : -1;
   state.chosen = previous ? previous.chosen : -1;
 
@@ -450,6 +452,14 @@ function showBatch (batch, previous) {
           abEvent('prefetch', { hit });
         });
     });
+}
+
+/* Back to the current slide after a swipe that did not go anywhere. */
+function snapTrack () {
+  const track = $('track');
+
+  track.classList.add('animate');
+  track.style.transform = `translateX(${-100 * state.pos}%)`;
 }
 
 function goTo (pos, animate = true) {
@@ -543,8 +553,9 @@ function commit (chosen, spam) {
   const b = state.batch;
   const now = performance.now();
 
-  if (!b || state.loading)
+  if (!b || state.loading || state.labelled)
     return;
+  state.labelled = true;
 
   const label = {
     task_id: state.task.id,
@@ -737,7 +748,7 @@ function onPointerDown (e) {
     gesture.pinchDist = distance();
     gesture.pinchScale = gesture.zoom;
     gesture.moved = true;
-    goTo(state.pos, true);
+    snapTrack();
   }
 }
 
