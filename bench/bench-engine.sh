@@ -8,7 +8,13 @@
 # (GET /_sim/state busy_ms) over WORKERS × the wall time from run to DONE;
 # CPU is the server's user + system time over that span, per job.
 #
-#   bench/bench-engine.sh [BUILD_DIR] [WORKERS] [PROMPTS] [MS_PER_IMAGE] [MAX_CONCURRENT]
+#   bench/bench-engine.sh [BUILD_DIR] [WORKERS] [PROMPTS] [MS_PER_IMAGE] [MAX_CONCURRENT] [SIZE]
+#
+# SIZE (WIDTHxHEIGHT, default 768x512, the workflow's own) sets the size of
+# the workflow's empty latent image before the upload: smaller images cost
+# the simworkers and the server less CPU.
+#
+# BENCH_PERF=FILE records the server with `perf record -g` over the run.
 set -eu
 
 build=${1:-build}
@@ -16,6 +22,7 @@ workers=${2:-16}
 prompts=${3:-2000}
 ms=${4:-50}
 concurrent=${5:-3}
+size=${6:-768x512}
 port=18471
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,8 +81,17 @@ while [ $i -lt "$workers" ]; do
   i=$((i + 1))
 done
 
+python3 - "$src/tests/data/workflows/latent-batch-seed.json" "$size" "$tmp/workflow.json" <<'PY'
+import json, sys
+graph = json.load(open(sys.argv[1]))
+width, height = (int(x) for x in sys.argv[2].split('x'))
+for node in graph.values():
+    if node.get('class_type') == 'EmptyLatentImage':
+        node['inputs']['width'], node['inputs']['height'] = width, height
+json.dump(graph, open(sys.argv[3], 'w'))
+PY
 workflow=$(curl -sf -H "Authorization: Bearer $token" -F name=bench \
-             -F "workflow=@$src/tests/data/workflows/latent-batch-seed.json" \
+             -F "workflow=@$tmp/workflow.json" \
              "$base/api/workflows" | field "['id']")
 items=$(python3 -c "import json; print(json.dumps(['subject %d' % i for i in range($prompts)]))")
 pool=$(api -d "{\"name\": \"bench\", \"mode\": \"no_replacement\", \"items\": $items}" \
@@ -88,12 +104,20 @@ api -X POST -o /dev/null "$base/api/tasks/$task/freeze"
 ticks=$(getconf CLK_TCK)
 cpu0=$(awk '{print $14 + $15}' /proc/$server_pid/stat)
 t0=$(date +%s%N)
+if [ -n "${BENCH_PERF:-}" ]; then
+  perf record -g -o "$BENCH_PERF" -p "$server_pid" 2>/dev/null &
+  perf_pid=$!
+fi
 api -X POST -o /dev/null "$base/api/tasks/$task/run"
 while [ "$(api "$base/api/tasks/$task/progress?limit=1" | field "['state']")" = RUNNING ]; do
   sleep 0.2
 done
 t1=$(date +%s%N)
 cpu1=$(awk '{print $14 + $15}' /proc/$server_pid/stat)
+if [ -n "${perf_pid:-}" ]; then
+  kill -INT "$perf_pid"
+  wait "$perf_pid" 2>/dev/null || true
+fi
 
 busy=0
 for url in $sims; do

@@ -232,6 +232,37 @@ cdl_job_repo_mark_submitted (PGconn      *conn,
 }
 
 gboolean
+cdl_job_repo_unclaim (PGconn      *conn,
+                      const char  *job_id,
+                      const char  *holder,
+                      GError     **error)
+{
+  g_autoptr(PGresult) res = NULL;
+  const char *params[2] = { job_id, holder };
+
+  g_return_val_if_fail (conn != NULL && holder != NULL, FALSE);
+
+  if (!check_uuid (job_id, "job", error))
+    return FALSE;
+
+  res = cdl_pq_exec (conn,
+                     "UPDATE jobs j SET state = CASE WHEN t.state = 'CANCELLED'"
+                     "                                 THEN 'cancelled' ELSE 'queued' END,"
+                     "  finished_at = CASE WHEN t.state = 'CANCELLED' THEN now () END,"
+                     "  worker_id = NULL, client_id = NULL, comfy_prompt_id = NULL,"
+                     "  submitted_at = NULL, claimed_by = NULL, claimed_until = NULL,"
+                     "  updated_at = now ()"
+                     " FROM tasks t"
+                     " WHERE j.id = $1 AND t.id = j.task_id AND j.claimed_by = $2"
+                     "   AND j.state = 'submitted'",
+                     2, params, error);
+  if (res == NULL)
+    return FALSE;
+
+  return g_strcmp0 (PQcmdTuples (res), "1") == 0;
+}
+
+gboolean
 cdl_job_repo_mark_running (PGconn      *conn,
                            const char  *job_id,
                            GError     **error)

@@ -62,6 +62,14 @@ gboolean   cdl_job_repo_mark_running  (PGconn        *conn,
                                        const char    *job_id,
                                        GError       **error);
 
+/* Puts a job marked submitted by @holder, but never sent, back in the
+ * queue (or ends it cancelled with its task). FALSE without an error when
+ * it is no longer such a job. */
+gboolean   cdl_job_repo_unclaim       (PGconn        *conn,
+                                       const char    *job_id,
+                                       const char    *holder,
+                                       GError       **error);
+
 /* Ends an unfinished job with @state (done, partial_failed, failed or
  * cancelled) and @error_text (may be NULL). FALSE without an error when
  * the job had already ended. */

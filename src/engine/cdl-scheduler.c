@@ -25,7 +25,6 @@
 #include "comfy/cdl-comfy-jobs.h"
 #include "core/cdl-graph.h"
 #include "core/cdl-job.h"
-#include "core/cdl-metrics.h"
 #include "core/cdl-schedule.h"
 #include "core/cdl-settings.h"
 #include "core/cdl-workflow.h"
@@ -71,6 +70,7 @@ typedef struct
   gboolean   dispatch_again; /* a job ended while dispatching */
   guint      finished_jobs;
   GHashTable *warmed;       /* task ids */
+  char       *warmup_id;    /* prompt_id of the last warm-up sent to it */
   guint      errors_in_row; /* jobs that failed on it, one after another */
   guint      cooldowns;
   gint64     cool_until_us; /* no new jobs before this */
@@ -123,6 +123,7 @@ struct _CdlScheduler
   GHashTable      *tasks;     /* id → TaskCtx (cache) */
   GPtrArray       *running_tasks;  /* ids of RUNNING tasks, plan order */
   GHashTable      *flights;   /* job id → Flight */
+  GHashTable      *held;      /* ids of jobs claimed ahead, not sent yet */
   guint            ingesting;
 };
 
@@ -147,6 +148,7 @@ struct _Flight
 };
 
 static void poll_flight (Flight *flight);
+static void unclaim (CdlScheduler *self, const char *job_id);
 static void refill (CdlScheduler *self, Worker *worker);
 static void conclude (Flight *flight, CdlJobOutcome outcome, const char *error_text);
 static void dispatch_worker (CdlScheduler *self, Worker *worker);
@@ -160,6 +162,7 @@ worker_free (Worker *w)
   g_free (w->id);
   g_free (w->base_url);
   g_free (w->api_key);
+  g_free (w->warmup_id);
   g_clear_pointer (&w->warmed, g_hash_table_unref);
   g_free (w);
 }
@@ -239,6 +242,13 @@ load_task_ctx (PGconn      *conn,
     {
       g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_NOT_FOUND,
                    "Task %s has no frozen snapshot", task_id);
+      return NULL;
+    }
+
+  if (PQgetisnull (res, 0, 0))
+    {
+      g_set_error (error, CDL_DB_ERROR, CDL_DB_ERROR_FAILED,
+                   "The frozen snapshot of task %s has no workflow graph", task_id);
       return NULL;
     }
 
@@ -655,6 +665,7 @@ typedef struct
   CdlJobInputs *inputs;
   TaskCtx      *task;
   gboolean      warmup;
+  gboolean      ahead;       /* claiming while the gate is closed */
 } Dispatch;
 
 static void
@@ -663,6 +674,10 @@ dispatch_free (Dispatch *d)
   g_autoptr(CdlScheduler) self = d->self;
   Worker *w = worker_of (self, d->worker_id);
   gboolean again = FALSE;
+
+  /* A job claimed ahead that never went out goes back to the queue. */
+  if (d->job != NULL && g_hash_table_remove (self->held, d->job->id))
+    unclaim (self, d->job->id);
 
   if (w != NULL)
     {
@@ -772,6 +787,7 @@ fail:
 }
 
 static void dispatch_step (Dispatch *d);
+static void submit_claimed (Dispatch *d);
 
 static void
 submit_done_cb (GObject      *source,
@@ -799,9 +815,15 @@ submit_done_cb (GObject      *source,
         }
       g_debug ("Warm-up %s sent to worker %s", submitted->prompt_id, d->worker_id);
       if (w != NULL)
-        g_hash_table_add (w->warmed, g_strdup (d->task->id));
-      /* The warm-up fills the gate; the next job waits its turn. */
-      dispatch_free (d);
+        {
+          g_hash_table_add (w->warmed, g_strdup (d->task->id));
+          g_free (w->warmup_id);
+          w->warmup_id = g_strdup (submitted->prompt_id);
+        }
+      /* The next job takes its turn behind the warm-up. */
+      d->warmup = FALSE;
+      g_clear_pointer (&d->task, task_ctx_unref);
+      dispatch_step (d);
       return;
     }
 
@@ -831,7 +853,6 @@ submit_done_cb (GObject      *source,
     }
 
   g_debug ("Job %s accepted by worker %s", d->job->id, d->worker_id);
-  cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_submitted_total", NULL);
   track (self, g_steal_pointer (&d->job),
          cdl_schedule_history_delay_ms (0));
   g_clear_pointer (&d->inputs, cdl_job_inputs_free);
@@ -917,6 +938,23 @@ claim_done_cb (GObject      *source,
   d->inputs = g_steal_pointer (&out->inputs);
   claim_out_free (out);
 
+  if (d->ahead)
+    {
+      /* Held until the gate opens; look at the queue again now. */
+      d->ahead = FALSE;
+      g_hash_table_add (d->self->held, g_strdup (d->job->id));
+      dispatch_step (d);
+      return;
+    }
+
+  submit_claimed (d);
+}
+
+/* Sends the job in hand, the gate being open. */
+static void
+submit_claimed (Dispatch *d)
+{
+  g_hash_table_remove (d->self->held, d->job->id);
   d->task = g_hash_table_lookup (d->self->tasks, d->job->task_id);
   if (d->task == NULL || worker_of (d->self, d->worker_id) == NULL
       || d->inputs->n_images == 0)
@@ -983,6 +1021,7 @@ gate_done_cb (GObject      *source,
   g_autoptr(GStrvBuilder) b = NULL;
   Worker *w = worker_of (self, d->worker_id);
   gboolean queued;
+  gboolean open;
   guint n;
 
   queue = cdl_comfy_jobs_queue_finish (CDL_COMFY_CLIENT (source), result, &error);
@@ -994,16 +1033,28 @@ gate_done_cb (GObject      *source,
       return;
     }
 
-  queued = wake_finished (self, w->id, queue);
+  queued = wake_finished (self, w->id, queue)
+           || (w->warmup_id != NULL && cdl_comfy_queue_contains (queue, w->warmup_id));
+  open = cdl_schedule_gate_open (queue->n_pending, queue->n_running, w->max_concurrent);
 
-  if (!cdl_schedule_gate_open (queue->n_pending, queue->n_running, w->max_concurrent))
+  /* Full. While our own jobs run there, watch the queue, the next job
+   * claimed ahead: it goes out as soon as one ends, not when that one's
+   * images are stored. */
+  if (!open && !queued)
     {
-      /* Full. While our own jobs run there, watch the queue: the next job
-       * goes out as soon as one ends, not when its images are stored. */
-      if (queued)
+      dispatch_free (d);
+      return;
+    }
+
+  if (d->job != NULL)
+    {
+      if (!open)
         g_timeout_add_once (WATCH_MS, (GSourceOnceFunc) dispatch_step, d);
+      else if (g_ptr_array_find_with_equal_func (self->running_tasks, d->job->task_id,
+                                                 g_str_equal, NULL))
+        submit_claimed (d);
       else
-        dispatch_free (d);
+        dispatch_free (d);  /* paused or cancelled meanwhile: back it goes */
       return;
     }
 
@@ -1019,6 +1070,9 @@ gate_done_cb (GObject      *source,
         {
           if (!g_hash_table_contains (w->warmed, id) && t->first_prompt != NULL)
             {
+              if (!open)
+                continue;  /* its warm-up waits for the gate */
+
               /* This task's first work on this worker: warm it up first. */
               d->warmup = TRUE;
               d->task = task_ctx_ref (t);
@@ -1039,12 +1093,17 @@ gate_done_cb (GObject      *source,
   d->task_ids = g_strv_builder_end (b);
   if (d->task_ids[0] == NULL)
     {
-      dispatch_free (d);
+      if (open)
+        dispatch_free (d);
+      else
+        g_timeout_add_once (WATCH_MS, (GSourceOnceFunc) dispatch_step, d);
       return;
     }
 
   {
     ClaimIn *in = g_new0 (ClaimIn, 1);
+
+    d->ahead = !open;
 
     in->task_ids = g_strdupv (d->task_ids);
     in->holder = g_strdup (self->holder);
@@ -1085,6 +1144,35 @@ dispatch_worker (CdlScheduler *self,
   d->task_ids = g_new0 (char *, 1);
   worker->dispatching = TRUE;
   dispatch_step (d);
+}
+
+static gpointer
+unclaim_in_thread (PGconn        *conn,
+                   gpointer       data,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  char **job_and_holder = data;
+
+  if (!cdl_job_repo_unclaim (conn, job_and_holder[0], job_and_holder[1], error)
+      && error != NULL && *error != NULL)
+    return NULL;
+
+  return GINT_TO_POINTER (TRUE);
+}
+
+/* Puts a job that was claimed ahead, and never sent, back in the queue. */
+static void
+unclaim (CdlScheduler *self,
+         const char   *job_id)
+{
+  char **job_and_holder = g_new0 (char *, 3);
+
+  g_debug ("Job %s goes back to the queue unsent", job_id);
+  job_and_holder[0] = g_strdup (job_id);
+  job_and_holder[1] = g_strdup (self->holder);
+  cdl_db_run_async (self->db, unclaim_in_thread, job_and_holder, (GDestroyNotify) g_strfreev,
+                    NULL, NULL, NULL, NULL);
 }
 
 /* Dispatches to @worker now, or once the dispatch under way ends (that one
@@ -1160,7 +1248,6 @@ conclude_in_thread (PGconn        *conn,
         return NULL;
       g_message ("Job %s ran out of memory with a batch of %d; its seeds go one by one"
                  " (%" G_GINT64_FORMAT " jobs)", in->job->id, in->job->batch_size, queued);
-      cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_retried_total", NULL);
       return GINT_TO_POINTER (TRUE);
     }
 
@@ -1173,18 +1260,12 @@ conclude_in_thread (PGconn        *conn,
         return NULL;
       g_debug ("Job %s ended %s; attempt %d is job %s", in->job->id,
                cdl_job_outcome_to_string (in->outcome), next->attempt, next->id);
-      cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_retried_total", NULL);
       return GINT_TO_POINTER (TRUE);
     }
 
   if (!cdl_job_repo_finish (conn, in->job->id, state, in->error_text, error)
       && error != NULL && *error != NULL)
     return NULL;
-
-  if (g_strcmp0 (state, CDL_JOB_DONE) == 0)
-    cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_succeeded_total", NULL);
-  else if (g_strcmp0 (state, CDL_JOB_CANCELLED) != 0)
-    cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_failed_total", NULL);
 
   return GINT_TO_POINTER (TRUE);
 }
@@ -1228,6 +1309,10 @@ conclude_done_cb (GObject      *source,
                                    self->cancellable, free_done_cb, g_strdup (w->id));
       refill (self, w);
     }
+
+  /* The last job out: end its task now rather than on the next tick. */
+  if (g_hash_table_size (self->flights) == 0 && self->running && !self->stopping)
+    tick_cb (self);
 
   g_object_unref (self);
 }
@@ -1832,6 +1917,7 @@ cdl_scheduler_finalize (GObject *object)
   CdlScheduler *self = (CdlScheduler *) object;
 
   g_clear_pointer (&self->flights, g_hash_table_unref);
+  g_clear_pointer (&self->held, g_hash_table_unref);
   g_clear_pointer (&self->workers, g_hash_table_unref);
   g_clear_pointer (&self->tasks, g_hash_table_unref);
   g_clear_pointer (&self->running_tasks, g_ptr_array_unref);
@@ -1866,6 +1952,7 @@ cdl_scheduler_init (CdlScheduler *self)
   self->flights = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify) flight_free);
   self->running_tasks = g_ptr_array_new_with_free_func (g_free);
+  self->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 CdlScheduler *
@@ -2017,6 +2104,25 @@ cdl_scheduler_stop (CdlScheduler *self,
   g_cancellable_cancel (self->cancellable);
   while (g_main_context_iteration (NULL, FALSE))
     ;
+
+  /* Jobs claimed ahead were never sent: they go back to the queue rather
+   * than to recovery, which would count a retry for them. */
+  {
+    GHashTableIter iter;
+    gpointer job_id;
+
+    g_hash_table_iter_init (&iter, self->held);
+    while (g_hash_table_iter_next (&iter, &job_id, NULL))
+      {
+        char *job_and_holder[3] = { job_id, self->holder, NULL };
+        g_autoptr(GError) local_error = NULL;
+
+        if (cdl_db_run_sync (self->db, unclaim_in_thread, job_and_holder, NULL,
+                             &local_error) == NULL)
+          g_debug ("Cannot put job %s back: %s", (char *) job_id, local_error->message);
+        g_hash_table_iter_remove (&iter);
+      }
+  }
 
   if (cdl_db_run_sync (self->db, release_in_thread, self->holder, NULL, &error) == NULL)
     g_warning ("Cannot hand the jobs of %s over: %s", self->holder, error->message);
