@@ -39,6 +39,7 @@ demo_button_shown (gpointer data)
   return button != NULL && gtk_widget_get_mapped (button) && gtk_widget_is_sensitive (button);
 }
 
+/* A demo task other than the one seen so far is open on the Tasks page. */
 static gboolean
 demo_task_shown (gpointer data)
 {
@@ -46,6 +47,7 @@ demo_task_shown (gpointer data)
   CdlTask *task = cdl_tasks_page_get_shown (cdl_window_get_tasks_page (demo->window));
 
   return task != NULL && g_str_has_prefix (cdl_task_get_name (task), "Demo ") &&
+         g_strcmp0 (cdl_task_get_id (task), demo->task_id) != 0 &&
          g_strcmp0 (cdl_window_get_visible_page (demo->window), "tasks") == 0;
 }
 
@@ -135,6 +137,8 @@ demo_body (CdlApplication *app,
   g_assert_cmpuint (cdl_task_get_prompts (task)->len, ==, CDL_DEMO_PROMPTS);
   g_assert_cmpint (cdl_task_get_data (task)->seeds_per_prompt, ==, CDL_DEMO_SEEDS);
   g_assert_cmpstr (cdl_task_get_state (task), ==, CDL_TASK_STATE_DRAFT);
+  g_assert_cmpstr (cdl_task_get_data (task)->prompt_template, ==,
+                   "a watercolour painting of {demo_subjects}, soft evening light");
 
   /* A real subprocess, registered and found healthy. */
   service = cdl_application_get_demo_service (app);
@@ -166,6 +170,14 @@ demo_body (CdlApplication *app,
                                             CDL_TEST_UI_WAIT_TIMEOUT_MS));
   cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "run-button"));
   wait_dashboard (dashboard, demo->task_id, "DONE", RUN_TIMEOUT_MS);
+
+  /* Again, from the primary menu: the running worker and its registration
+   * serve a second demo task. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.start-demo", NULL));
+  g_assert_true (cdl_test_ui_iterate_until (demo_task_shown, demo, RUN_TIMEOUT_MS));
+  g_assert_cmpstr (cdl_demo_service_get_url (service), ==, demo->worker_url);
+  g_assert_cmpuint (g_list_model_get_n_items (
+    cdl_workers_page_get_model (cdl_window_get_workers_page (window))), ==, 1);
 }
 
 static gboolean

@@ -52,6 +52,7 @@ typedef struct
 {
   char    *workflow_id;
   char    *pool_id;
+  char    *pool_name;
   guint    pool_attempt;
 } StartData;
 
@@ -62,6 +63,7 @@ start_data_free (gpointer data)
 
   g_free (start->workflow_id);
   g_free (start->pool_id);
+  g_free (start->pool_name);
   g_free (start);
 }
 
@@ -158,10 +160,13 @@ cdl_demo_create_task (GTask *task)
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *name = NULL;
+  g_autofree char *template = NULL;
   GError *error = NULL;
   CdlTaskInput *input;
 
   name = g_date_time_format (now, "Demo %Y-%m-%d %H:%M:%S");
+  template = g_strdup_printf ("a watercolour painting of {%s}, soft evening light",
+                              start->pool_name);
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "name");
@@ -172,6 +177,8 @@ cdl_demo_create_task (GTask *task)
   json_builder_begin_array (builder);
   json_builder_add_string_value (builder, start->pool_id);
   json_builder_end_array (builder);
+  json_builder_set_member_name (builder, "prompt_template");
+  json_builder_add_string_value (builder, template);
   json_builder_set_member_name (builder, "target_prompts");
   json_builder_add_int_value (builder, CDL_DEMO_PROMPTS);
   json_builder_set_member_name (builder, "seeds_per_prompt");
@@ -224,6 +231,7 @@ pool_created_cb (GObject      *object,
     }
 
   start->pool_id = g_strdup (cdl_pool_get_id (pool));
+  start->pool_name = g_strdup (cdl_pool_get_name (pool));
   cdl_demo_create_task (task);
 }
 
