@@ -581,7 +581,8 @@ test_partitions (Fixture       *f,
   /* A server's tick at start does it by itself; a row that lands in the
    * default partition raises an alert. */
   drop_future_partitions (f);
-  server = start_configured_server (f, "[alerts]\ninterval = 1\n", NULL);
+  server = start_configured_server (f, "[alerts]\ninterval = 1\n"
+                                   "storage_min_free_mb = 1000000000\n", NULL);
   g_assert_cmpint (wait_count (f, count_parts_sql, NULL, 4, 20), ==, 4);
 
   {
@@ -595,6 +596,11 @@ test_partitions (Fixture       *f,
                                " WHERE kind = 'default_partition_rows' AND state = 'firing'",
                                NULL, 1, 20), ==, 1);
   g_assert_nonnull (server);
+
+  /* No disk has a petabyte free: the storage root is low on space. */
+  g_assert_cmpint (wait_count (f, "SELECT count (*) FROM alerts WHERE kind = 'storage_low'"
+                               " AND subject = $1 AND state = 'firing'", f->storage_dir, 1, 20),
+                   ==, 1);
 }
 
 int

@@ -18,3 +18,7 @@ CREATE TRIGGER alerts_notify_update AFTER UPDATE OF state ON alerts
   FOR EACH ROW EXECUTE FUNCTION cdl_notify_alert ();
 
 CREATE INDEX alerts_recent_idx ON alerts (created_at DESC);
+
+-- The failing-worker condition looks at the jobs finished in the last
+-- minutes, every evaluation.
+CREATE INDEX jobs_finished_idx ON jobs (finished_at) WHERE finished_at IS NOT NULL;

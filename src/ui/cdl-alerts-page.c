@@ -62,7 +62,8 @@ alert_row (JsonObject *alert)
                                  kind_title (json_object_get_string_member (alert, "kind")));
   /* TRANSLATORS: an alert's message, then "firing since <time>" or
    * "cleared, raised <time>" */
-  subtitle = g_strdup_printf (firing ? _("%s — firing since %s") : _("%s — cleared, raised %s"),
+  subtitle = g_strdup_printf (firing ? _("%s — firing since %s")
+                                     : _("%s — cleared, raised %s"),
                               json_object_get_string_member (alert, "message"), time_text);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
 
