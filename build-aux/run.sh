@@ -10,4 +10,6 @@ ninja -C build
 # cdl-simworker, for "Start a Demo Worker", next to itself).
 GSETTINGS_SCHEMA_DIR="$PWD/build/data${GSETTINGS_SCHEMA_DIR:+:$GSETTINGS_SCHEMA_DIR}"
 export GSETTINGS_SCHEMA_DIR
+CDL_LOCALEDIR="$PWD/build/po"
+export CDL_LOCALEDIR
 exec ./build/src/app/comfy-datalabel "$@"

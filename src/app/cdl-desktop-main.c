@@ -26,8 +26,13 @@ main (int   argc,
       char *argv[])
 {
   g_autoptr(CdlApplication) app = NULL;
+  /* Uninstalled, the catalogues are in the build tree (build-aux/run.sh). */
+  const char *localedir = g_getenv ("CDL_LOCALEDIR");
 
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  if (localedir == NULL || *localedir == '\0')
+    localedir = LOCALEDIR;
+
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
