@@ -10,7 +10,8 @@
  * the checksums with a file removed, and reads the Quality page. Runs
  * under Xvfb.
  *
- * With CDL_SCREENSHOT_DIR set, it saves annotate.png and export.png there.
+ * With CDL_SCREENSHOT_DIR set, it saves annotate.png, export.png and
+ * quality.png there.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -496,6 +497,32 @@ never (gpointer data)
   return FALSE;
 }
 
+static void
+find_toast_buttons (GtkWidget *root,
+                    gboolean   in_toast,
+                    GPtrArray *found)
+{
+  in_toast = in_toast || g_strcmp0 (gtk_widget_get_css_name (root), "toast") == 0;
+  if (in_toast && GTK_IS_BUTTON (root))
+    g_ptr_array_add (found, g_object_ref (root));
+
+  for (GtkWidget *child = gtk_widget_get_first_child (root);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    find_toast_buttons (child, in_toast, found);
+}
+
+/* Closes the toasts as their buttons would: without focus they stay. */
+static void
+dismiss_toasts (GtkWidget *root)
+{
+  g_autoptr(GPtrArray) buttons = g_ptr_array_new_with_free_func (g_object_unref);
+
+  find_toast_buttons (root, FALSE, buttons);
+  for (guint i = 0; i < buttons->len; i++)
+    g_signal_emit_by_name (g_ptr_array_index (buttons, i), "clicked");
+}
+
 /* Screenshots ------------------------------------------------------------------- */
 
 static void
@@ -515,8 +542,12 @@ save_screenshot (Fixture    *f,
   if (dir == NULL)
     return;
 
-  /* Toasts of earlier steps fade first. */
-  iterate_until (never, NULL, 5500);
+  /* Queued toasts show one after another. */
+  for (guint i = 0; i < 5; i++)
+    {
+      dismiss_toasts (GTK_WIDGET (f->window));
+      iterate_until (never, NULL, 400);
+    }
 
   /* A frame or two, so that everything is laid out and drawn. */
   for (guint i = 0; i < 20; i++)
@@ -673,12 +704,14 @@ test_label_export_quality (Fixture *f)
   g_assert_true (iterate_until (tiles_full, named (root, "annotate-grid"), WAIT_TIMEOUT_MS));
   g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (named (root, "annotate-progress"))), ==,
                    "0 of 4 labelled");
-  save_screenshot (f, "annotate.png");
 
   /* Batch 1: Shift+2 rejects the second image shown, 1 chooses the first. */
   b1 = g_strdup (cdl_annotate_page_get_batch_id (page));
   shown_order (page, order1);
   press (page, "annotate.reject", 1);
+  gtk_widget_grab_focus (gtk_widget_get_next_sibling (gtk_widget_get_first_child (
+                           named (root, "annotate-grid"))));
+  save_screenshot (f, "annotate.png");
   press (page, "annotate.choose", 0);
   wait_view (page, "gallery", b1);
 
@@ -856,6 +889,8 @@ test_label_export_quality (Fixture *f)
                               "4 labels"));
     g_assert_nonnull (strstr (adw_expander_row_get_subtitle (ADW_EXPANDER_ROW (annotator)),
                               "25 % spam"));
+    adw_expander_row_set_expanded (ADW_EXPANDER_ROW (annotator), TRUE);
+    save_screenshot (f, "quality.png");
   }
 }
 

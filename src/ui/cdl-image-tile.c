@@ -101,6 +101,7 @@ cdl_image_tile_init (CdlImageTile *self)
   self->frame = gtk_aspect_frame_new (0.5, 0.5, 1.0, FALSE);
   overlay = self->overlay = gtk_overlay_new ();
   gtk_aspect_frame_set_child (GTK_ASPECT_FRAME (self->frame), overlay);
+  gtk_widget_set_overflow (overlay, GTK_OVERFLOW_HIDDEN);
 
   self->picture = gtk_picture_new ();
   gtk_picture_set_can_shrink (GTK_PICTURE (self->picture), TRUE);
