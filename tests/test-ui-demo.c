@@ -5,7 +5,8 @@
  * cdl-simworker subprocess, register it as a healthy worker and leave a
  * demo task of 6 prompts × 4 seeds open on the Tasks page; the test then
  * freezes and runs that task with the page's own buttons until the
- * dashboard says DONE, and checks that quitting the app stops the worker.
+ * dashboard says DONE, and checks that quitting the app stops the worker
+ * and that the next start comes back at the saved size on the same task.
  * Runs under Xvfb.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -27,6 +28,7 @@ typedef struct
   CdlWindow      *window;
   char           *worker_url;
   char           *task_id;
+  char           *last_task_id;
 } Demo;
 
 static gboolean
@@ -178,6 +180,35 @@ demo_body (CdlApplication *app,
   g_assert_cmpstr (cdl_demo_service_get_url (service), ==, demo->worker_url);
   g_assert_cmpuint (g_list_model_get_n_items (
     cdl_workers_page_get_model (cdl_window_get_workers_page (window))), ==, 1);
+  demo->last_task_id = g_strdup (cdl_task_get_id (cdl_tasks_page_get_shown (page)));
+}
+
+static gboolean
+last_task_shown (gpointer data)
+{
+  Demo *demo = data;
+  CdlTask *task = cdl_tasks_page_get_shown (cdl_window_get_tasks_page (demo->window));
+
+  return task != NULL && g_strcmp0 (cdl_task_get_id (task), demo->last_task_id) == 0;
+}
+
+/* The next start opens the window at its saved size, on the page and the
+ * task shown last. */
+static void
+restore_body (CdlApplication *app,
+              CdlWindow      *window,
+              gpointer        data)
+{
+  Demo *demo = data;
+  int width, height;
+
+  demo->window = window;
+  gtk_window_get_default_size (GTK_WINDOW (window), &width, &height);
+  g_assert_cmpint (width, ==, 900);
+  g_assert_cmpint (height, ==, 640);
+  g_assert_cmpstr (cdl_window_get_visible_page (window), ==, "tasks");
+  g_assert_true (cdl_test_ui_iterate_until (last_task_shown, demo,
+                                            CDL_TEST_UI_WAIT_TIMEOUT_MS));
 }
 
 static gboolean
@@ -198,6 +229,9 @@ test_demo_worker (void)
   g_autofree char *conninfo = NULL;
   g_autofree char *tmpdir = NULL;
   g_autoptr(CdlApplication) app = NULL;
+  g_autoptr(CdlApplication) again = NULL;
+  g_autoptr(GSettings) settings = NULL;
+  g_autofree char *saved = NULL;
   Demo demo = { 0 };
 
   conninfo = cdl_test_pg_new_database (pg, &error);
@@ -212,8 +246,19 @@ test_demo_worker (void)
   g_assert_nonnull (demo.worker_url);
   g_assert_false (port_answers (demo.worker_url));
 
+  /* It remembered the task shown last; a resize is remembered too. */
+  settings = g_settings_new (APP_ID);
+  saved = g_settings_get_string (settings, "last-task");
+  g_assert_cmpstr (saved, ==, demo.last_task_id);
+  g_settings_set_int (settings, "window-width", 900);
+  g_settings_set_int (settings, "window-height", 640);
+
+  again = cdl_test_ui_new_app (conninfo, tmpdir);
+  cdl_test_ui_run (again, restore_body, &demo);
+
   g_clear_pointer (&demo.worker_url, g_free);
   g_clear_pointer (&demo.task_id, g_free);
+  g_clear_pointer (&demo.last_task_id, g_free);
   cdl_test_ui_remove_tree (tmpdir);
 }
 
