@@ -469,6 +469,39 @@ cdl_test_add_workflow (CdlTestCluster *f,
   return g_strdup (cdl_workflow_get_id (workflow));
 }
 
+char *
+cdl_test_add_frozen_task (CdlTestCluster *f,
+                          CdlTestProc    *server,
+                          int             k,
+                          int             n)
+{
+  g_autofree char *workflow = cdl_test_add_workflow (f, "sd15.json");
+  g_autoptr(GString) pool = g_string_new (NULL);
+  g_autofree char *body = NULL;
+  g_autofree char *freeze = NULL;
+  g_autoptr(JsonNode) pool_root = NULL;
+  g_autoptr(JsonNode) task_root = NULL;
+  g_autoptr(JsonNode) frozen = NULL;
+  char *id;
+
+  g_string_append_printf (pool, "{\"name\": \"pool_%u\", \"mode\": \"no_replacement\","
+                          " \"items\": [", g_random_int ());
+  for (int i = 0; i < k; i++)
+    g_string_append_printf (pool, "%s\"a heron number %d\"", i ? ", " : "", i);
+  g_string_append (pool, "]}");
+  pool_root = cdl_test_call (f, server, "POST", "/api/variable-pools", pool->str, 201);
+  body = g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [\"%s\"],"
+                          " \"target_prompts\": %d, \"seeds_per_prompt\": %d}", workflow,
+                          json_object_get_string_member (cdl_test_data_of (pool_root), "id"),
+                          k, n);
+  task_root = cdl_test_call (f, server, "POST", "/api/tasks", body, 201);
+  id = g_strdup (json_object_get_string_member (cdl_test_data_of (task_root), "id"));
+  freeze = g_strconcat ("/api/tasks/", id, "/freeze", NULL);
+  frozen = cdl_test_call (f, server, "POST", freeze, NULL, 200);
+
+  return id;
+}
+
 JsonNode *
 cdl_test_task_call (CdlTestCluster *f,
                     CdlTestProc    *server,

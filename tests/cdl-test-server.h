@@ -162,6 +162,12 @@ char                *cdl_test_add_worker         (CdlTestCluster      *f,
  * id. */
 char                *cdl_test_add_workflow       (CdlTestCluster      *f,
                                                   const char          *file);
+/* Makes and freezes a task of @k prompts × @n seeds on sd15.json, over a
+ * pool of its own; returns its id. */
+char                *cdl_test_add_frozen_task    (CdlTestCluster      *f,
+                                                  CdlTestProc         *server,
+                                                  int                  k,
+                                                  int                  n);
 
 /* Calls /api/tasks/@task_id/@action on @server; asserts @want. */
 JsonNode            *cdl_test_task_call          (CdlTestCluster      *f,

@@ -37,39 +37,6 @@ fixture_tear_down (Fixture       *f,
   cdl_test_cluster_tear_down (f);
 }
 
-static char *
-add_task (Fixture *f,
-          Proc    *server,
-          int      k,
-          int      n)
-{
-  g_autofree char *workflow = cdl_test_add_workflow (f, "sd15.json");
-  g_autoptr(GString) pool = g_string_new (NULL);
-  g_autofree char *body = NULL;
-  g_autofree char *freeze = NULL;
-  g_autoptr(JsonNode) pool_root = NULL;
-  g_autoptr(JsonNode) task_root = NULL;
-  g_autoptr(JsonNode) frozen = NULL;
-  char *id;
-
-  g_string_append_printf (pool, "{\"name\": \"bk_%u\", \"mode\": \"no_replacement\","
-                          " \"items\": [", g_random_int ());
-  for (int i = 0; i < k; i++)
-    g_string_append_printf (pool, "%s\"a heron number %d\"", i ? ", " : "", i);
-  g_string_append (pool, "]}");
-  pool_root = cdl_test_call (f, server, "POST", "/api/variable-pools", pool->str, 201);
-  body = g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [\"%s\"],"
-                          " \"target_prompts\": %d, \"seeds_per_prompt\": %d}", workflow,
-                          json_object_get_string_member (cdl_test_data_of (pool_root), "id"),
-                          k, n);
-  task_root = cdl_test_call (f, server, "POST", "/api/tasks", body, 201);
-  id = g_strdup (json_object_get_string_member (cdl_test_data_of (task_root), "id"));
-  freeze = g_strconcat ("/api/tasks/", id, "/freeze", NULL);
-  frozen = cdl_test_call (f, server, "POST", freeze, NULL, 200);
-
-  return id;
-}
-
 static void
 assert_one_image_per_slot (Fixture    *f,
                            const char *task,
@@ -106,7 +73,7 @@ test_sigterm_resume (Fixture       *f,
       g_free (cdl_test_add_worker (f, server, sims[i], name, 2));
     }
 
-  task = add_task (f, server, 6, 3);
+  task = cdl_test_add_frozen_task (f, server, 6, 3);
   run = cdl_test_task_call (f, server, "POST", task, "run", 200);
 
   deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
@@ -196,7 +163,7 @@ test_backup_round_trip (Fixture       *f,
   const char *params[1];
 
   g_free (cdl_test_add_worker (f, server, sim, "sim", 2));
-  task = add_task (f, server, 3, 3);
+  task = cdl_test_add_frozen_task (f, server, 3, 3);
   run = cdl_test_task_call (f, server, "POST", task, "run", 200);
   state = cdl_test_wait_end (f, server, task, 60);
   g_assert_cmpstr (state, ==, "DONE");

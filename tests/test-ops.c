@@ -7,8 +7,10 @@
  */
 #include "config.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <libsoup/soup.h>
 #include <signal.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "cdl-test-server.h"
@@ -60,9 +62,10 @@ wait_count (Fixture    *f,
 /* Starts a server with a configuration file holding @conf; kept until
  * tear-down. */
 static Proc *
-start_configured_server (Fixture    *f,
-                         const char *conf,
-                         const char *extra_arg)
+start_notifying_server (Fixture    *f,
+                        const char *conf,
+                        const char *extra_arg,
+                        const char *notify_socket)
 {
   g_autoptr(GSubprocessLauncher) launcher =
     cdl_test_launcher_new (f->conninfo, f->tmpdir, "cdl-alerts", SIGKILL);
@@ -77,10 +80,50 @@ start_configured_server (Fixture    *f,
 
   g_file_set_contents (path, conf, -1, &error);
   g_assert_no_error (error);
+  if (notify_socket != NULL)
+    g_subprocess_launcher_setenv (launcher, "NOTIFY_SOCKET", notify_socket, TRUE);
   p->proc = cdl_test_server_spawn (launcher, argv, log, &p->url);
   g_ptr_array_add (f->servers, p);
 
   return p;
+}
+
+static Proc *
+start_configured_server (Fixture    *f,
+                         const char *conf,
+                         const char *extra_arg)
+{
+  return start_notifying_server (f, conf, extra_arg, NULL);
+}
+
+/* systemd's side of sd_notify: a datagram socket at @path. */
+static GSocket *
+notify_socket_new (const char *path)
+{
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
+  g_autoptr(GError) error = NULL;
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM,
+                                  G_SOCKET_PROTOCOL_DEFAULT, &error);
+
+  g_assert_no_error (error);
+  g_socket_bind (socket, address, TRUE, &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (socket, 30);
+
+  return socket;
+}
+
+static char *
+notify_receive (GSocket *socket)
+{
+  g_autoptr(GError) error = NULL;
+  char buf[256];
+  gssize n = g_socket_receive (socket, buf, sizeof buf - 1, NULL, &error);
+
+  g_assert_no_error (error);
+  buf[n] = '\0';
+
+  return g_strdup (buf);
 }
 
 /* The webhook receiver ------------------------------------------------------ */
@@ -301,6 +344,59 @@ test_alert_once (Fixture       *f,
   hook_stop (&hook);
 }
 
+/* A worker that fails every job while another does them: worker_failing.
+ * A task whose only worker hangs: task_stalled, cleared once it ends. */
+static void
+test_alert_conditions (Fixture       *f,
+                       gconstpointer  data)
+{
+  static const char * const slow[] = { "--ms-per-image", "100", NULL };
+  Proc *server = start_configured_server (f, "[alerts]\ninterval = 1\nstall_seconds = 10\n",
+                                          NULL);
+  Proc *bad = cdl_test_start_sim (f, slow);
+  Proc *good = cdl_test_start_sim (f, slow);
+  g_autofree char *bad_id = NULL;
+  g_autofree char *good_id = NULL;
+  g_autofree char *task = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(JsonNode) run = NULL;
+
+  cdl_test_sim_config (f, bad, "{\"error_rate\": 1}");
+  bad_id = cdl_test_add_worker (f, server, bad, "sim-bad", 1);
+  good_id = cdl_test_add_worker (f, server, good, "sim-good", 1);
+
+  task = cdl_test_add_frozen_task (f, server, 8, 1);
+  run = cdl_test_task_call (f, server, "POST", task, "run", 200);
+  state = cdl_test_wait_end (f, server, task, 60);
+  g_assert_cmpstr (state, ==, "DONE");
+  g_assert_cmpint (wait_count (f, "SELECT count (*) FROM alerts WHERE kind = 'worker_failing'"
+                               " AND subject = $1 AND state = 'firing'", bad_id, 1, 15), ==, 1);
+  g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM alerts"
+                                     " WHERE kind = 'worker_failing' AND subject = $1",
+                                     good_id), ==, 0);
+
+  /* The good worker hangs and the bad one is switched off: nothing moves. */
+  {
+    g_autofree char *path = g_strconcat ("/api/workers/", bad_id, NULL);
+    g_autoptr(JsonNode) off = cdl_test_call (f, server, "PATCH", path,
+                                             "{\"enabled\": false}", 200);
+  }
+  g_clear_pointer (&task, g_free);
+  g_clear_pointer (&state, g_free);
+  g_clear_pointer (&run, json_node_unref);
+  sim_fault (f, good, "hang");
+  task = cdl_test_add_frozen_task (f, server, 2, 1);
+  run = cdl_test_task_call (f, server, "POST", task, "run", 200);
+  g_assert_cmpint (wait_count (f, "SELECT count (*) FROM alerts WHERE kind = 'task_stalled'"
+                               " AND subject = $1 AND state = 'firing'", task, 1, 40), ==, 1);
+
+  sim_fault (f, good, "none");
+  state = cdl_test_wait_end (f, server, task, 60);
+  g_assert_cmpstr (state, ==, "DONE");
+  g_assert_cmpint (wait_count (f, "SELECT count (*) FROM alerts WHERE kind = 'task_stalled'"
+                               " AND subject = $1 AND state = 'cleared'", task, 1, 15), ==, 1);
+}
+
 /* Metrics and health -------------------------------------------------------- */
 
 static char *
@@ -358,33 +454,6 @@ scrape (Fixture *f,
   return text;
 }
 
-static char *
-add_small_task (Fixture *f,
-                Proc    *server)
-{
-  g_autofree char *workflow = cdl_test_add_workflow (f, "sd15.json");
-  g_autofree char *pool = NULL;
-  g_autofree char *body = NULL;
-  g_autofree char *freeze = NULL;
-  g_autoptr(JsonNode) pool_root = NULL;
-  g_autoptr(JsonNode) task_root = NULL;
-  g_autoptr(JsonNode) frozen = NULL;
-  char *id;
-
-  pool = g_strdup_printf ("{\"name\": \"ops_%u\", \"mode\": \"no_replacement\","
-                          " \"items\": [\"a fox\", \"a cat\", \"a hen\"]}", g_random_int ());
-  pool_root = cdl_test_call (f, server, "POST", "/api/variable-pools", pool, 201);
-  body = g_strdup_printf ("{\"workflow_id\": \"%s\", \"variable_pool_ids\": [\"%s\"],"
-                          " \"target_prompts\": 3, \"seeds_per_prompt\": 2}", workflow,
-                          json_object_get_string_member (cdl_test_data_of (pool_root), "id"));
-  task_root = cdl_test_call (f, server, "POST", "/api/tasks", body, 201);
-  id = g_strdup (json_object_get_string_member (cdl_test_data_of (task_root), "id"));
-  freeze = g_strconcat ("/api/tasks/", id, "/freeze", NULL);
-  frozen = cdl_test_call (f, server, "POST", freeze, NULL, 200);
-
-  return id;
-}
-
 /* A free local port, for --metrics-bind. */
 static guint
 free_port (void)
@@ -405,7 +474,12 @@ test_metrics (Fixture       *f,
 {
   guint metrics_port = free_port ();
   g_autofree char *bind = g_strdup_printf ("--metrics-bind=127.0.0.1:%u", metrics_port);
-  Proc *server = start_configured_server (f, "[server]\nshutdown_timeout = 20\n", bind);
+  g_autofree char *notify_path = g_build_filename (f->tmpdir, "notify", NULL);
+  g_autoptr(GSocket) notify = notify_socket_new (notify_path);
+  Proc *server = start_notifying_server (f, "[server]\nshutdown_timeout = 20\n", bind,
+                                         notify_path);
+  g_autofree char *ready = notify_receive (notify);
+  g_autofree char *stopping = NULL;
   Proc *sim = cdl_test_start_sim (f, NULL);
   g_autofree char *task = NULL;
   g_autofree char *state = NULL;
@@ -417,7 +491,7 @@ test_metrics (Fixture       *f,
   guint status = 0;
 
   g_free (cdl_test_add_worker (f, server, sim, "sim-metrics", 2));
-  task = add_small_task (f, server);
+  task = cdl_test_add_frozen_task (f, server, 3, 2);
   before = scrape (f, server);
   g_assert_cmpfloat (sample (before, "cdl_jobs_submitted_total"), ==, 0);
   g_assert_cmpfloat (sample (before, "cdl_images_stored_total"), ==, 0);
@@ -468,6 +542,81 @@ test_metrics (Fixture       *f,
   text = get_text (f, url, NULL, &status);
   g_assert_cmpuint (status, ==, 200);
   g_assert_cmpstr (text, ==, "ok\n");
+
+  /* systemd heard of the start and the stop (Type=notify). */
+  g_assert_cmpstr (ready, ==, "READY=1");
+  cdl_test_server_stop (server->proc);
+  stopping = notify_receive (notify);
+  g_assert_cmpstr (stopping, ==, "STOPPING=1");
+}
+
+/* --check-config reads the file and tries the database. */
+static int
+check_config (Fixture    *f,
+              const char *conf,
+              gboolean    with_database_url,
+              char      **out)
+{
+  g_autoptr(GSubprocessLauncher) launcher =
+    cdl_test_launcher_new (f->conninfo, f->tmpdir, "", SIGKILL);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->tmpdir, "check.conf", NULL);
+  const char *argv[] = { cdl_test_build_path ("src/app/comfy-datalabel-server"),
+                         "--config", path, "--check-config", NULL };
+
+  g_file_set_contents (path, conf, -1, &error);
+  g_assert_no_error (error);
+  if (!with_database_url)
+    g_subprocess_launcher_unsetenv (launcher, "DATABASE_URL");
+  g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                             | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, out, NULL, &error);
+  g_assert_no_error (error);
+
+  return g_subprocess_get_exit_status (proc);
+}
+
+static void
+test_check_config (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *password = g_build_filename (f->tmpdir, "password", NULL);
+  g_autofree char *conf = NULL;
+
+  g_assert_cmpint (check_config (f, "[server]\nport = 8470\nmetrics_bind = 127.0.0.1:9470\n"
+                                 "[alerts]\nwebhook_url = https://example.invalid/h\n",
+                                 TRUE, &out), ==, 0);
+  g_assert_nonnull (strstr (out, "Configuration OK; the database answers"));
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (check_config (f, "[server]\nprot = 1\n", TRUE, &out), ==, 1);
+  g_assert_nonnull (strstr (out, "unknown key [server] prot"));
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (check_config (f, "[server]\nport = 70000\n", TRUE, &out), ==, 1);
+  g_assert_nonnull (strstr (out, "[server] port must be a whole number from 0 to 65535"));
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (check_config (f, "[database]\nurl = postgresql://u:pw@localhost/db\n",
+                                 FALSE, &out), ==, 1);
+  g_assert_nonnull (strstr (out, "must not carry the password"));
+  g_clear_pointer (&out, g_free);
+
+  /* A password file that others can read is refused. */
+  g_file_set_contents (password, "secret\n", -1, NULL);
+  g_chmod (password, 0644);
+  conf = g_strdup_printf ("[database]\npassword_file = %s\n", password);
+  g_assert_cmpint (check_config (f, conf, TRUE, &out), ==, 1);
+  g_assert_nonnull (strstr (out, "chmod 600"));
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (check_config (f, "[database]\nurl = postgresql://u@127.0.0.1:1/db\n",
+                                 FALSE, &out), ==, 1);
+  g_assert_nonnull (strstr (out, "the database does not answer"));
 }
 
 static void
@@ -620,7 +769,9 @@ main (int   argc,
 
   g_test_add_func ("/ops/metrics-text", test_metrics_text);
   ADD ("/ops/alert-once", test_alert_once);
+  ADD ("/ops/alert-conditions", test_alert_conditions);
   ADD ("/ops/metrics", test_metrics);
+  ADD ("/ops/check-config", test_check_config);
   ADD ("/ops/partitions", test_partitions);
 
 #undef ADD
