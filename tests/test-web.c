@@ -694,11 +694,17 @@ bench_run (Fixture    *f,
     "  });"
     "  waits.sort((a, b) => a - b);"
     "  const q = (p) => waits[Math.min(waits.length - 1, Math.floor(p * waits.length))];"
-    "  const bytes = performance.getEntriesByType('resource')"
-    "    .filter((e) => e.name.includes('/media/'))"
+    "  const entries = performance.getEntriesByType('resource');"
+    "  const bytes = entries.filter((e) => e.name.includes('/media/'))"
     "    .reduce((n, e) => n + e.transferSize, 0);"
+    "  const median = (re) => {"
+    "    const d = entries.filter((e) => re.test(e.name)).map((e) => e.duration)"
+    "      .sort((a, b) => a - b);"
+    "    return d.length ? d[Math.floor(d.length / 2)].toFixed(0) : '-';"
+    "  };"
     "  return `${waits.length} | ${q(0.5).toFixed(0)} ms | ${q(0.9).toFixed(0)} ms | ` +"
     "         `${waits[waits.length - 1].toFixed(0)} ms | ${hits}/${waits.length} | ` +"
+    "         `${median(/\\/api\\/annotations$/)} + ${median(/next-batch/)} ms | ` +"
     "         `${(bytes / waits.length / 1024).toFixed(0)} KiB`;"
     "})()");
 
@@ -721,7 +727,7 @@ test_bench (Fixture       *f,
                           " {\"prefetch_batches\": 0, \"prefetch_full\": false}}]}", 201);
 
   g_printerr ("| network | prefetch | batches | median | p90 | max | prefetch hits"
-              " | media per batch |\n");
+              " | label + next-batch (median) | media per batch |\n");
   bench_run (f, task_id, "loopback | next batch full + 20 thumbnails", NULL, 0, -1, -1);
   bench_run (f, task_id, "loopback | none", "&ab=no-prefetch", 0, -1, -1);
   /* A phone on good 4G: 30 ms added per request, 20 Mbit/s down, 5 up. */

@@ -297,13 +297,17 @@ function preconnect (url) {
   document.head.append(link);
 }
 
-function preload (url) {
+/* @decode: decode it too (full images of the next batch), so that the
+ * slide that takes it over shows it at once. */
+function preload (url, decode = false) {
   if (!url || state.preloaded.has(url))
     return;
 
   const img = new Image();
   img.decoding = 'async';
   img.src = url;
+  if (decode)
+    img.decode().catch(() => {});
   state.preloaded.set(url, img);
 
   /* Maps iterate in insertion order: the oldest go first. */
@@ -317,7 +321,7 @@ function preloadAfter (data) {
 
   if (list.length > 0 && c.prefetchFull)
     for (const url of list[0].fullres || [])
-      preload(url);
+      preload(url, true);
   for (const entry of list)
     for (const url of entry.thumbnails || [])
       preload(url);
@@ -328,6 +332,16 @@ function wasPreloaded (urls) {
     const img = state.preloaded.get(u);
     return img !== undefined && img.complete && img.naturalWidth > 0;
   });
+}
+
+/* The preloaded, maybe decoded, image of @url, for a slide to adopt. */
+function takePreloaded (url) {
+  const img = state.preloaded.get(url);
+
+  if (!img || !img.complete || img.naturalWidth === 0)
+    return null;
+  state.preloaded.delete(url);
+  return img;
 }
 
 /* The batch ----------------------------------------------------------------- */
@@ -406,12 +420,13 @@ function showBatch (batch, previous) {
   rail.replaceChildren();
   order.forEach((index, pos) => {
     const slide = document.createElement('div');
-    const img = document.createElement('img');
+    const img = takePreloaded(urls[pos]) || document.createElement('img');
     const thumb = document.createElement('button');
     const timg = document.createElement('img');
 
     slide.className = 'slide';
-    img.src = urls[pos];
+    if (!img.src)
+      img.src = urls[pos];
     img.alt = `Image ${pos + 1} of ${n}`;
     img.draggable = false;
     img.decoding = 'async';
