@@ -6,6 +6,10 @@
  * of subjects and a draft task on it. The subprocess is stopped with the
  * service (or with cdl_demo_service_stop ()).
  *
+ * FIXME: a demo worker registered in an earlier session is not started
+ * again when the app starts (it turns UNHEALTHY); "Start a Demo Worker"
+ * in the primary menu brings it back on a new port.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
