@@ -569,6 +569,42 @@ cdl_test_browser_pinch (CdlTestBrowser *self,
   touch (self, "touchEnd", NULL, 0);
 }
 
+void
+cdl_test_browser_key (CdlTestBrowser *self,
+                      const char     *key,
+                      const char     *code,
+                      guint           key_code)
+{
+  g_autofree char *quoted_key = json_string (key);
+  g_autofree char *quoted_code = json_string (code);
+  g_autofree char *down =
+    g_strdup_printf ("{\"type\":\"keyDown\",\"key\":%s,\"code\":%s,\"text\":%s,"
+                     "\"windowsVirtualKeyCode\":%u}", quoted_key, quoted_code,
+                     g_utf8_strlen (key, -1) == 1 ? quoted_key : "\"\"", key_code);
+  g_autofree char *up =
+    g_strdup_printf ("{\"type\":\"keyUp\",\"key\":%s,\"code\":%s,"
+                     "\"windowsVirtualKeyCode\":%u}", quoted_key, quoted_code, key_code);
+
+  call_ignore (self, "Input.dispatchKeyEvent", down);
+  call_ignore (self, "Input.dispatchKeyEvent", up);
+}
+
+void
+cdl_test_browser_block (CdlTestBrowser *self,
+                        const char     *pattern)
+{
+  g_autofree char *quoted = pattern != NULL ? json_string (pattern) : NULL;
+  g_autofree char *params = g_strdup_printf ("{\"urls\":[%s]}", quoted != NULL ? quoted : "");
+
+  call_ignore (self, "Network.setBlockedURLs", params);
+}
+
+void
+cdl_test_browser_reload (CdlTestBrowser *self)
+{
+  call_ignore (self, "Page.reload", "{\"ignoreCache\":false}");
+}
+
 GPtrArray *
 cdl_test_browser_responses (CdlTestBrowser *self)
 {

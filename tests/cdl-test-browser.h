@@ -82,6 +82,18 @@ void            cdl_test_browser_pinch       (CdlTestBrowser  *self,
                                               double           d0,
                                               double           d1);
 
+/* A key press: @key as in KeyboardEvent.key ("1", "ArrowRight"), @code
+ * as in KeyboardEvent.code ("Digit1"), @key_code its Windows key code. */
+void            cdl_test_browser_key         (CdlTestBrowser  *self,
+                                              const char      *key,
+                                              const char      *code,
+                                              guint            key_code);
+/* Fails requests whose URL matches @pattern ("*" wildcards) as a network
+ * error would; NULL unblocks. */
+void            cdl_test_browser_block       (CdlTestBrowser  *self,
+                                              const char      *pattern);
+void            cdl_test_browser_reload      (CdlTestBrowser  *self);
+
 /* Network.responseReceived of the page so far: each a JSON object
  * {url, status, headers, fromDiskCache}. */
 GPtrArray      *cdl_test_browser_responses   (CdlTestBrowser  *self);

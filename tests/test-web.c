@@ -203,6 +203,20 @@ tap_on (CdlTestBrowser *browser,
                         json_array_get_double_element (a, 1));
 }
 
+/* Taps @task_id in the task picker and waits for its first batch. */
+static void
+open_task (CdlTestBrowser *browser,
+           const char     *task_id)
+{
+  g_autofree char *button = g_strdup_printf ("button[data-task=\"%s\"]", task_id);
+  g_autofree char *exists = g_strdup_printf ("document.querySelector('%s')", button);
+
+  cdl_test_browser_wait (browser, exists, 10000);
+  tap_on (browser, button);
+  cdl_test_browser_wait (browser, "document.body.dataset.view === 'work'"
+                                  " && document.body.dataset.shown", 15000);
+}
+
 /* Signs in through a fresh pairing link, with @hash_extra ("&ab=…")
  * appended unless NULL, and opens @task_id; returns the page's token. */
 static char *
@@ -213,8 +227,6 @@ open_workbench (Fixture        *f,
 {
   g_autoptr(JsonNode) pairing = NULL;
   g_autofree char *url = NULL;
-  g_autofree char *button = NULL;
-  g_autofree char *exists = NULL;
   char *token;
 
   pairing = cdl_test_api_ok (f, "POST", "/api/pairing", "{\"name\": \"Ada's phone\"}", 201);
@@ -226,13 +238,7 @@ open_workbench (Fixture        *f,
   token = cdl_test_browser_eval_string (browser, "localStorage.getItem('cdl.token')");
   g_assert_nonnull (token);
 
-  /* The task picker, then the workbench. */
-  button = g_strdup_printf ("button[data-task=\"%s\"]", task_id);
-  exists = g_strdup_printf ("document.querySelector('%s')", button);
-  cdl_test_browser_wait (browser, exists, 10000);
-  tap_on (browser, button);
-  cdl_test_browser_wait (browser, "document.body.dataset.shown", 15000);
-
+  open_task (browser, task_id);
   return token;
 }
 
@@ -414,6 +420,7 @@ test_annotate (Fixture       *f,
   g_autofree char *first = NULL;
   g_autofree char *second = NULL;
   g_autofree char *third = NULL;
+  g_autofree char *fourth = NULL;
   g_autofree char *token = NULL;
   g_autofree char *prompt = NULL;
   const char *screenshot = g_getenv ("CDL_WEB_SCREENSHOT");
@@ -536,9 +543,33 @@ test_annotate (Fixture       *f,
                                                   " WHERE batch_id = $1::uuid AND spam",
                                      third), ==, 1);
 
+  /* Keyboard: 1 chooses the first image shown while the label cannot be
+   * sent; the label waits in the outbox through a reload, then goes. */
+  fourth = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+  chosen = cdl_test_browser_eval_int (browser, "window.cdl.state.order[0]");
+  cdl_test_browser_block (browser, "*/api/annotations");
+  cdl_test_browser_key (browser, "1", "Digit1", 49);
+  cdl_test_browser_wait (browser, "window.cdl.readOutbox().length === 1", 5000);
+  cdl_test_browser_sleep (browser, 200);
+  g_assert_cmpint (annotation_count (f, fourth), ==, 0);
+  cdl_test_browser_block (browser, NULL);
+  cdl_test_browser_reload (browser);
+  cdl_test_browser_wait (browser, "document.body.dataset.view === 'tasks'", 15000);
+  cdl_test_browser_wait (browser, "window.cdl.readOutbox().length === 0", 10000);
+  {
+    const char *params[1] = { fourth };
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT chosen_index FROM annotations"
+                                            " WHERE batch_id = $1::uuid", 1, params);
+
+    g_assert_cmpint (PQntuples (res), ==, 1);
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, chosen);
+  }
+
   /* Progress comes from the server. */
+  open_task (browser, task_id);
   cdl_test_browser_wait (browser, "document.getElementById('progress').textContent"
-                                  ".includes('3 by you')", 8000);
+                                  ".includes('4 by you')", 8000);
 }
 
 /* Polls the results of A/B test @test_id until its variant @key has at
