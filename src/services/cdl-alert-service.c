@@ -337,6 +337,10 @@ evaluation_free (Evaluation *e)
 /* Each condition stands alone: one that fails to evaluate does not hold
  * back the changes the others already made (each statement commits by
  * itself, and what it changed must still be delivered). */
+/* FIXME: a change committed just before the connection breaks stays in
+ * the table (and reaches the desktop apps through NOTIFY) but is never
+ * logged nor posted to the webhook; a delivery outbox in the table would
+ * close that gap. */
 static void
 apply (Evaluation   *e,
        PGconn       *conn,

@@ -34,6 +34,9 @@ typedef struct
   guint    stall_s;              /* 0: 600 */
   guint    failing_window_s;     /* 0: 900 */
   guint    failing_min_jobs;     /* 0: 3 */
+  /* FIXME: set per instance (server configuration file, or
+   * CDL_ALERT_WEBHOOK for the desktop), not in the shared settings, so
+   * every instance should be given the same URL. */
   char    *webhook_url;          /* NULL or "": no webhook */
   guint    webhook_timeout_s;    /* 0: 10 */
   gboolean log_warnings;         /* log changes with g_warning (the server),
