@@ -282,6 +282,21 @@ response_for (CdlTestBrowser *browser,
   return NULL;
 }
 
+/* The response to @url, which may still be on its way. */
+static JsonObject *
+wait_for_response (CdlTestBrowser *browser,
+                   const char     *url)
+{
+  JsonObject *r;
+
+  for (guint tries = 0; (r = response_for (browser, url)) == NULL && tries < 200; tries++)
+    cdl_test_browser_sleep (browser, 25);
+  if (r == NULL)
+    g_error ("the page never fetched %s", url);
+
+  return r;
+}
+
 static char *
 absolute (Fixture    *f,
           const char *url)
@@ -317,14 +332,7 @@ check_prefetch (Fixture        *f,
       for (guint j = 0; j < json_array_get_length (thumbs); j++)
         {
           g_autofree char *url = absolute (f, json_array_get_string_element (thumbs, j));
-          JsonObject *r;
-
-          /* The response may still be on its way. */
-          for (guint tries = 0; (r = response_for (browser, url)) == NULL && tries < 200;
-               tries++)
-            cdl_test_browser_sleep (browser, 25);
-          if (r == NULL)
-            g_error ("the page never fetched the prefetch thumbnail %s", url);
+          JsonObject *r = wait_for_response (browser, url);
 
           g_assert_true (strstr (url, "sig=") != NULL && strstr (url, "exp=") != NULL);
           g_assert_cmpint (json_object_get_int_member (r, "status"), ==, 200);
@@ -341,12 +349,8 @@ check_prefetch (Fixture        *f,
           for (guint j = 0; j < json_array_get_length (full); j++)
             {
               g_autofree char *url = absolute (f, json_array_get_string_element (full, j));
-              JsonObject *r;
+              JsonObject *r = wait_for_response (browser, url);
 
-              for (guint tries = 0; (r = response_for (browser, url)) == NULL && tries < 200;
-                   tries++)
-                cdl_test_browser_sleep (browser, 25);
-              g_assert_nonnull (r);
               g_assert_cmpint (json_object_get_int_member (r, "status"), ==, 200);
             }
         }

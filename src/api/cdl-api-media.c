@@ -78,29 +78,6 @@ parse_range (const char *value,
   return TRUE;
 }
 
-static gboolean
-etag_matches (const char *if_none_match,
-              const char *etag)
-{
-  g_auto(GStrv) tags = NULL;
-
-  if (if_none_match == NULL)
-    return FALSE;
-
-  tags = g_strsplit (if_none_match, ",", -1);
-  for (guint i = 0; tags[i] != NULL; i++)
-    {
-      const char *tag = g_strstrip (tags[i]);
-
-      if (g_str_has_prefix (tag, "W/"))
-        tag += 2;
-      if (strcmp (tag, "*") == 0 || strcmp (tag, etag) == 0)
-        return TRUE;
-    }
-
-  return FALSE;
-}
-
 /* The answer is not an envelope: take over from the request. */
 static void
 finish_raw (CdlApiRequest *request)
@@ -147,7 +124,8 @@ read_done_cb (GObject      *source,
   soup_message_headers_replace (headers, "Cache-Control", cache);
   soup_message_headers_replace (headers, "Accept-Ranges", "bytes");
 
-  if (etag_matches (soup_message_headers_get_list (req_headers, "If-None-Match"), etag))
+  if (cdl_api_etag_matches (soup_message_headers_get_list (req_headers, "If-None-Match"),
+                            etag))
     {
       soup_server_message_set_status (msg, 304, NULL);
       finish_raw (request);

@@ -31,4 +31,9 @@ CdlApiRequest *cdl_api_request_new (CdlInstance       *instance,
 /* Pauses the message until a reply arrives. */
 void           cdl_api_request_pause (CdlApiRequest *self);
 
+/* Whether an If-None-Match header value lists @etag (or "*"); weak tags
+ * compare by their value. In cdl-api-web.c. */
+gboolean       cdl_api_etag_matches  (const char    *if_none_match,
+                                      const char    *etag);
+
 G_END_DECLS

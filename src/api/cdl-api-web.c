@@ -71,9 +71,9 @@ etag_for (const char *name,
   return etag;
 }
 
-static gboolean
-etag_listed (const char *if_none_match,
-             const char *etag)
+gboolean
+cdl_api_etag_matches (const char *if_none_match,
+                      const char *etag)
 {
   g_auto(GStrv) tags = NULL;
 
@@ -128,7 +128,8 @@ cdl_api_web_serve (SoupServerMessage *msg,
   if (g_str_has_suffix (name, ".html"))
     soup_message_headers_replace (headers, "Referrer-Policy", "no-referrer");
 
-  if (etag_listed (soup_message_headers_get_list (req_headers, "If-None-Match"), etag))
+  if (cdl_api_etag_matches (soup_message_headers_get_list (req_headers, "If-None-Match"),
+                            etag))
     {
       soup_server_message_set_status (msg, 304, NULL);
       return;
