@@ -11,6 +11,9 @@
  */
 'use strict';
 
+/* FIXME: the page speaks English only; its strings want a small catalogue
+ * chosen by navigator.language, like the desktop's gettext ones. */
+
 const KEY_TOKEN = 'cdl.token';
 const KEY_USER = 'cdl.user';
 const KEY_OUTBOX = 'cdl.outbox';
