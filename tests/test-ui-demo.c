@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <string.h>
 #include <adwaita.h>
 
 #include "cdl-test-pg.h"
@@ -200,6 +201,8 @@ restore_body (CdlApplication *app,
               gpointer        data)
 {
   Demo *demo = data;
+  GtkWindow *about;
+  const char *debug_info;
   int width, height;
 
   demo->window = window;
@@ -209,6 +212,16 @@ restore_body (CdlApplication *app,
   g_assert_cmpstr (cdl_window_get_visible_page (window), ==, "tasks");
   g_assert_true (cdl_test_ui_iterate_until (last_task_shown, demo,
                                             CDL_TEST_UI_WAIT_TIMEOUT_MS));
+
+  /* The About window, from the primary menu, says what a bug report needs. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+  about = cdl_test_ui_wait_for_window (ADW_TYPE_ABOUT_WINDOW, NULL);
+  debug_info = adw_about_window_get_debug_info (ADW_ABOUT_WINDOW (about));
+  g_assert_nonnull (strstr (debug_info, cdl_application_get_database_label (app)));
+  g_assert_nonnull (strstr (debug_info, "REST server: http://127.0.0.1:"));
+  g_assert_cmpstr (adw_about_window_get_version (ADW_ABOUT_WINDOW (about)), ==,
+                   PACKAGE_VERSION);
+  gtk_window_destroy (about);
 }
 
 static gboolean

@@ -536,7 +536,23 @@ cdl_application_about_action (GSimpleAction *action,
     "The ComfyUI DataLabel developers",
     NULL
   };
+  g_autofree char *url = self->api_server != NULL ? cdl_api_server_get_url (self->api_server)
+                                                  : NULL;
+  g_autofree char *debug_info = NULL;
   GtkWidget *about;
+
+  /* What a bug report needs, and no secret: the database line names no
+   * user or password. */
+  debug_info = g_strdup_printf ("ComfyUI DataLabel %s\n%s\nREST server: %s\n"
+                                "GLib %u.%u.%u, GTK %u.%u.%u, libadwaita %u.%u.%u\n",
+                                PACKAGE_VERSION,
+                                self->database_label != NULL ? self->database_label : "",
+                                url != NULL ? url : "not running",
+                                glib_major_version, glib_minor_version, glib_micro_version,
+                                gtk_get_major_version (), gtk_get_minor_version (),
+                                gtk_get_micro_version (),
+                                adw_get_major_version (), adw_get_minor_version (),
+                                adw_get_micro_version ());
 
   about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
                         "transient-for", gtk_application_get_active_window (GTK_APPLICATION (self)),
@@ -551,6 +567,19 @@ cdl_application_about_action (GSimpleAction *action,
                         "developers", developers,
                         /* TRANSLATORS: your names, one a line */
                         "translator-credits", _("translator-credits"),
+                        "debug-info", debug_info,
+                        "release-notes-version", PACKAGE_VERSION,
+                        "release-notes", _("<p>The first release.</p><ul>"
+                                           "<li>Worker registry with health checks and live "
+                                           "queues</li>"
+                                           "<li>Workflow validation, prompt pools and "
+                                           "reproducible tasks</li>"
+                                           "<li>Pilot, freeze and mass generation across "
+                                           "workers</li>"
+                                           "<li>Annotation on the desktop and on phones, DPO "
+                                           "export</li>"
+                                           "<li>A demo worker for a first run without a "
+                                           "GPU</li></ul>"),
                         NULL);
   gtk_window_present (GTK_WINDOW (about));
 }
