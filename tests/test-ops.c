@@ -134,6 +134,8 @@ typedef struct
   GCond         ready;
   GPtrArray    *deliveries;   /* "kind firing|cleared", one per POST */
   GPtrArray    *headers;      /* X-Cdl-Alert-Delivery */
+  guint         refuse;       /* answer that many first POSTs with 503 */
+  GPtrArray    *refused;      /* their X-Cdl-Alert-Delivery */
   GMainContext *context;
   GMainLoop    *loop;
   GThread      *thread;
@@ -160,6 +162,16 @@ hook_cb (SoupServer        *server,
   obj = json_node_get_object (json_parser_get_root (parser));
 
   g_mutex_lock (&hook->lock);
+  if (hook->refused->len < hook->refuse)
+    {
+      g_ptr_array_add (hook->refused,
+                       g_strdup (soup_message_headers_get_one (
+                         soup_server_message_get_request_headers (msg),
+                         "X-Cdl-Alert-Delivery")));
+      g_mutex_unlock (&hook->lock);
+      soup_server_message_set_status (msg, 503, NULL);
+      return;
+    }
   g_ptr_array_add (hook->deliveries,
                    g_strdup_printf ("%s %s", json_object_get_string_member (obj, "kind"),
                                     json_object_get_string_member (obj, "state")));
@@ -207,6 +219,7 @@ hook_start (Hook *hook)
   g_cond_init (&hook->ready);
   hook->deliveries = g_ptr_array_new_with_free_func (g_free);
   hook->headers = g_ptr_array_new_with_free_func (g_free);
+  hook->refused = g_ptr_array_new_with_free_func (g_free);
   hook->context = g_main_context_new ();
   hook->loop = g_main_loop_new (hook->context, FALSE);
   hook->thread = g_thread_new ("hook", hook_thread, hook);
@@ -234,6 +247,7 @@ hook_stop (Hook *hook)
   g_main_context_unref (hook->context);
   g_ptr_array_unref (hook->deliveries);
   g_ptr_array_unref (hook->headers);
+  g_ptr_array_unref (hook->refused);
   g_free (hook->url);
 }
 
@@ -283,7 +297,7 @@ static void
 test_alert_once (Fixture       *f,
                  gconstpointer  data)
 {
-  Hook hook = { 0 };
+  Hook hook = { .refuse = 1 };
   g_autofree char *conf = NULL;
   g_autofree char *worker = NULL;
   g_autofree char *alerts_url = NULL;
@@ -318,6 +332,9 @@ test_alert_once (Fixture       *f,
   g_assert_cmpuint (hook_count (&hook, "worker_unhealthy cleared"), ==, 1);
   g_assert_cmpuint (hook.deliveries->len, ==, 2);
   g_assert_true (g_str_has_suffix (hook.headers->pdata[0], "-firing"));
+  /* The first POST got a 503 and was sent again, with the same delivery id. */
+  g_assert_cmpuint (hook.refused->len, ==, 1);
+  g_assert_cmpstr (hook.refused->pdata[0], ==, hook.headers->pdata[0]);
 
   /* The operator's list; the webhook's secret never reached a log. */
   list = cdl_test_call (f, servers[1], "GET", "/api/alerts?limit=10", NULL, 200);
@@ -550,6 +567,90 @@ test_metrics (Fixture       *f,
   g_assert_cmpstr (stopping, ==, "STOPPING=1");
 }
 
+static void
+exec_ok (PGconn     *conn,
+         const char *query)
+{
+  PGresult *res = PQexec (conn, query);
+
+  if (PQresultStatus (res) != PGRES_TUPLES_OK && PQresultStatus (res) != PGRES_COMMAND_OK)
+    g_error ("%s: %s", query, PQerrorMessage (conn));
+  PQclear (res);
+}
+
+/* Lets connections to @db in, or not (from another database: a database
+ * cannot turn away its own sessions). */
+static void
+allow_connections (PGconn     *admin,
+                   const char *db,
+                   gboolean    allow)
+{
+  char *ident = PQescapeIdentifier (admin, db, strlen (db));
+  g_autofree char *alter = g_strdup_printf ("ALTER DATABASE %s ALLOW_CONNECTIONS %s", ident,
+                                            allow ? "true" : "false");
+
+  PQfreemem (ident);
+  exec_ok (admin, alter);
+}
+
+/* /healthz says 503 while the database refuses the server, 200 after. */
+static void
+test_healthz_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  Proc *server = cdl_test_start_server (f);
+  g_autofree char *url = g_strconcat (server->url, "/healthz", NULL);
+  g_autofree char *admin_info = g_strconcat (f->conninfo, " dbname=postgres", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *db = NULL;
+  PGconn *conn = PQconnectdb (f->conninfo);
+  PGconn *admin = PQconnectdb (admin_info);
+  const char *params[1];
+  PGresult *res;
+  guint status = 0;
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  g_assert_cmpint (PQstatus (admin), ==, CONNECTION_OK);
+  db = g_strdup (PQdb (conn));
+  PQfinish (conn);
+
+  text = get_text (f, url, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&text, g_free);
+
+  /* No new connection to the database, and the server's ones ended. */
+  allow_connections (admin, db, FALSE);
+  params[0] = db;
+  res = PQexecParams (admin, "SELECT pg_terminate_backend (pid) FROM pg_stat_activity"
+                             " WHERE datname = $1", 1, NULL, params, NULL, NULL, 0);
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  PQclear (res);
+  for (guint i = 0; i < 100; i++)
+    {
+      gboolean gone;
+
+      res = PQexecParams (admin, "SELECT count (*) = 0 FROM pg_stat_activity"
+                                 " WHERE datname = $1", 1, NULL, params, NULL, NULL, 0);
+      gone = g_strcmp0 (PQgetvalue (res, 0, 0), "t") == 0;
+      PQclear (res);
+      if (gone)
+        break;
+      g_usleep (50 * 1000);
+    }
+
+  text = get_text (f, url, NULL, &status);
+  g_assert_cmpuint (status, ==, 503);
+  g_assert_true (g_str_has_prefix (text, "database"));
+  g_clear_pointer (&text, g_free);
+
+  /* Back: the first check already answers from a new connection. */
+  allow_connections (admin, db, TRUE);
+  PQfinish (admin);
+  text = get_text (f, url, NULL, &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpstr (text, ==, "ok\n");
+}
+
 /* --check-config reads the file and tries the database. */
 static int
 check_config (Fixture    *f,
@@ -772,6 +873,7 @@ main (int   argc,
   ADD ("/ops/alert-conditions", test_alert_conditions);
   ADD ("/ops/metrics", test_metrics);
   ADD ("/ops/check-config", test_check_config);
+  ADD ("/ops/healthz-down", test_healthz_down);
   ADD ("/ops/partitions", test_partitions);
 
 #undef ADD

@@ -111,9 +111,22 @@ ping_func (PGconn        *conn,
            GError       **error)
 {
   g_autoptr(PGresult) res = NULL;
+  g_autoptr(GError) stale = NULL;
 
-  if (!cdl_pq_command (conn, "SET statement_timeout = 2000", 0, NULL, error))
-    return NULL;
+  /* A pooled connection that the server ended (a restart, a failover)
+   * says so only when used: reconnect once, so that the answer is about
+   * the database, not about an old socket. */
+  if (!cdl_pq_command (conn, "SET statement_timeout = 2000", 0, NULL, &stale))
+    {
+      if (PQstatus (conn) != CONNECTION_BAD)
+        {
+          g_propagate_error (error, g_steal_pointer (&stale));
+          return NULL;
+        }
+      PQreset (conn);
+      if (!cdl_pq_command (conn, "SET statement_timeout = 2000", 0, NULL, error))
+        return NULL;
+    }
   res = cdl_pq_exec (conn, "SELECT 1", 0, NULL, error);
   cdl_pq_command (conn, "RESET statement_timeout", 0, NULL, NULL);
 
