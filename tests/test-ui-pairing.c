@@ -95,6 +95,55 @@ wait_for_new_url (CdlPairingDialog *dialog,
   return g_strdup (cdl_pairing_dialog_get_url (dialog));
 }
 
+static gboolean
+drawn (gpointer data)
+{
+  GtkWidget *widget = data;
+
+  return gtk_widget_get_mapped (widget) && gtk_widget_get_width (widget) > 0;
+}
+
+static gboolean
+later_cb (gpointer data)
+{
+  *(gboolean *)data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *)data;
+}
+
+/* The dialog as it looks, for the documentation. */
+static void
+save_screenshot (GtkWidget  *widget,
+                 const char *path)
+{
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (widget));
+  gboolean waited = FALSE;
+  int width, height;
+
+  /* Mapped, laid out, and a few frames later painted. */
+  g_assert_true (cdl_test_ui_iterate_until (drawn, widget, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  g_timeout_add (300, later_cb, &waited);
+  g_assert_true (cdl_test_ui_iterate_until (flag_set, &waited, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  texture = gsk_renderer_render_texture (renderer, node,
+                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+}
+
 static char *
 code_of (const char *url)
 {
@@ -153,6 +202,8 @@ pairing_body (CdlApplication *app,
   expiry = gtk_label_get_label (GTK_LABEL (cdl_test_ui_named (GTK_WIDGET (dialog),
                                                               "pairing-expiry")));
   g_assert_true (g_str_has_prefix (expiry, "Works once; expires in "));
+  if (g_getenv ("CDL_PAIRING_SCREENSHOT") != NULL)
+    save_screenshot (GTK_WIDGET (dialog), g_getenv ("CDL_PAIRING_SCREENSHOT"));
 
   /* The phone's side: the code signs in once. */
   code = code_of (url);

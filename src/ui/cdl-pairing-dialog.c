@@ -243,6 +243,8 @@ cdl_pairing_dialog_created_cb (GObject      *source,
   gtk_picture_set_paintable (self->qr_picture, GDK_PAINTABLE (texture));
   gtk_widget_set_opacity (GTK_WIDGET (self->qr_picture), 1.0);
   gtk_label_set_label (self->url_label, self->code->url);
+  /* Not the selectable link: a caret in it looks like a text field. */
+  gtk_widget_grab_focus (GTK_WIDGET (self->new_button));
 
   g_clear_handle_id (&self->tick_id, g_source_remove);
   if (cdl_pairing_dialog_tick (self) == G_SOURCE_CONTINUE)
