@@ -25,6 +25,7 @@
 #include "comfy/cdl-comfy-jobs.h"
 #include "core/cdl-graph.h"
 #include "core/cdl-job.h"
+#include "core/cdl-metrics.h"
 #include "core/cdl-schedule.h"
 #include "core/cdl-settings.h"
 #include "core/cdl-workflow.h"
@@ -853,6 +854,7 @@ submit_done_cb (GObject      *source,
     }
 
   g_debug ("Job %s accepted by worker %s", d->job->id, d->worker_id);
+  cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_submitted_total", NULL);
   track (self, g_steal_pointer (&d->job),
          cdl_schedule_history_delay_ms (0));
   g_clear_pointer (&d->inputs, cdl_job_inputs_free);
@@ -1248,6 +1250,7 @@ conclude_in_thread (PGconn        *conn,
         return NULL;
       g_message ("Job %s ran out of memory with a batch of %d; its seeds go one by one"
                  " (%" G_GINT64_FORMAT " jobs)", in->job->id, in->job->batch_size, queued);
+      cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_retried_total", NULL);
       return GINT_TO_POINTER (TRUE);
     }
 
@@ -1260,12 +1263,18 @@ conclude_in_thread (PGconn        *conn,
         return NULL;
       g_debug ("Job %s ended %s; attempt %d is job %s", in->job->id,
                cdl_job_outcome_to_string (in->outcome), next->attempt, next->id);
+      cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_retried_total", NULL);
       return GINT_TO_POINTER (TRUE);
     }
 
   if (!cdl_job_repo_finish (conn, in->job->id, state, in->error_text, error)
       && error != NULL && *error != NULL)
     return NULL;
+
+  if (g_strcmp0 (state, CDL_JOB_DONE) == 0)
+    cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_succeeded_total", NULL);
+  else if (g_strcmp0 (state, CDL_JOB_CANCELLED) != 0)
+    cdl_metrics_inc (cdl_metrics_get_default (), "cdl_jobs_failed_total", NULL);
 
   return GINT_TO_POINTER (TRUE);
 }
