@@ -193,6 +193,70 @@ last_task_shown (gpointer data)
   return task != NULL && g_strcmp0 (cdl_task_get_id (task), demo->last_task_id) == 0;
 }
 
+static void
+collect_shortcuts (GtkWidget *root,
+                   GPtrArray *found)
+{
+  if (GTK_IS_SHORTCUTS_SHORTCUT (root))
+    g_ptr_array_add (found, root);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (root);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    collect_shortcuts (child, found);
+}
+
+/* Every shortcut the shortcuts window lists for an action is bound to it,
+ * and each Alt+N it lists opens a page of the sidebar. */
+static void
+check_shortcuts (CdlApplication *app)
+{
+  g_autoptr(GtkBuilder) builder = NULL;
+  g_autoptr(GPtrArray) shortcuts = g_ptr_array_new ();
+  /* The window keeps a second copy of each shortcut for its search. */
+  g_autoptr(GHashTable) pages = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GtkWidget *overlay;
+
+  builder = gtk_builder_new_from_resource (RESOURCE_BASE "/gtk/help-overlay.ui");
+  overlay = GTK_WIDGET (gtk_builder_get_object (builder, "help_overlay"));
+  collect_shortcuts (overlay, shortcuts);
+  g_assert_cmpuint (shortcuts->len, >, 10);
+
+  for (guint i = 0; i < shortcuts->len; i++)
+    {
+      g_autofree char *action = NULL;
+      g_autofree char *accelerator = NULL;
+
+      g_object_get (shortcuts->pdata[i], "action-name", &action,
+                    "accelerator", &accelerator, NULL);
+
+      if (action != NULL)
+        {
+          g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app),
+                                                                       action);
+
+          if (accels == NULL || accels[0] == NULL)
+            g_error ("The shortcuts window lists %s, which has no shortcut", action);
+        }
+      else if (accelerator != NULL && g_str_has_prefix (accelerator, "<Alt>"))
+        {
+          guint n = (guint) g_ascii_strtoull (accelerator + strlen ("<Alt>"), NULL, 10);
+          g_autofree char *page = g_strdup_printf ("win.show-page(%u)", n - 1);
+          g_auto(GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app),
+                                                                       page);
+
+          g_assert_nonnull (accels);
+          g_assert_cmpstr (accels[0], ==, accelerator);
+          g_hash_table_add (pages, g_steal_pointer (&accelerator));
+        }
+    }
+
+  /* One Alt+N for each page of the sidebar. */
+  g_assert_cmpuint (g_hash_table_size (pages), ==, 8);
+
+  gtk_window_destroy (GTK_WINDOW (overlay));
+}
+
 /* The next start opens the window at its saved size, on the page and the
  * task shown last. */
 static void
@@ -222,6 +286,8 @@ restore_body (CdlApplication *app,
   g_assert_cmpstr (adw_about_window_get_version (ADW_ABOUT_WINDOW (about)), ==,
                    PACKAGE_VERSION);
   gtk_window_destroy (about);
+
+  check_shortcuts (app);
 }
 
 static gboolean

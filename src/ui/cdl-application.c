@@ -691,7 +691,8 @@ cdl_application_startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (self), "win.new-task",
                                          new_task_accels);
 
-  for (guint i = 1; i <= 6; i++)
+  /* One for each page of the sidebar, in its order (cdl-window.c). */
+  for (guint i = 1; i <= 8; i++)
     {
       g_autofree char *detailed = g_strdup_printf ("win.show-page(%u)", i - 1);
       g_autofree char *accel = g_strdup_printf ("<Alt>%u", i);
