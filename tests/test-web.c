@@ -462,6 +462,12 @@ test_annotate (Fixture       *f,
   g_assert_cmpstr (cdl_test_browser_eval_string (browser,
                      "document.getElementById('counter').textContent"), ==, "2 / 4");
 
+  /* The rail jumps straight to an image, and back. */
+  tap_on (browser, "#rail .thumb:nth-child(4)");
+  cdl_test_browser_wait (browser, "window.cdl.state.pos === 3", 3000);
+  tap_on (browser, "#rail .thumb:nth-child(2)");
+  cdl_test_browser_wait (browser, "window.cdl.state.pos === 1", 3000);
+
   /* A pinch zooms; a double tap zooms back out. */
   cdl_test_browser_pinch (browser, 195, 300, 60, 200);
   cdl_test_browser_wait (browser, "document.getElementById('stage')"
@@ -574,6 +580,14 @@ test_annotate (Fixture       *f,
   open_task (browser, task_id);
   cdl_test_browser_wait (browser, "document.getElementById('progress').textContent"
                                   ".includes('4 by you')", 8000);
+
+  /* Signing out forgets the token here and revokes it on the server. */
+  tap_on (browser, "#back");
+  cdl_test_browser_wait (browser, "document.body.dataset.view === 'tasks'", 5000);
+  tap_on (browser, "#logout");
+  cdl_test_browser_wait (browser, "document.body.dataset.view === 'login'", 5000);
+  g_assert_null (cdl_test_browser_eval_string (browser, "localStorage.getItem('cdl.token')"));
+  cdl_test_api_error (f, "GET", "/api/me", token, NULL, 401, NULL);
 }
 
 /* Polls the results of A/B test @test_id until its variant @key has at

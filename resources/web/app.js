@@ -444,6 +444,15 @@ function showBatch (batch, previous) {
     timg.draggable = false;
     thumb.append(timg);
     thumb.addEventListener('click', () => goTo(pos, false));
+    /* A tap in the scrollable rail may not become a click: take it here,
+     * unless the finger moved to scroll the rail. */
+    thumb.addEventListener('pointerdown', (e) => {
+      thumb.dataset.downX = e.clientX;
+    });
+    thumb.addEventListener('pointerup', (e) => {
+      if (Math.abs(e.clientX - Number(thumb.dataset.downX)) < 10)
+        goTo(pos, false);
+    });
     rail.append(thumb);
   });
 
