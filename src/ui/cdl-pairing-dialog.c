@@ -92,6 +92,9 @@ cdl_qr_texture_new (const char  *text,
   return gdk_memory_texture_new ((int)side, (int)side, GDK_MEMORY_R8G8B8, bytes, stride);
 }
 
+/* FIXME: the first interface wins; on a machine with several networks (a
+ * VPN, container bridges) the dialog should let the user pick the one the
+ * phone is on. */
 char *
 cdl_lan_address (void)
 {
