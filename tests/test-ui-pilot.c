@@ -15,228 +15,31 @@
 #include "config.h"
 
 #include <string.h>
-#include <glib/gstdio.h>
 #include <adwaita.h>
 #include <libpq-fe.h>
 
 #include "cdl-test-pg.h"
+#include "cdl-test-ui.h"
 #include "sim/cdl-sim-server.h"
 #include "ui/cdl-application.h"
 #include "ui/cdl-pilot-page.h"
 #include "ui/cdl-window.h"
 
-#define START_TIMEOUT_MS 60000
-#define WAIT_TIMEOUT_MS  15000
+#define WAIT_TIMEOUT_MS  CDL_TEST_UI_WAIT_TIMEOUT_MS
 #define PILOT_TIMEOUT_MS 90000
 
 static CdlTestPg *pg;
-static guint unexpected_warnings;
 
 typedef struct _Fixture
 {
-  char           *tmpdir;
   char           *conninfo;
   CdlSimServer   *sim;
   char           *sim_url;
   CdlApplication *app;
   CdlWindow      *window;
-  void          (*body) (struct _Fixture *f);
-  gboolean        ran;
 } Fixture;
 
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-wake_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-iterate_until (Condition condition,
-               gpointer  data,
-               guint     timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint wake = g_timeout_add (20, wake_cb, NULL);
-  gboolean met;
-
-  while (!(met = condition (data)) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_source_remove (wake);
-
-  return met;
-}
-
-static GtkWidget *
-find_named (GtkWidget  *root,
-            const char *name)
-{
-  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
-    return root;
-
-  for (GtkWidget *child = gtk_widget_get_first_child (root);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_named (child, name);
-
-      if (found != NULL)
-        return found;
-    }
-
-  return NULL;
-}
-
-static GtkWidget *
-named (GtkWidget  *root,
-       const char *name)
-{
-  GtkWidget *widget = find_named (root, name);
-
-  if (widget == NULL)
-    g_error ("No widget named %s", name);
-
-  return widget;
-}
-
-static void
-click (GtkWidget *button)
-{
-  g_assert_true (gtk_widget_is_sensitive (button));
-  g_signal_emit_by_name (button, "clicked");
-}
-
-static gboolean
-app_started (gpointer data)
-{
-  Fixture *f = data;
-
-  return cdl_application_get_state (f->app) != CDL_APPLICATION_STATE_STARTING;
-}
-
-static void
-fixture_set_up (Fixture       *f,
-                gconstpointer  data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *secrets = NULL;
-
-  f->conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-
-  f->tmpdir = g_dir_make_tmp ("cdl-test-ui-pilot-XXXXXX", &error);
-  g_assert_no_error (error);
-  secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_setenv ("DATABASE_URL", f->conninfo, TRUE);
-  g_setenv ("CDL_DATA_DIR", f->tmpdir, TRUE);
-  g_setenv ("CDL_SECRETS_FILE", secrets, TRUE);
-  g_setenv ("CDL_HEALTH_INTERVAL_MS", "500", TRUE);
-  g_setenv ("CDL_SERVER_PORT", "0", TRUE);
-
-  f->sim = cdl_sim_server_new ();
-  cdl_sim_server_set_ms_per_image (f->sim, 20);
-  cdl_sim_server_listen (f->sim, 0, &error);
-  g_assert_no_error (error);
-  f->sim_url = g_strdup_printf ("http://127.0.0.1:%u", cdl_sim_server_get_port (f->sim));
-
-  f->app = cdl_application_new ();
-  g_application_set_flags (G_APPLICATION (f->app), G_APPLICATION_NON_UNIQUE);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) dir = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children = NULL;
-  GFileInfo *info;
-
-  children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  while (children != NULL &&
-         (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autoptr(GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
-      g_autofree char *child_path = g_file_get_path (child);
-
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child_path);
-      else
-        g_file_delete (child, NULL, NULL);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
-}
-
-static void
-fixture_tear_down (Fixture       *f,
-                   gconstpointer  data)
-{
-  g_object_add_weak_pointer (G_OBJECT (f->app), (gpointer *) &f->app);
-  g_object_unref (f->app);
-  g_assert_null (f->app);
-
-  g_assert_cmpuint (unexpected_warnings, ==, 0);
-
-  g_clear_object (&f->sim);
-  g_clear_pointer (&f->sim_url, g_free);
-  g_clear_pointer (&f->conninfo, g_free);
-
-  if (f->tmpdir != NULL)
-    {
-      remove_tree (f->tmpdir);
-      g_clear_pointer (&f->tmpdir, g_free);
-    }
-}
-
-static gboolean
-run_body_cb (gpointer data)
-{
-  Fixture *f = data;
-  GtkWindow *window;
-
-  f->window = CDL_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (f->app)));
-  g_assert_true (CDL_IS_WINDOW (f->window));
-
-  g_assert_true (iterate_until (app_started, f, START_TIMEOUT_MS));
-  if (cdl_application_get_state (f->app) == CDL_APPLICATION_STATE_FAILED)
-    g_error ("The application did not start: %s",
-             cdl_application_get_start_error (f->app)->message);
-
-  f->body (f);
-  f->ran = TRUE;
-
-  f->window = NULL;
-  while ((window = gtk_application_get_active_window (GTK_APPLICATION (f->app))) != NULL)
-    gtk_window_destroy (window);
-  g_application_quit (G_APPLICATION (f->app));
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-activate_cb (GApplication *app,
-             Fixture      *f)
-{
-  if (f->window == NULL && !f->ran)
-    g_idle_add (run_body_cb, f);
-}
-
-static void
-run_in_app (Fixture       *f,
-            gconstpointer  data)
-{
-  char *argv[] = { (char *) "test-ui-pilot", NULL };
-
-  f->body = (void (*) (Fixture *)) data;
-  g_signal_connect_after (f->app, "activate", G_CALLBACK (activate_cb), f);
-
-  g_assert_cmpint (g_application_run (G_APPLICATION (f->app), 1, argv), ==, 0);
-  g_assert_true (f->ran);
-}
+typedef void (*TestBody) (Fixture *f);
 
 /* Setting up through the services, as the other pages would */
 
@@ -256,7 +59,7 @@ wait_done (gpointer data)
 static gpointer
 wait_result (Wait *wait)
 {
-  g_assert_true (iterate_until (wait_done, wait, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (wait_done, wait, WAIT_TIMEOUT_MS));
   g_assert_no_error (wait->error);
   g_assert_nonnull (wait->object);
 
@@ -332,7 +135,7 @@ add_worker (Fixture *f)
                                    worker_created_cb, &wait);
   worker = wait_result (&wait);
   hw.id = cdl_worker_get_id (worker);
-  g_assert_true (iterate_until (worker_healthy, &hw, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (worker_healthy, &hw, WAIT_TIMEOUT_MS));
 }
 
 /* A draft task of @k prompts × @n seeds on the 512 × 512 workflow. */
@@ -422,11 +225,11 @@ open_pilot (Fixture    *f,
   cdl_window_set_visible_page (f->window, "tasks");
   cdl_tasks_page_reload (page);
   cdl_tasks_page_select_task (page, task_id);
-  g_assert_true (iterate_until (shown_is, args, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (shown_is, args, WAIT_TIMEOUT_MS));
 
-  button = named (GTK_WIDGET (page), "pilot-button");
+  button = cdl_test_ui_named (GTK_WIDGET (page), "pilot-button");
   g_assert_true (gtk_widget_get_visible (button));
-  click (button);
+  cdl_test_ui_click (button);
 
   toplevels = gtk_window_get_toplevels ();
   for (guint i = 0; i < g_list_model_get_n_items (toplevels) && window == NULL; i++)
@@ -464,7 +267,7 @@ wait_view (CdlPilotPage *page,
 {
   ViewWait wait = { page, view };
 
-  if (!iterate_until (view_is, &wait, timeout_ms))
+  if (!cdl_test_ui_iterate_until (view_is, &wait, timeout_ms))
     g_error ("The pilot review shows %s, not %s", cdl_pilot_page_get_view (page), view);
 }
 
@@ -505,7 +308,7 @@ static const char *
 subtitle_of (GtkWidget *root,
              const char *name)
 {
-  return adw_action_row_get_subtitle (ADW_ACTION_ROW (named (root, name)));
+  return adw_action_row_get_subtitle (ADW_ACTION_ROW (cdl_test_ui_named (root, name)));
 }
 
 /* Saves what the window shows as a PNG. */
@@ -560,17 +363,17 @@ test_no_worker (Fixture *f)
   GtkWidget *error_page;
 
   wait_view (page, "empty", WAIT_TIMEOUT_MS);
-  g_assert_false (gtk_widget_is_sensitive (named (GTK_WIDGET (page), "pilot-freeze-button")));
+  g_assert_false (gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (page), "pilot-freeze-button")));
 
-  click (named (GTK_WIDGET (page), "pilot-run-button"));
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "pilot-run-button"));
   wait_view (page, "error", WAIT_TIMEOUT_MS);
-  error_page = named (GTK_WIDGET (page), "pilot-error");
+  error_page = cdl_test_ui_named (GTK_WIDGET (page), "pilot-error");
   g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (error_page)), ==,
                    "No Worker Is Ready");
   g_assert_nonnull (strstr (adw_status_page_get_description (ADW_STATUS_PAGE (error_page)),
                             "Workers page"));
-  g_assert_false (gtk_widget_is_sensitive (named (GTK_WIDGET (page), "pilot-freeze-button")));
-  g_assert_true (gtk_widget_is_sensitive (named (GTK_WIDGET (page), "pilot-run-button")));
+  g_assert_false (gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (page), "pilot-freeze-button")));
+  g_assert_true (gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (page), "pilot-run-button")));
   g_assert_null (cdl_pilot_page_get_record (page));
   gtk_window_destroy (GTK_WINDOW (page));
 }
@@ -594,16 +397,16 @@ test_oom_then_freeze (Fixture *f)
   gtk_window_set_default_size (GTK_WINDOW (page), 1040, 760);
 
   wait_view (page, "empty", WAIT_TIMEOUT_MS);
-  click (named (root, "pilot-run-button"));
+  cdl_test_ui_click (cdl_test_ui_named (root, "pilot-run-button"));
   wait_view (page, "running", WAIT_TIMEOUT_MS);
-  g_assert_false (gtk_widget_is_sensitive (named (root, "pilot-run-button")));
+  g_assert_false (gtk_widget_is_sensitive (cdl_test_ui_named (root, "pilot-run-button")));
   wait_view (page, "result", PILOT_TIMEOUT_MS);
 
   /* Ten samples, each decoded from the store onto the screen. */
   g_assert_cmpuint (cdl_pilot_page_get_n_samples (page), ==, 10);
-  g_assert_true (iterate_until (all_loaded, page, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (all_loaded, page, WAIT_TIMEOUT_MS));
   {
-    GtkWidget *image = named (root, "pilot-sample-image");
+    GtkWidget *image = cdl_test_ui_named (root, "pilot-sample-image");
     GdkPaintable *texture = gtk_image_get_paintable (GTK_IMAGE (image));
 
     g_assert_true (GDK_IS_TEXTURE (texture));
@@ -613,16 +416,16 @@ test_oom_then_freeze (Fixture *f)
   /* The retry and the settings that worked, in words. */
   g_assert_cmpstr (subtitle_of (root, "pilot-retries-row"), ==, "1 of 3 (out of memory once)");
   g_assert_cmpstr (subtitle_of (root, "pilot-settings-row"), ==, "384 × 384 px, batch 1");
-  g_assert_true (iterate_until (shown, named (root, "pilot-retry-note"), WAIT_TIMEOUT_MS));
-  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (named (root, "pilot-retry-note"))),
+  g_assert_true (cdl_test_ui_iterate_until (shown, cdl_test_ui_named (root, "pilot-retry-note"), WAIT_TIMEOUT_MS));
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (cdl_test_ui_named (root, "pilot-retry-note"))),
                             "384 × 384"));
   g_assert_cmpstr (subtitle_of (root, "pilot-worker-row"), ==, "gpu-lab-01");
-  g_assert_true (gtk_widget_is_sensitive (named (root, "pilot-freeze-button")));
+  g_assert_true (gtk_widget_is_sensitive (cdl_test_ui_named (root, "pilot-freeze-button")));
 
   if (screenshot != NULL)
     {
       /* Let the window lay out at its size and draw once. */
-      g_assert_true (iterate_until (mapped, root, WAIT_TIMEOUT_MS));
+      g_assert_true (cdl_test_ui_iterate_until (mapped, root, WAIT_TIMEOUT_MS));
       for (int i = 0; i < 20; i++)
         g_main_context_iteration (NULL, FALSE);
       g_usleep (200 * 1000);
@@ -634,8 +437,8 @@ test_oom_then_freeze (Fixture *f)
   /* Freeze closes the review; the snapshot keeps the smaller size. */
   watch = page;
   g_object_add_weak_pointer (G_OBJECT (page), &watch);
-  click (named (root, "pilot-freeze-button"));
-  g_assert_true (iterate_until (page_gone, &watch, WAIT_TIMEOUT_MS));
+  cdl_test_ui_click (cdl_test_ui_named (root, "pilot-freeze-button"));
+  g_assert_true (cdl_test_ui_iterate_until (page_gone, &watch, WAIT_TIMEOUT_MS));
 
   g_assert_cmpint (sql_int (f, "SELECT count (*) FROM tasks WHERE id = $1"
                                " AND state = 'FROZEN'", task_id), ==, 1);
@@ -647,20 +450,55 @@ test_oom_then_freeze (Fixture *f)
                                "::integer FROM tasks WHERE id = $1", task_id), ==, 1);
 
   /* The Tasks page follows: no more Pilot for a frozen task. */
-  g_assert_true (iterate_until (hidden, named (GTK_WIDGET (cdl_window_get_tasks_page (f->window)),
+  g_assert_true (cdl_test_ui_iterate_until (hidden, cdl_test_ui_named (GTK_WIDGET (cdl_window_get_tasks_page (f->window)),
                                                "pilot-button"), WAIT_TIMEOUT_MS));
 }
 
-static GLogWriterOutput
-log_writer_cb (GLogLevelFlags   log_level,
-               const GLogField *fields,
-               gsize            n_fields,
-               gpointer         user_data)
+static void
+run_body (CdlApplication *app,
+          CdlWindow      *window,
+          gpointer        data)
 {
-  if ((log_level & G_LOG_LEVEL_WARNING) != 0)
-    unexpected_warnings++;
+  gpointer *args = data;
+  Fixture *f = args[0];
+  TestBody body = (TestBody) args[1];
 
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
+  f->app = app;
+  f->window = window;
+  body (f);
+}
+
+/* A database and a data dir of the test's own, a simulated worker in this
+ * process, and the real application around @data, a TestBody. */
+static void
+run_test (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmpdir = g_dir_make_tmp ("cdl-test-ui-pilot-XXXXXX", &error);
+  Fixture f = { 0 };
+  gpointer args[2] = { &f, (gpointer) data };
+  CdlApplication *app;
+
+  g_assert_no_error (error);
+  f.conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+
+  f.sim = cdl_sim_server_new ();
+  cdl_sim_server_set_ms_per_image (f.sim, 20);
+  cdl_sim_server_listen (f.sim, 0, &error);
+  g_assert_no_error (error);
+  f.sim_url = g_strdup_printf ("http://127.0.0.1:%u", cdl_sim_server_get_port (f.sim));
+
+  app = cdl_test_ui_new_app (f.conninfo, tmpdir);
+  cdl_test_ui_run (app, run_body, args);
+  g_object_add_weak_pointer (G_OBJECT (app), (gpointer *) &app);
+  g_object_unref (app);
+  g_assert_null (app);
+
+  g_clear_object (&f.sim);
+  g_free (f.sim_url);
+  g_free (f.conninfo);
+  cdl_test_ui_remove_tree (tmpdir);
 }
 
 int
@@ -671,20 +509,17 @@ main (int   argc,
   int ret;
 
   g_test_init (&argc, &argv, NULL);
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_log_set_writer_func (log_writer_cb, NULL, NULL);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
   gtk_disable_setlocale ();
 
   pg = cdl_test_pg_start (&error);
   g_assert_no_error (error);
 
-  g_test_add ("/ui/pilot/no-worker", Fixture, (gconstpointer) test_no_worker,
-              fixture_set_up, run_in_app, fixture_tear_down);
-  g_test_add ("/ui/pilot/oom-then-freeze", Fixture, (gconstpointer) test_oom_then_freeze,
-              fixture_set_up, run_in_app, fixture_tear_down);
+  g_test_add_data_func ("/ui/pilot/no-worker", (gconstpointer) test_no_worker, run_test);
+  g_test_add_data_func ("/ui/pilot/oom-then-freeze", (gconstpointer) test_oom_then_freeze,
+                        run_test);
 
   ret = g_test_run ();
-
   cdl_test_pg_stop (pg);
 
   return ret;
