@@ -858,7 +858,8 @@ test_label_export_quality (Fixture *f)
                      "All 12 images match their checksums");
     save_screenshot (f, "export.png");
     {
-      CdlObjectStore *store = cdl_instance_get_object_store (cdl_application_get_instance (f->app));
+      CdlInstance *instance = cdl_application_get_instance (f->app);
+      CdlObjectStore *store = cdl_instance_get_object_store (instance);
       g_autoptr(GError) error = NULL;
       const char *gone = cdl_pq_get_string (rows, 0, 1);
 
