@@ -8,6 +8,23 @@
 
 #include "cdl-test-ui.h"
 
+CdlTestPg *
+cdl_test_ui_init (int    *argc,
+                  char ***argv)
+{
+  g_autoptr(GError) error = NULL;
+  CdlTestPg *pg;
+
+  g_test_init (argc, argv, NULL);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  gtk_disable_setlocale ();
+
+  pg = cdl_test_pg_start (&error);
+  g_assert_no_error (error);
+
+  return pg;
+}
+
 static gboolean
 wake_cb (gpointer data)
 {

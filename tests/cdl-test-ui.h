@@ -12,6 +12,7 @@
 
 #include <adwaita.h>
 
+#include "cdl-test-pg.h"
 #include "ui/cdl-application.h"
 #include "ui/cdl-window.h"
 
@@ -21,6 +22,11 @@ G_BEGIN_DECLS
  * Waits end as soon as their condition holds. */
 #define CDL_TEST_UI_START_TIMEOUT_MS 60000
 #define CDL_TEST_UI_WAIT_TIMEOUT_MS  15000
+
+/* g_test_init () with warnings and criticals fatal, GTK kept off the
+ * locale, and a PostgreSQL cluster started for the program's tests. */
+CdlTestPg *cdl_test_ui_init            (int                *argc,
+                                        char             ***argv);
 
 typedef gboolean (*CdlTestUiCondition) (gpointer data);
 typedef void     (*CdlTestUiBody)      (CdlApplication *app,

@@ -106,7 +106,6 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
   g_autofree char *localedir = NULL;
   int ret;
 
@@ -120,15 +119,10 @@ main (int   argc,
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  gtk_disable_setlocale ();
+  pg = cdl_test_ui_init (&argc, &argv);
 
   /* Fails early, and clearly, when the catalogue was not built. */
   g_assert_cmpstr (_("No Workers Yet"), ==, "还没有工作节点");
-
-  pg = cdl_test_pg_start (&error);
-  g_assert_no_error (error);
 
   g_test_add_func ("/ui/i18n/zh-cn", test_zh_cn);
 
