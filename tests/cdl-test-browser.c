@@ -467,7 +467,10 @@ cdl_test_browser_wait (CdlTestBrowser *self,
                        const char     *expression,
                        guint           timeout_ms)
 {
-  g_autofree char *truthy = g_strdup_printf ("!!(%s)", expression);
+  /* A page still loading may have no body yet: false, not an error. */
+  g_autofree char *truthy =
+    g_strdup_printf ("(() => { try { return !!(%s); } catch (e) { return false; } })()",
+                     expression);
   gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   for (;;)

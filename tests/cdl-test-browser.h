@@ -57,7 +57,8 @@ char           *cdl_test_browser_eval_string (CdlTestBrowser  *self,
                                               const char      *expression);
 gint64          cdl_test_browser_eval_int    (CdlTestBrowser  *self,
                                               const char      *expression);
-/* Polls @expression until it is truthy; aborts after @timeout_ms. */
+/* Polls @expression until it is truthy (one that throws counts as
+ * false); aborts after @timeout_ms. */
 void            cdl_test_browser_wait        (CdlTestBrowser  *self,
                                               const char      *expression,
                                               guint            timeout_ms);

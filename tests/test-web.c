@@ -659,8 +659,22 @@ test_ab_test (Fixture       *f,
                           " {\"prefetch_batches\": 5, \"prefetch_full\": false}}]}", 201);
   test_id = g_strdup (json_object_get_string_member (json_node_get_object (test), "id"));
 
+  /* This annotator's phone speaks Chinese. */
+  {
+    g_autoptr(JsonNode) ua = cdl_test_browser_eval (browser, "navigator.userAgent");
+    g_autofree char *ua_text = json_to_string (ua, FALSE);
+    g_autofree char *params = g_strdup_printf ("{\"userAgent\":%s,\"acceptLanguage\":\"zh-CN\"}",
+                                               ua_text);
+
+    json_node_unref (cdl_test_browser_call (browser, "Emulation.setUserAgentOverride", params));
+  }
+
   token = open_workbench (f, browser, task_id, "&ab=small-prefetch");
   first = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+  g_assert_cmpstr (cdl_test_browser_eval_string (browser, "document.documentElement.lang"), ==,
+                   "zh");
+  g_assert_cmpstr (cdl_test_browser_eval_string (browser,
+                     "document.querySelector('#choose span').textContent"), ==, "最佳");
 
   /* The variant's configuration decides what the page asks for and loads. */
   key = cdl_test_browser_eval_string (browser, "window.cdl.state.ab.variant");

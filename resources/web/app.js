@@ -11,8 +11,7 @@
  */
 'use strict';
 
-/* FIXME: the page speaks English only; its strings want a small catalogue
- * chosen by navigator.language, like the desktop's gettext ones. */
+/* User-visible strings go through t () of i18n.js. */
 
 const KEY_TOKEN = 'cdl.token';
 const KEY_USER = 'cdl.user';
@@ -84,7 +83,7 @@ async function api (method, path, body, options = {}) {
   }
 
   if (res.status === 401 && !options.public) {
-    signOut('Your sign-in has ended; scan a new QR code in the desktop app.');
+    signOut(t('Your sign-in has ended; scan a new QR code in the desktop app.'));
     throw new ApiError(401, 'Signed out');
   }
   if (!res.ok || envelope === null || !envelope.success)
@@ -127,10 +126,13 @@ function setOfflineBanner () {
     return;
   }
   el.hidden = false;
-  el.textContent = queued > 0
-    ? `Offline: ${queued} label${queued === 1 ? '' : 's'} saved on this phone, ` +
-      'sent when the network returns'
-    : 'Offline: waiting for the network';
+  if (queued === 1)
+    el.textContent = t('Offline: 1 label saved on this phone, sent when the network returns');
+  else if (queued > 1)
+    el.textContent = t('Offline: {0} labels saved on this phone, sent when the network returns',
+                       queued);
+  else
+    el.textContent = t('Offline: waiting for the network');
 }
 
 /* Sign-in ------------------------------------------------------------------- */
@@ -192,7 +194,7 @@ async function loadTasks () {
     data = await api('GET', '/api/annotate/tasks');
   } catch (e) {
     if (e.status !== 401)
-      toast(e.status === 0 ? 'No network; the list will load when it returns' : e.message);
+      toast(e.status === 0 ? t('No network; the list will load when it returns') : e.message);
     return;
   }
 
@@ -206,8 +208,8 @@ async function loadTasks () {
     name.className = 'name';
     name.textContent = task.name;
     count.className = 'muted';
-    count.textContent = `${task.batches_labelled} of ${task.batches_ready} batches labelled` +
-                        ` · ${task.my_labels} by you`;
+    count.textContent = t('{0} of {1} batches labelled · {2} by you', task.batches_labelled,
+                          task.batches_ready, task.my_labels);
     button.append(name, count);
     button.dataset.task = task.id;
     button.addEventListener('click', () => openTask(task));
@@ -263,8 +265,8 @@ async function refreshProgress () {
   } catch (e) {
     return;
   }
-  $('progress').textContent = `${p.batches_labelled} of ${p.batches_ready} labelled` +
-                              ` · ${p.my_labels} by you`;
+  $('progress').textContent = t('{0} of {1} labelled · {2} by you', p.batches_labelled,
+                                p.batches_ready, p.my_labels);
   $('progress-bar').firstElementChild.style.width =
     (p.batches_ready > 0 ? 100 * p.batches_labelled / p.batches_ready : 0) + '%';
 }
@@ -371,7 +373,7 @@ async function loadNext () {
     state.loading = false;
     if (e.status === 0) {
       state.waitingForNetwork = true;
-      showNotice('Waiting for the network…');
+      showNotice(t('Waiting for the network…'));
       setOfflineBanner();
     } else if (e.status !== 401) {
       toast(e.message);
@@ -430,7 +432,7 @@ function showBatch (batch, previous) {
     slide.className = 'slide';
     if (!img.src)
       img.src = urls[pos];
-    img.alt = `Image ${pos + 1} of ${n}`;
+    img.alt = t('Image {0} of {1}', pos + 1, n);
     img.draggable = false;
     img.decoding = 'async';
     slide.append(img);
@@ -438,7 +440,7 @@ function showBatch (batch, previous) {
 
     thumb.className = 'thumb';
     thumb.setAttribute('role', 'tab');
-    thumb.setAttribute('aria-label', `Image ${pos + 1}`);
+    thumb.setAttribute('aria-label', t('Image {0}', pos + 1));
     timg.src = batch.thumbnails[index] || urls[pos];
     timg.alt = '';
     timg.draggable = false;
@@ -515,8 +517,9 @@ function goTo (pos, animate = true) {
 
   const index = state.order[state.pos];
   $('counter').textContent = `${state.pos + 1} / ${n}`;
-  $('seed').textContent = `Seed ${state.batch.seeds[index]}` +
-                          (n > 1 ? ` · image ${state.pos + 1} of ${n}` : '');
+  $('seed').textContent = n > 1
+    ? t('Seed {0} · image {1} of {2}', state.batch.seeds[index], state.pos + 1, n)
+    : t('Seed {0}', state.batch.seeds[index]);
   $('reject').classList.toggle('on', index === state.rejected);
 }
 
@@ -562,7 +565,7 @@ function sendOutbox () {
         if (e.status === 0 || e.status === 401 || e.status >= 500)
           return false;
         /* Refused for good (the task was deleted, …): say so, keep going. */
-        toast('A label could not be saved: ' + e.message);
+        toast(t('A label could not be saved: {0}', e.message));
       }
       writeOutbox(readOutbox().filter((l) => !(l.task_id === label.task_id &&
                                                l.batch_id === label.batch_id &&
@@ -611,7 +614,7 @@ function commit (chosen, spam) {
       loadNext();
     } else {
       state.waitingForNetwork = true;
-      showNotice('Saved on this phone. The next batch comes when the network returns.');
+      showNotice(t('Saved on this phone. The next batch comes when the network returns.'));
       setOfflineBanner();
     }
   });
@@ -650,7 +653,7 @@ function undo () {
     return;
   /* The label stays stored until a new one replaces it (an upsert). */
   showBatch(last.batch, last);
-  toast('Label the batch again to change it');
+  toast(t('Label the batch again to change it'));
 }
 
 function flash (kind) {
@@ -962,7 +965,7 @@ function wire () {
 
 async function signIn (code) {
   if (!code) {
-    $('login-error').textContent = 'Paste the link under the QR code, or scan it.';
+    $('login-error').textContent = t('Paste the link under the QR code, or scan it.');
     return;
   }
   $('login-error').textContent = '';
@@ -970,7 +973,7 @@ async function signIn (code) {
     await pair(code);
   } catch (e) {
     $('login-error').textContent = e.status === 0
-      ? 'No network: connect to the same network as the desktop and try again.'
+      ? t('No network: connect to the same network as the desktop and try again.')
       : e.message;
     show('login');
     return;
@@ -984,6 +987,7 @@ async function start () {
   const code = params.get('pair');
   const ab = params.get('ab') || new URLSearchParams(location.search).get('ab');
 
+  translatePage();
   wire();
   if (ab) {
     state.abTest = ab;
