@@ -23,6 +23,7 @@
 #include <adwaita.h>
 
 #include "cdl-test-pg.h"
+#include "cdl-test-ui.h"
 #include "core/cdl-shuffle.h"
 #include "db/cdl-job-repo.h"
 #include "db/cdl-pq.h"
@@ -35,15 +36,11 @@
 #include "ui/cdl-quality-page.h"
 #include "ui/cdl-window.h"
 
-#define START_TIMEOUT_MS 60000
-#define WAIT_TIMEOUT_MS  15000
-
 #define PROMPTS 4
 #define SEEDS   4
 #define SIDE    384
 
 static CdlTestPg *pg;
-static guint unexpected_warnings;
 
 typedef struct _Fixture
 {
@@ -51,187 +48,7 @@ typedef struct _Fixture
   char           *conninfo;
   CdlApplication *app;
   CdlWindow      *window;
-  void          (*body) (struct _Fixture *f);
-  gboolean        ran;
 } Fixture;
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-wake_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-iterate_until (Condition condition,
-               gpointer  data,
-               guint     timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint wake = g_timeout_add (20, wake_cb, NULL);
-  gboolean met;
-
-  while (!(met = condition (data)) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_source_remove (wake);
-
-  return met;
-}
-
-static GtkWidget *
-find_named (GtkWidget  *root,
-            const char *name)
-{
-  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
-    return root;
-
-  for (GtkWidget *child = gtk_widget_get_first_child (root);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_named (child, name);
-
-      if (found != NULL)
-        return found;
-    }
-
-  return NULL;
-}
-
-static GtkWidget *
-named (GtkWidget  *root,
-       const char *name)
-{
-  GtkWidget *widget = find_named (root, name);
-
-  if (widget == NULL)
-    g_error ("No widget named %s", name);
-
-  return widget;
-}
-
-static gboolean
-app_started (gpointer data)
-{
-  Fixture *f = data;
-
-  return cdl_application_get_state (f->app) != CDL_APPLICATION_STATE_STARTING;
-}
-
-static void
-fixture_set_up (Fixture       *f,
-                gconstpointer  data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *secrets = NULL;
-
-  f->conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-
-  f->tmpdir = g_dir_make_tmp ("cdl-test-ui-annotate-XXXXXX", &error);
-  g_assert_no_error (error);
-  secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_setenv ("DATABASE_URL", f->conninfo, TRUE);
-  g_setenv ("CDL_DATA_DIR", f->tmpdir, TRUE);
-  g_setenv ("CDL_SECRETS_FILE", secrets, TRUE);
-  g_setenv ("CDL_HEALTH_INTERVAL_MS", "500", TRUE);
-  g_setenv ("CDL_SERVER_PORT", "0", TRUE);
-
-  f->app = cdl_application_new ();
-  g_application_set_flags (G_APPLICATION (f->app), G_APPLICATION_NON_UNIQUE);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) dir = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children = NULL;
-  GFileInfo *info;
-
-  children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  while (children != NULL &&
-         (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autoptr(GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
-      g_autofree char *child_path = g_file_get_path (child);
-
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child_path);
-      else
-        g_file_delete (child, NULL, NULL);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
-}
-
-static void
-fixture_tear_down (Fixture       *f,
-                   gconstpointer  data)
-{
-  g_object_add_weak_pointer (G_OBJECT (f->app), (gpointer *) &f->app);
-  g_object_unref (f->app);
-  g_assert_null (f->app);
-
-  g_assert_cmpuint (unexpected_warnings, ==, 0);
-
-  g_clear_pointer (&f->conninfo, g_free);
-  if (f->tmpdir != NULL)
-    {
-      remove_tree (f->tmpdir);
-      g_clear_pointer (&f->tmpdir, g_free);
-    }
-}
-
-static gboolean
-run_body_cb (gpointer data)
-{
-  Fixture *f = data;
-  GtkWindow *window;
-
-  f->window = CDL_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (f->app)));
-  g_assert_true (CDL_IS_WINDOW (f->window));
-
-  g_assert_true (iterate_until (app_started, f, START_TIMEOUT_MS));
-  if (cdl_application_get_state (f->app) == CDL_APPLICATION_STATE_FAILED)
-    g_error ("The application did not start: %s",
-             cdl_application_get_start_error (f->app)->message);
-
-  f->body (f);
-  f->ran = TRUE;
-
-  f->window = NULL;
-  while ((window = gtk_application_get_active_window (GTK_APPLICATION (f->app))) != NULL)
-    gtk_window_destroy (window);
-  g_application_quit (G_APPLICATION (f->app));
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-activate_cb (GApplication *app,
-             Fixture      *f)
-{
-  if (f->window == NULL && !f->ran)
-    g_idle_add (run_body_cb, f);
-}
-
-static void
-run_in_app (Fixture       *f,
-            gconstpointer  data)
-{
-  char *argv[] = { (char *) "test-ui-annotate", NULL };
-
-  f->body = (void (*) (Fixture *)) data;
-  g_signal_connect_after (f->app, "activate", G_CALLBACK (activate_cb), f);
-
-  g_assert_cmpint (g_application_run (G_APPLICATION (f->app), 1, argv), ==, 0);
-  g_assert_true (f->ran);
-}
 
 /* A task with stored images ------------------------------------------------------ */
 
@@ -251,7 +68,7 @@ wait_done (gpointer data)
 static gpointer
 wait_result (Wait *wait)
 {
-  g_assert_true (iterate_until (wait_done, wait, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (wait_done, wait, CDL_TEST_UI_WAIT_TIMEOUT_MS));
   g_assert_no_error (wait->error);
   g_assert_nonnull (wait->object);
 
@@ -546,7 +363,7 @@ save_screenshot (Fixture    *f,
   for (guint i = 0; i < 5; i++)
     {
       dismiss_toasts (GTK_WIDGET (f->window));
-      iterate_until (never, NULL, 400);
+      cdl_test_ui_iterate_until (never, NULL, 400);
     }
 
   /* A frame or two, so that everything is laid out and drawn. */
@@ -593,7 +410,7 @@ wait_view (CdlAnnotatePage *page,
 {
   PageWait wait = { page, view, not_batch };
 
-  if (!iterate_until (page_settled, &wait, WAIT_TIMEOUT_MS))
+  if (!cdl_test_ui_iterate_until (page_settled, &wait, CDL_TEST_UI_WAIT_TIMEOUT_MS))
     g_error ("The Annotate page shows %s (busy %d), not %s",
              cdl_annotate_page_get_view (page), cdl_annotate_page_is_busy (page), view);
 }
@@ -663,7 +480,7 @@ static void
 test_label_export_quality (Fixture *f)
 {
   GtkWidget *root = GTK_WIDGET (f->window);
-  CdlAnnotatePage *page = CDL_ANNOTATE_PAGE (named (root, "annotate-page"));
+  CdlAnnotatePage *page = CDL_ANNOTATE_PAGE (cdl_test_ui_named (root, "annotate-page"));
   g_autofree char *task_id = add_frozen_task (f);
   g_autofree char *b1 = NULL, *b2 = NULL, *b3 = NULL, *b4 = NULL;
   g_autofree char *order1_text = NULL;
@@ -671,6 +488,8 @@ test_label_export_quality (Fixture *f)
   guint order1[SEEDS], order3[SEEDS], order4[SEEDS];
   const char *user_id;
   GtkListBoxRow *row;
+  GtkWidget *list;
+  GtkLabel *progress;
 
   gtk_window_set_default_size (GTK_WINDOW (f->window), 1280, 800);
 
@@ -681,12 +500,14 @@ test_label_export_quality (Fixture *f)
   store_images (f, task_id);
   press (page, "annotate.reload", -1);
   wait_view (page, "tasks", NULL);
-  row = gtk_list_box_get_row_at_index (GTK_LIST_BOX (named (root, "annotate-task-list")), 0);
+  list = cdl_test_ui_named (root, "annotate-task-list");
+  row = gtk_list_box_get_row_at_index (GTK_LIST_BOX (list), 0);
   g_assert_nonnull (row);
   g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==,
                    "Watercolours");
-  g_signal_emit_by_name (named (root, "annotate-task-list"), "row-activated", row);
+  g_signal_emit_by_name (list, "row-activated", row);
   wait_view (page, "gallery", NULL);
+  progress = GTK_LABEL (cdl_test_ui_named (root, "annotate-progress"));
 
   user_id = cdl_annotate_page_get_user_id (page);
   g_assert_nonnull (user_id);
@@ -701,8 +522,9 @@ test_label_export_quality (Fixture *f)
   }
 
   /* The full images arrive, decoded off the main thread. */
-  g_assert_true (iterate_until (tiles_full, named (root, "annotate-grid"), WAIT_TIMEOUT_MS));
-  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (named (root, "annotate-progress"))), ==,
+  g_assert_true (cdl_test_ui_iterate_until (tiles_full, cdl_test_ui_named (root, "annotate-grid"),
+                                            CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  g_assert_cmpstr (gtk_label_get_label (progress), ==,
                    "0 of 4 labelled");
 
   /* Batch 1: Shift+2 rejects the second image shown, 1 chooses the first. */
@@ -710,7 +532,7 @@ test_label_export_quality (Fixture *f)
   shown_order (page, order1);
   press (page, "annotate.reject", 1);
   gtk_widget_grab_focus (gtk_widget_get_next_sibling (gtk_widget_get_first_child (
-                           named (root, "annotate-grid"))));
+                           cdl_test_ui_named (root, "annotate-grid"))));
   save_screenshot (f, "annotate.png");
   press (page, "annotate.choose", 0);
   wait_view (page, "gallery", b1);
@@ -744,7 +566,7 @@ test_label_export_quality (Fixture *f)
   shown_order (page, order4);
   press (page, "annotate.choose", 1);
   wait_view (page, "done", NULL);
-  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (named (root, "annotate-progress"))), ==,
+  g_assert_cmpstr (gtk_label_get_label (progress), ==,
                    "4 of 4 labelled");
 
   /* The rows, indexes in stored order. */
@@ -794,7 +616,7 @@ test_label_export_quality (Fixture *f)
 
   /* Export: the file holds one line per non-spam label, as stored. */
   {
-    CdlExportPage *export = CDL_EXPORT_PAGE (named (root, "export-page"));
+    CdlExportPage *export = CDL_EXPORT_PAGE (cdl_test_ui_named (root, "export-page"));
     g_autofree char *out = g_build_filename (f->tmpdir, "export.jsonl", NULL);
     g_autoptr(GFile) file = g_file_new_for_path (out);
     g_autofree char *contents = NULL;
@@ -805,14 +627,14 @@ test_label_export_quality (Fixture *f)
     guint n_lines;
 
     cdl_window_set_visible_page (f->window, "export");
-    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    g_assert_true (cdl_test_ui_iterate_until (export_idle, export, CDL_TEST_UI_WAIT_TIMEOUT_MS));
     g_assert_true (cdl_export_page_select_task (export, task_id));
-    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    g_assert_true (cdl_test_ui_iterate_until (export_idle, export, CDL_TEST_UI_WAIT_TIMEOUT_MS));
     preview = cdl_export_page_get_preview (export);
     g_assert_nonnull (strstr (preview, "\"chosen\""));
 
     cdl_export_page_save_to_file (export, file);
-    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    g_assert_true (cdl_test_ui_iterate_until (export_idle, export, CDL_TEST_UI_WAIT_TIMEOUT_MS));
     g_assert_cmpint (cdl_export_page_get_saved_lines (export), ==, 3);
     g_assert_true (g_file_get_contents (out, &contents, NULL, NULL));
     lines = g_strsplit (contents, "\n", -1);
@@ -853,7 +675,7 @@ test_label_export_quality (Fixture *f)
 
     /* Checksums: all good, then one file gone. */
     cdl_export_page_verify (export);
-    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    g_assert_true (cdl_test_ui_iterate_until (export_idle, export, CDL_TEST_UI_WAIT_TIMEOUT_MS));
     g_assert_cmpstr (cdl_export_page_get_verify_result (export), ==,
                      "All 12 images match their checksums");
     save_screenshot (f, "export.png");
@@ -867,23 +689,23 @@ test_label_export_quality (Fixture *f)
       g_assert_no_error (error);
     }
     cdl_export_page_verify (export);
-    g_assert_true (iterate_until (export_idle, export, WAIT_TIMEOUT_MS));
+    g_assert_true (cdl_test_ui_iterate_until (export_idle, export, CDL_TEST_UI_WAIT_TIMEOUT_MS));
     g_assert_cmpstr (cdl_export_page_get_verify_result (export), ==,
                      "1 missing, 0 mismatched, 0 unreadable");
-    g_assert_nonnull (find_named (root, "export-problem"));
+    g_assert_nonnull (cdl_test_ui_find_named (root, "export-problem"));
   }
 
   /* Quality: the desktop user's figures. */
   {
-    CdlQualityPage *quality = CDL_QUALITY_PAGE (named (root, "quality-page"));
+    CdlQualityPage *quality = CDL_QUALITY_PAGE (cdl_test_ui_named (root, "quality-page"));
     GtkWidget *annotator;
 
     cdl_window_set_visible_page (f->window, "quality");
-    g_assert_true (cdl_quality_page_select_task (quality, task_id) ||
-                   (iterate_until (quality_idle, quality, WAIT_TIMEOUT_MS) &&
-                    cdl_quality_page_select_task (quality, task_id)));
-    g_assert_true (iterate_until (quality_idle, quality, WAIT_TIMEOUT_MS));
-    annotator = named (GTK_WIDGET (quality), "quality-annotator");
+    g_assert_true (cdl_test_ui_iterate_until (quality_idle, quality,
+                                              CDL_TEST_UI_WAIT_TIMEOUT_MS));
+    g_assert_true (cdl_quality_page_select_task (quality, task_id));
+    g_assert_true (cdl_test_ui_iterate_until (quality_idle, quality, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+    annotator = cdl_test_ui_named (GTK_WIDGET (quality), "quality-annotator");
     g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (annotator)), ==,
                      desktop_name);
     g_assert_nonnull (strstr (adw_expander_row_get_subtitle (ADW_EXPANDER_ROW (annotator)),
@@ -895,36 +717,47 @@ test_label_export_quality (Fixture *f)
   }
 }
 
-static GLogWriterOutput
-log_writer_cb (GLogLevelFlags   log_level,
-               const GLogField *fields,
-               gsize            n_fields,
-               gpointer         user_data)
+static void
+annotate_body (CdlApplication *app,
+               CdlWindow      *window,
+               gpointer        data)
 {
-  if ((log_level & G_LOG_LEVEL_WARNING) != 0)
-    unexpected_warnings++;
+  Fixture *f = data;
 
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
+  f->app = app;
+  f->window = window;
+  test_label_export_quality (f);
+}
+
+static void
+test_gallery (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlApplication) app = NULL;
+  Fixture f = { 0 };
+
+  f.tmpdir = g_dir_make_tmp ("cdl-test-ui-annotate-XXXXXX", &error);
+  g_assert_no_error (error);
+  f.conninfo = cdl_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+
+  app = cdl_test_ui_new_app (f.conninfo, f.tmpdir);
+  cdl_test_ui_run (app, annotate_body, &f);
+
+  cdl_test_ui_remove_tree (f.tmpdir);
+  g_free (f.tmpdir);
+  g_free (f.conninfo);
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
   int ret;
 
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_log_set_writer_func (log_writer_cb, NULL, NULL);
-  gtk_disable_setlocale ();
+  pg = cdl_test_ui_init (&argc, &argv);
 
-  pg = cdl_test_pg_start (&error);
-  g_assert_no_error (error);
-
-  g_test_add ("/ui/annotate/label-export-quality", Fixture,
-              (gconstpointer) test_label_export_quality,
-              fixture_set_up, run_in_app, fixture_tear_down);
+  g_test_add_func ("/ui/annotate/label-export-quality", test_gallery);
 
   ret = g_test_run ();
 
