@@ -721,32 +721,14 @@ tasks_listed_cb (GObject      *source,
   g_autoptr(CdlExportPage) self = user_data;
   g_autoptr(JsonNode) tasks = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *keep = NULL;
 
-  tasks = cdl_annotation_service_list_tasks_finish (self->service, result,
-                                                    &error);
+  tasks = cdl_annotation_service_list_tasks_finish (self->service, result, &error);
   if (g_cancellable_is_cancelled (self->cancellable))
     return;
 
   self->listing = FALSE;
-  if (tasks == NULL)
-    {
-      adw_status_page_set_description (ADW_STATUS_PAGE (gtk_stack_get_child_by_name (self->stack,
-                                                                                     "empty")),
-                                       error->message);
-      gtk_stack_set_visible_child_name (self->stack, "empty");
-      return;
-    }
-
-  keep = g_strdup (cdl_gallery_tasks_selected (self->task_row));
-  if (cdl_gallery_tasks_fill (self->task_row, tasks, keep) == 0)
-    {
-      gtk_stack_set_visible_child_name (self->stack, "empty");
-      return;
-    }
-
-  gtk_stack_set_visible_child_name (self->stack, "export");
-  cdl_export_page_preview (self);
+  if (cdl_gallery_tasks_show (self->task_row, self->stack, "export", tasks, error))
+    cdl_export_page_preview (self);
 }
 
 void

@@ -47,6 +47,35 @@ cdl_gallery_tasks_fill (AdwComboRow *row,
   return n;
 }
 
+gboolean
+cdl_gallery_tasks_show (AdwComboRow  *row,
+                        GtkStack     *stack,
+                        const char   *shown,
+                        JsonNode     *tasks,
+                        const GError *error)
+{
+  g_autofree char *keep = NULL;
+
+  if (tasks == NULL)
+    {
+      GtkWidget *empty = gtk_stack_get_child_by_name (stack, "empty");
+
+      adw_status_page_set_description (ADW_STATUS_PAGE (empty), error->message);
+      gtk_stack_set_visible_child_name (stack, "empty");
+      return FALSE;
+    }
+
+  keep = g_strdup (cdl_gallery_tasks_selected (row));
+  if (cdl_gallery_tasks_fill (row, tasks, keep) == 0)
+    {
+      gtk_stack_set_visible_child_name (stack, "empty");
+      return FALSE;
+    }
+
+  gtk_stack_set_visible_child_name (stack, shown);
+  return TRUE;
+}
+
 const char *
 cdl_gallery_tasks_selected (AdwComboRow *row)
 {

@@ -17,6 +17,15 @@ G_BEGIN_DECLS
 guint       cdl_gallery_tasks_fill     (AdwComboRow *row,
                                         JsonNode    *tasks,
                                         const char  *keep_id);
+/* After cdl_annotation_service_list_tasks_finish(): fills @row from
+ * @tasks, keeping the task picked, and shows @stack's child @shown; or,
+ * with no task or with @error, its "empty" child (an AdwStatusPage, which
+ * then tells the error). Returns whether any task is listed. */
+gboolean    cdl_gallery_tasks_show     (AdwComboRow  *row,
+                                        GtkStack     *stack,
+                                        const char   *shown,
+                                        JsonNode     *tasks,
+                                        const GError *error);
 /* The id of the task picked in @row, or NULL. */
 const char *cdl_gallery_tasks_selected (AdwComboRow *row);
 /* Picks the task @task_id; FALSE when @row does not list it. */

@@ -24,7 +24,6 @@ struct _CdlQualityPage
 
   /* template */
   GtkStack             *stack;
-  AdwStatusPage        *empty_page;
   AdwComboRow          *task_row;
   GtkLabel             *shared_label;
   GtkLabel             *agreement_label;
@@ -210,30 +209,14 @@ tasks_listed_cb (GObject      *source,
   g_autoptr(CdlQualityPage) self = user_data;
   g_autoptr(JsonNode) tasks = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *keep = NULL;
 
-  tasks = cdl_annotation_service_list_tasks_finish (self->service, result,
-                                                    &error);
+  tasks = cdl_annotation_service_list_tasks_finish (self->service, result, &error);
   if (g_cancellable_is_cancelled (self->cancellable))
     return;
 
   self->listing = FALSE;
-  if (tasks == NULL)
-    {
-      adw_status_page_set_description (self->empty_page, error->message);
-      gtk_stack_set_visible_child_name (self->stack, "empty");
-      return;
-    }
-
-  keep = g_strdup (cdl_gallery_tasks_selected (self->task_row));
-  if (cdl_gallery_tasks_fill (self->task_row, tasks, keep) == 0)
-    {
-      gtk_stack_set_visible_child_name (self->stack, "empty");
-      return;
-    }
-
-  gtk_stack_set_visible_child_name (self->stack, "stats");
-  cdl_quality_page_task_changed_cb (self, NULL, self->task_row);
+  if (cdl_gallery_tasks_show (self->task_row, self->stack, "stats", tasks, error))
+    cdl_quality_page_task_changed_cb (self, NULL, self->task_row);
 }
 
 void
@@ -293,7 +276,6 @@ cdl_quality_page_class_init (CdlQualityPageClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_BASE "/ui/cdl-quality-page.ui");
   gtk_widget_class_bind_template_child (widget_class, CdlQualityPage, stack);
-  gtk_widget_class_bind_template_child (widget_class, CdlQualityPage, empty_page);
   gtk_widget_class_bind_template_child (widget_class, CdlQualityPage, task_row);
   gtk_widget_class_bind_template_child (widget_class, CdlQualityPage, shared_label);
   gtk_widget_class_bind_template_child (widget_class, CdlQualityPage, agreement_label);
