@@ -75,53 +75,20 @@ wait_result (Wait *wait)
   return wait->object;
 }
 
-static void
-workflow_uploaded_cb (GObject      *object,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  Wait *wait = user_data;
+/* A callback that keeps the result of @finish in its Wait. */
+#define FINISH_CB(name, finish, Type) \
+  static void \
+  name (GObject *object, GAsyncResult *result, gpointer user_data) \
+  { \
+    Wait *wait = user_data; \
+    wait->object = (GObject *) finish (Type (object), result, &wait->error); \
+    wait->done = TRUE; \
+  }
 
-  wait->object = (GObject *) cdl_workflow_service_upload_finish (CDL_WORKFLOW_SERVICE (object),
-                                                                 result, &wait->error);
-  wait->done = TRUE;
-}
-
-static void
-pool_created_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->object = (GObject *) cdl_pool_service_create_finish (CDL_POOL_SERVICE (object),
-                                                             result, &wait->error);
-  wait->done = TRUE;
-}
-
-static void
-task_created_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->object = (GObject *) cdl_task_service_create_finish (CDL_TASK_SERVICE (object),
-                                                             result, &wait->error);
-  wait->done = TRUE;
-}
-
-static void
-task_frozen_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->object = (GObject *) cdl_task_service_freeze_finish (CDL_TASK_SERVICE (object),
-                                                             result, &wait->error);
-  wait->done = TRUE;
-}
+FINISH_CB (workflow_uploaded_cb, cdl_workflow_service_upload_finish, CDL_WORKFLOW_SERVICE)
+FINISH_CB (pool_created_cb, cdl_pool_service_create_finish, CDL_POOL_SERVICE)
+FINISH_CB (task_created_cb, cdl_task_service_create_finish, CDL_TASK_SERVICE)
+FINISH_CB (task_frozen_cb, cdl_task_service_freeze_finish, CDL_TASK_SERVICE)
 
 static JsonNode *
 parse (const char *json)
