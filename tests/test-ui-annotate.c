@@ -35,6 +35,7 @@
 #include "ui/cdl-image-tile.h"
 #include "ui/cdl-quality-page.h"
 #include "ui/cdl-window.h"
+#include "ui/cdl-zoom-view.h"
 
 #define PROMPTS 4
 #define SEEDS   4
@@ -501,6 +502,18 @@ test_label_export_quality (Fixture *f)
   gtk_widget_grab_focus (gtk_widget_get_next_sibling (gtk_widget_get_first_child (
                            cdl_test_ui_named (root, "annotate-grid"))));
   save_screenshot (f, "annotate.png");
+
+  /* Space zooms the focused image, Escape closes the zoom. */
+  {
+    GtkWidget *zoom = cdl_test_ui_named (root, "annotate-zoom");
+
+    press (page, "annotate.zoom", -1);
+    g_assert_true (gtk_widget_get_mapped (zoom));
+    cdl_zoom_view_set_zoom (CDL_ZOOM_VIEW (zoom), 3.0, 10, 10);
+    g_assert_cmpfloat (cdl_zoom_view_get_zoom (CDL_ZOOM_VIEW (zoom)), ==, 3.0);
+    press (page, "annotate.close-zoom", -1);
+    g_assert_false (gtk_widget_get_mapped (zoom));
+  }
   press (page, "annotate.choose", 0);
   wait_view (page, "gallery", b1);
 
@@ -639,6 +652,34 @@ test_label_export_quality (Fixture *f)
         g_assert_cmpuint (json_array_get_length (json_object_get_array_member (obj, "rejected")),
                           ==, g_strcmp0 (batch, b1) == 0 ? 1 : SEEDS - 1);
       }
+
+    /* Pairs: one line per (chosen, rejected) pair, 1 + 3 + 3 of them. */
+    {
+      g_autofree char *pairs_out = g_build_filename (f->tmpdir, "pairs.jsonl", NULL);
+      g_autoptr(GFile) pairs_file = g_file_new_for_path (pairs_out);
+      g_autofree char *pairs = NULL;
+      g_auto(GStrv) pair_lines = NULL;
+
+      cdl_export_page_set_format (export, CDL_EXPORT_PAIRS);
+      g_assert_true (cdl_test_ui_iterate_until (export_idle, export,
+                                                CDL_TEST_UI_WAIT_TIMEOUT_MS));
+      cdl_export_page_save_to_file (export, pairs_file);
+      g_assert_true (cdl_test_ui_iterate_until (export_idle, export,
+                                                CDL_TEST_UI_WAIT_TIMEOUT_MS));
+      g_assert_cmpint (cdl_export_page_get_saved_lines (export), ==, 1 + 2 * (SEEDS - 1));
+      g_assert_true (g_file_get_contents (pairs_out, &pairs, NULL, NULL));
+      pair_lines = g_strsplit (pairs, "\n", -1);
+      g_assert_cmpuint (g_strv_length (pair_lines), ==, 2 + 2 * (SEEDS - 1));
+      for (guint i = 0; pair_lines[i + 1] != NULL; i++)
+        {
+          g_autoptr(JsonNode) node = parse (pair_lines[i]);
+
+          g_assert_true (json_object_has_member (json_node_get_object (node), "label_0"));
+        }
+      cdl_export_page_set_format (export, CDL_EXPORT_DPO);
+      g_assert_true (cdl_test_ui_iterate_until (export_idle, export,
+                                                CDL_TEST_UI_WAIT_TIMEOUT_MS));
+    }
 
     /* Checksums: all good, then one file gone. */
     cdl_export_page_verify (export);
