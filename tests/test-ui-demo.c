@@ -4,7 +4,7 @@
  * Workers page offers the demo. Pressing it must start a real
  * cdl-simworker subprocess, register it as a healthy worker and leave a
  * demo task of 6 prompts × 4 seeds open on the Tasks page; the test then
- * freezes and runs that task with the page's own buttons until the
+ * pilots, freezes and runs that task with the pages' own buttons until the
  * dashboard says DONE, and checks that quitting the app stops the worker
  * and that the next start comes back at the saved size on the same task.
  * Runs under Xvfb.
@@ -18,6 +18,7 @@
 
 #include "cdl-test-pg.h"
 #include "cdl-test-ui.h"
+#include "ui/cdl-pilot-page.h"
 
 #define RUN_TIMEOUT_MS 120000
 
@@ -102,6 +103,12 @@ wait_dashboard (CdlRunDashboard *dashboard,
 }
 
 static gboolean
+pilot_done (gpointer data)
+{
+  return g_strcmp0 (cdl_pilot_page_get_view (data), "result") == 0;
+}
+
+static gboolean
 button_ready (gpointer data)
 {
   return gtk_widget_get_mapped (data) && gtk_widget_is_sensitive (data);
@@ -120,6 +127,7 @@ demo_body (CdlApplication *app,
   CdlTask *task;
   WorkerWait wait = { 0 };
   GtkWindow *dialog;
+  GtkWindow *pilot;
 
   demo->app = app;
   demo->window = window;
@@ -161,10 +169,14 @@ demo_body (CdlApplication *app,
   g_assert_true (cdl_worker_get_status (wait.worker) == CDL_WORKER_STATUS_HEALTHY);
   g_clear_object (&wait.worker);
 
-  /* Freeze with the page's button and its confirmation… */
-  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "freeze-button"));
-  dialog = cdl_test_ui_wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "freeze-dialog");
-  cdl_test_ui_respond (dialog, "freeze");
+  /* Pilot it, and freeze it with the settings that worked… */
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "pilot-button"));
+  pilot = cdl_test_ui_wait_for_window (CDL_TYPE_PILOT_PAGE, NULL);
+  g_assert_cmpstr (cdl_pilot_page_get_task_id (CDL_PILOT_PAGE (pilot)), ==, demo->task_id);
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (pilot), "pilot-run-button"));
+  g_assert_true (cdl_test_ui_iterate_until (pilot_done, pilot, RUN_TIMEOUT_MS));
+  g_assert_cmpuint (cdl_pilot_page_get_n_samples (CDL_PILOT_PAGE (pilot)), ==, 10);
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (pilot), "pilot-freeze-button"));
   wait_dashboard (dashboard, demo->task_id, "FROZEN", CDL_TEST_UI_WAIT_TIMEOUT_MS);
 
   /* …and run it to the end on the demo worker. */
@@ -175,13 +187,17 @@ demo_body (CdlApplication *app,
   wait_dashboard (dashboard, demo->task_id, "DONE", RUN_TIMEOUT_MS);
 
   /* Again, from the primary menu: the running worker and its registration
-   * serve a second demo task. */
+   * serve a second demo task, frozen here with the page's confirmation. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.start-demo", NULL));
   g_assert_true (cdl_test_ui_iterate_until (demo_task_shown, demo, RUN_TIMEOUT_MS));
+  demo->last_task_id = g_strdup (cdl_task_get_id (cdl_tasks_page_get_shown (page)));
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "freeze-button"));
+  dialog = cdl_test_ui_wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "freeze-dialog");
+  cdl_test_ui_respond (dialog, "freeze");
+  wait_dashboard (dashboard, demo->last_task_id, "FROZEN", CDL_TEST_UI_WAIT_TIMEOUT_MS);
   g_assert_cmpstr (cdl_demo_service_get_url (service), ==, demo->worker_url);
   g_assert_cmpuint (g_list_model_get_n_items (
     cdl_workers_page_get_model (cdl_window_get_workers_page (window))), ==, 1);
-  demo->last_task_id = g_strdup (cdl_task_get_id (cdl_tasks_page_get_shown (page)));
 }
 
 static gboolean
