@@ -989,6 +989,9 @@ cdl_annotate_page_map (GtkWidget *widget)
   /* Coming back to the list: new images may have arrived meanwhile. */
   if (g_strcmp0 (view, "tasks") == 0 || g_strcmp0 (view, "empty") == 0)
     cdl_annotate_page_reload (self);
+  /* Back to a batch: its keys work at once, wherever the focus was. */
+  else if (g_strcmp0 (view, "gallery") == 0 && self->tiles->len > 0)
+    gtk_widget_grab_focus (g_ptr_array_index (self->tiles, 0));
 }
 
 static void
