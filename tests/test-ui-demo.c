@@ -5,7 +5,8 @@
  * cdl-simworker subprocess, register it as a healthy worker and leave a
  * demo task of 6 prompts × 4 seeds open on the Tasks page; the test then
  * pilots, freezes and runs that task with the pages' own buttons until the
- * dashboard says DONE, and checks that quitting the app stops the worker
+ * dashboard says DONE, labels every batch and exports the DPO JSONL, and
+ * checks that quitting the app stops the worker
  * and that the next start comes back at the saved size on the same task.
  * Runs under Xvfb.
  *
@@ -15,9 +16,12 @@
 
 #include <string.h>
 #include <adwaita.h>
+#include <json-glib/json-glib.h>
 
 #include "cdl-test-pg.h"
 #include "cdl-test-ui.h"
+#include "ui/cdl-annotate-page.h"
+#include "ui/cdl-export-page.h"
 #include "ui/cdl-pilot-page.h"
 
 #define RUN_TIMEOUT_MS 120000
@@ -31,6 +35,7 @@ typedef struct
   char           *worker_url;
   char           *task_id;
   char           *last_task_id;
+  const char     *tmpdir;
 } Demo;
 
 static gboolean
@@ -106,6 +111,106 @@ static gboolean
 pilot_done (gpointer data)
 {
   return g_strcmp0 (cdl_pilot_page_get_view (data), "result") == 0;
+}
+
+typedef struct
+{
+  CdlAnnotatePage *page;
+  const char      *view;
+  char            *not_batch;
+} LabelWait;
+
+static gboolean
+annotate_settled (gpointer data)
+{
+  LabelWait *wait = data;
+
+  return !cdl_annotate_page_is_busy (wait->page) &&
+         g_strcmp0 (cdl_annotate_page_get_view (wait->page), wait->view) == 0 &&
+         (wait->not_batch == NULL ||
+          g_strcmp0 (cdl_annotate_page_get_batch_id (wait->page), wait->not_batch) != 0);
+}
+
+static void
+wait_annotate (CdlAnnotatePage *page,
+               const char      *view,
+               char            *not_batch)
+{
+  LabelWait wait = { page, view, not_batch };
+
+  if (!cdl_test_ui_iterate_until (annotate_settled, &wait, CDL_TEST_UI_WAIT_TIMEOUT_MS))
+    g_error ("The Annotate page shows %s, not %s", cdl_annotate_page_get_view (page), view);
+}
+
+/* Labels every batch of the demo task the way the keyboard does: 1
+ * chooses the first image shown, Shift+2 rejects the second. */
+static void
+label_demo_task (CdlWindow  *window,
+                 const char *task_id)
+{
+  CdlAnnotatePage *page;
+  guint labelled = 0;
+
+  page = CDL_ANNOTATE_PAGE (cdl_test_ui_named (GTK_WIDGET (window), "annotate-page"));
+  cdl_window_set_visible_page (window, "annotate");
+  cdl_annotate_page_open_task (page, task_id);
+  wait_annotate (page, "gallery", NULL);
+
+  while (g_strcmp0 (cdl_annotate_page_get_view (page), "gallery") == 0)
+    {
+      g_autofree char *batch = g_strdup (cdl_annotate_page_get_batch_id (page));
+
+      g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "annotate.reject",
+                                                 "i", 1));
+      g_assert_true (gtk_widget_activate_action (GTK_WIDGET (page), "annotate.choose",
+                                                 "i", 0));
+      labelled++;
+      if (labelled == CDL_DEMO_PROMPTS)
+        wait_annotate (page, "done", NULL);
+      else
+        wait_annotate (page, "gallery", batch);
+    }
+
+  g_assert_cmpuint (labelled, ==, CDL_DEMO_PROMPTS);
+}
+
+static gboolean
+export_idle (gpointer data)
+{
+  return !cdl_export_page_is_busy (data);
+}
+
+/* Saves the demo task's DPO JSONL from the Export page: a line a batch. */
+static void
+export_demo_task (CdlWindow  *window,
+                  const char *task_id,
+                  const char *dir)
+{
+  CdlExportPage *page;
+  g_autofree char *path = g_build_filename (dir, "demo.jsonl", NULL);
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autofree char *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(JsonNode) line = NULL;
+  g_autoptr(GError) error = NULL;
+
+  page = CDL_EXPORT_PAGE (cdl_test_ui_named (GTK_WIDGET (window), "export-page"));
+  cdl_window_set_visible_page (window, "export");
+  g_assert_true (cdl_test_ui_iterate_until (export_idle, page, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_export_page_select_task (page, task_id));
+  g_assert_true (cdl_test_ui_iterate_until (export_idle, page, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  cdl_export_page_save_to_file (page, file);
+  g_assert_true (cdl_test_ui_iterate_until (export_idle, page, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  g_assert_cmpint (cdl_export_page_get_saved_lines (page), ==, CDL_DEMO_PROMPTS);
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  lines = g_strsplit (contents, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, CDL_DEMO_PROMPTS + 1);
+  line = json_from_string (lines[0], &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (line),
+                                                                  "prompt"),
+                                   "a watercolour painting of "));
 }
 
 static gboolean
@@ -185,6 +290,10 @@ demo_body (CdlApplication *app,
                                             CDL_TEST_UI_WAIT_TIMEOUT_MS));
   cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "run-button"));
   wait_dashboard (dashboard, demo->task_id, "DONE", RUN_TIMEOUT_MS);
+
+  /* Label every batch, and export the labels. */
+  label_demo_task (window, demo->task_id);
+  export_demo_task (window, demo->task_id, demo->tmpdir);
 
   /* Again, from the primary menu: the running worker and its registration
    * serve a second demo task, frozen here with the page's confirmation. */
@@ -334,6 +443,7 @@ test_demo_worker (void)
   tmpdir = g_dir_make_tmp ("cdl-test-ui-demo-XXXXXX", &error);
   g_assert_no_error (error);
 
+  demo.tmpdir = tmpdir;
   app = cdl_test_ui_new_app (conninfo, tmpdir);
   cdl_test_ui_run (app, demo_body, &demo);
 
