@@ -111,6 +111,7 @@ typedef struct
   CdlDpoExport  *export;
   GCancellable  *cancellable;
   GOutputStream *stream;
+  GFile         *file;
   GBytes        *pending;
   GString       *preview;
   guint          preview_lines;
@@ -125,6 +126,7 @@ run_free (Run *run)
 {
   g_clear_pointer (&run->export, cdl_dpo_export_free);
   g_clear_object (&run->stream);
+  g_clear_object (&run->file);
   g_clear_pointer (&run->pending, g_bytes_unref);
   if (run->preview != NULL)
     g_string_free (run->preview, TRUE);
@@ -161,8 +163,15 @@ stream_closed_cb (GObject      *source,
 {
   Run *run = user_data;
   g_autoptr(GError) error = NULL;
+  gboolean closed = g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error);
 
-  if (!g_output_stream_close_finish (G_OUTPUT_STREAM (source), result, &error))
+  if (run->self->service == NULL)
+    {
+      run_free (run);
+      return;
+    }
+
+  if (!closed)
     {
       g_autofree char *title = g_strdup_printf (_("Could not save the export: %s"),
                                                 error->message);
@@ -197,6 +206,20 @@ run_finish (Run    *run,
   /* The connection goes back to the pool before anything else. */
   g_clear_pointer (&run->export, cdl_dpo_export_free);
 
+  /* A half-written file is no export: drop it. */
+  if (run->kind == RUN_SAVE && error != NULL && run->stream != NULL)
+    {
+      g_output_stream_close (run->stream, NULL, NULL);
+      g_file_delete (run->file, NULL, NULL);
+    }
+
+  /* The page went away meanwhile. */
+  if (self->service == NULL)
+    {
+      run_free (run);
+      return;
+    }
+
   switch (run->kind)
     {
     case RUN_PREVIEW:
@@ -218,15 +241,6 @@ run_finish (Run    *run,
           g_output_stream_close_async (run->stream, G_PRIORITY_DEFAULT, NULL, stream_closed_cb,
                                        run);
           return;
-        }
-      /* A half-written file is no export: drop it. */
-      if (run->stream != NULL)
-        {
-          GFile *file = g_object_get_data (G_OBJECT (self->progress_box), "cdl-file");
-
-          g_output_stream_close (run->stream, NULL, NULL);
-          if (file != NULL)
-            g_file_delete (file, NULL, NULL);
         }
       self->saving = FALSE;
       self->saved_lines = -1;
@@ -352,6 +366,20 @@ run_verify_lines (Run          *run,
     }
 }
 
+/* Ends @run when its page went away while a chunk was on its way. */
+static gboolean
+run_page_gone (Run *run)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (run->self->service != NULL)
+    return FALSE;
+
+  error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "The page was closed");
+  run_finish (run, error);
+  return TRUE;
+}
+
 static gint64
 count_lines (const char *data,
              gsize       len)
@@ -379,6 +407,9 @@ run_written_cb (GObject      *source,
       g_error_free (error);
       return;
     }
+
+  if (run_page_gone (run))
+    return;
 
   run->lines += count_lines (g_bytes_get_data (run->pending, NULL),
                              g_bytes_get_size (run->pending));
@@ -415,6 +446,9 @@ run_next_cb (GObject      *source,
       g_error_free (error);
       return;
     }
+
+  if (run_page_gone (run))
+    return;
 
   data = g_bytes_get_data (bytes, &len);
   if (len == 0)
@@ -622,11 +656,9 @@ cdl_export_page_save_to_file (CdlExportPage *self,
   cdl_export_page_update_actions (self);
 
   run = run_new (self, RUN_SAVE, self->save_cancellable);
+  run->file = g_object_ref (file);
   g_file_replace_async (file, NULL, FALSE, G_FILE_CREATE_REPLACE_DESTINATION,
                         G_PRIORITY_DEFAULT, run->cancellable, file_replaced_cb, run);
-  /* To remove a half-written file; the stream does not know its file. */
-  g_object_set_data_full (G_OBJECT (self->progress_box), "cdl-file", g_object_ref (file),
-                          g_object_unref);
 }
 
 static void
