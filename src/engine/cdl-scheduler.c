@@ -702,12 +702,14 @@ typedef struct
   char   **task_ids;
   char    *holder;
   char    *worker_id;
+  guint    min_queued;  /* claim only from a task with this many queued */
 } ClaimIn;
 
 typedef struct
 {
   CdlJob       *job;
   CdlJobInputs *inputs;
+  gboolean      deferred;  /* jobs are left, but too few to claim ahead */
 } ClaimOut;
 
 static void
@@ -750,6 +752,27 @@ claim_in_thread (PGconn        *conn,
       if (PQntuples (state) == 0)
         continue;
 
+      /* A claim ahead leaves a task's last jobs to the idle workers. */
+      if (in->min_queued > 0)
+        {
+          g_autoptr(PGresult) left = NULL;
+          g_autofree char *limit = g_strdup_printf ("%u", in->min_queued);
+          const char *left_params[2] = { in->task_ids[i], limit };
+
+          left = cdl_pq_exec (conn,
+                              "SELECT count (*) FROM (SELECT 1 FROM jobs"
+                              "  WHERE task_id = $1 AND state = 'queued'"
+                              "  LIMIT $2::integer) q",
+                              2, left_params, error);
+          if (left == NULL)
+            goto fail;
+          if (cdl_pq_get_int64 (left, 0, 0) < in->min_queued)
+            {
+              out->deferred |= cdl_pq_get_int64 (left, 0, 0) > 0;
+              continue;
+            }
+        }
+
       job = cdl_job_repo_claim_next (conn, in->task_ids[i], in->holder, CLAIM_MS, error);
       if (job == NULL)
         {
@@ -789,6 +812,21 @@ fail:
 
 static void dispatch_step (Dispatch *d);
 static void submit_claimed (Dispatch *d);
+
+static guint
+count_usable_workers (CdlScheduler *self)
+{
+  GHashTableIter iter;
+  Worker *w;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->workers);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &w))
+    if (w->usable)
+      n++;
+
+  return n;
+}
 
 static void
 submit_done_cb (GObject      *source,
@@ -931,8 +969,17 @@ claim_done_cb (GObject      *source,
 
   if (out->job == NULL)
     {
+      /* Those few go to whichever worker is free first; keep watching. */
+      if (d->ahead && out->deferred)
+        {
+          d->ahead = FALSE;
+          g_timeout_add_once (WATCH_MS, (GSourceOnceFunc) dispatch_step, d);
+        }
+      else
+        {
+          dispatch_free (d);
+        }
       claim_out_free (out);
-      dispatch_free (d);
       return;
     }
 
@@ -1110,6 +1157,8 @@ gate_done_cb (GObject      *source,
     in->task_ids = g_strdupv (d->task_ids);
     in->holder = g_strdup (self->holder);
     in->worker_id = g_strdup (d->worker_id);
+    if (d->ahead)
+      in->min_queued = count_usable_workers (self);
     cdl_db_run_async (self->db, claim_in_thread, in, (GDestroyNotify) claim_in_free,
                       (GDestroyNotify) claim_out_free, self->cancellable,
                       claim_done_cb, d);
