@@ -6,7 +6,8 @@
  *        Complete batches only, in the order of their first stored image.
  *   GET  /api/tasks/{id}/next-batch                 annotator
  *        {"batch": {... "shown_order"}|null, "lease_seconds",
- *         "prefetch": [{batch_id, thumbnails}]}; "batch" is null (with
+ *         "prefetch": [{batch_id, prompt, seeds, batch_indexes, image_ids,
+ *         thumbnails, fullres, shown_order}]}; "batch" is null (with
  *        status 200) when nothing is left for this annotator.
  *   POST /api/annotations                           annotator
  *        201 for a new annotation, 200 when a re-submit updated it.
@@ -18,10 +19,9 @@
  *          my_labels, seeds_per_prompt}]}
  *   GET  /api/tasks/{id}/annotation-progress        annotator
  *        {batches_ready, batches_total, batches_labelled, my_labels}
- *   next-batch takes ?prefetch=0..50 (default 20; prefetch entries carry
- *   thumbnails and fullres) and ?ab_test=NAME: when the caller is
- *   assigned to that test, its variant's media_base_url starts every
- *   media link of the answer. With the task's repeat rate, the answer is
+ *   next-batch takes ?prefetch=0..50 (default 20) and ?ab_test=NAME:
+ *   when the caller is assigned to that test, its variant's
+ *   media_base_url starts every media link of the answer. With the task's repeat rate, the answer is
  *   now and then a batch the caller labelled before, with "is_repeat":
  *   true (no lease, no prefetch); its answer goes to POST /api/annotations
  *   with "is_repeat": true and never replaces the label.

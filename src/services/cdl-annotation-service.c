@@ -285,13 +285,15 @@ add_signed_list (CdlAnnotationService *self,
   json_builder_end_array (b);
 }
 
+/* What a page needs to show @batch; with @shown_for_user, the order that
+ * user sees it in; with @checksums, the images' SHA-256 too. */
 static void
-add_batch (CdlAnnotationService *self,
-           JsonBuilder          *b,
-           const CdlBatch       *batch,
-           const char           *shown_for_user)
+add_batch_members (CdlAnnotationService *self,
+                   JsonBuilder          *b,
+                   const CdlBatch       *batch,
+                   const char           *shown_for_user,
+                   gboolean              checksums)
 {
-  json_builder_begin_object (b);
   json_builder_set_member_name (b, "batch_id");
   json_builder_add_string_value (b, batch->batch_id);
   json_builder_set_member_name (b, "prompt");
@@ -311,11 +313,14 @@ add_batch (CdlAnnotationService *self,
   for (guint i = 0; i < batch->n; i++)
     json_builder_add_string_value (b, batch->image_ids[i]);
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "checksums");
-  json_builder_begin_array (b);
-  for (guint i = 0; i < batch->n; i++)
-    json_builder_add_string_value (b, batch->checksums[i]);
-  json_builder_end_array (b);
+  if (checksums)
+    {
+      json_builder_set_member_name (b, "checksums");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < batch->n; i++)
+        json_builder_add_string_value (b, batch->checksums[i]);
+      json_builder_end_array (b);
+    }
   add_signed_list (self, b, "thumbnails", batch->thumb_keys);
   add_signed_list (self, b, "fullres", batch->image_keys);
 
@@ -330,7 +335,16 @@ add_batch (CdlAnnotationService *self,
         json_builder_add_int_value (b, order[i]);
       json_builder_end_array (b);
     }
+}
 
+static void
+add_batch (CdlAnnotationService *self,
+           JsonBuilder          *b,
+           const CdlBatch       *batch,
+           const char           *shown_for_user)
+{
+  json_builder_begin_object (b);
+  add_batch_members (self, b, batch, shown_for_user, TRUE);
   json_builder_end_object (b);
 }
 
@@ -618,11 +632,9 @@ next_in_thread (PGconn        *conn,
     {
       CdlBatch *next = g_ptr_array_index (prefetch, i);
 
+      /* All the page needs to show it before its lease comes back. */
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "batch_id");
-      json_builder_add_string_value (b, next->batch_id);
-      add_signed_list (op->self, b, "thumbnails", next->thumb_keys);
-      add_signed_list (op->self, b, "fullres", next->image_keys);
+      add_batch_members (op->self, b, next, op->user_id, FALSE);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -898,6 +910,13 @@ submit_in_thread (PGconn        *conn,
   input.shown_order = shown;
   input.n_shown = n_shown;
   input.decision_ms = (int)decision;
+
+  /* No lease is asked for. A phone shows the next batch from its prefetch
+   * list before the lease comes back, and labels made offline outlive
+   * their lease; the label is still what the person chose among the
+   * images of @batch_id. If another annotator took that batch meanwhile,
+   * it gets one label more than the overlap asks for, and their lease
+   * stays theirs: only this user's lease of the batch ends here. */
 
   /* The answer to a repeat is kept apart: the label stays as it is. */
   if (is_repeat)

@@ -76,8 +76,11 @@ JsonNode *cdl_annotation_service_list_batches_finish (CdlAnnotationService *self
                                                       GError              **error);
 
 /* Leases the next batch to @user_id: {"batch": {... "shown_order"},
- * "lease_seconds", "prefetch": [{batch_id, thumbnails}]}, or
- * {"batch": null, "prefetch": []} when nothing is left for this user. */
+ * "lease_seconds", "prefetch": [...]}, or {"batch": null, "prefetch": []}
+ * when nothing is left for this user. A prefetch entry is one of the
+ * batches that follow in this user's queue, with what a page needs to show
+ * it before leasing it: the members of "batch" (its "shown_order" the
+ * one a lease would give) but its checksums. */
 void      cdl_annotation_service_next_batch_async    (CdlAnnotationService *self,
                                                       const char           *task_id,
                                                       const char           *user_id,
