@@ -501,6 +501,7 @@ test_annotate (Fixture       *f,
   chosen = cdl_test_browser_eval_int (browser, "window.cdl.state.order[1]");
   cdl_test_browser_tap (browser, 195, 300);
   wait_for_next (browser, first);
+  cdl_test_browser_wait (browser, "window.cdl.readOutbox().length === 0", 5000);
   g_assert_cmpint (annotation_count (f, first), ==, 1);
   {
     const char *params[1] = { first };
@@ -549,6 +550,7 @@ test_annotate (Fixture       *f,
   /* Spam from the button. */
   tap_on (browser, "#spam");
   wait_for_next (browser, third);
+  cdl_test_browser_wait (browser, "window.cdl.readOutbox().length === 0", 5000);
   g_assert_cmpint (cdl_test_sql_int (f->conninfo, "SELECT count (*) FROM annotations"
                                                   " WHERE batch_id = $1::uuid AND spam",
                                      third), ==, 1);
@@ -588,6 +590,211 @@ test_annotate (Fixture       *f,
   cdl_test_browser_wait (browser, "document.body.dataset.view === 'login'", 5000);
   g_assert_null (cdl_test_browser_eval_string (browser, "localStorage.getItem('cdl.token')"));
   cdl_test_api_error (f, "GET", "/api/me", token, NULL, 401, NULL);
+}
+
+/* The first prefetch entry once the page could show it without the
+ * network (its full images loaded, no lease on its way): its batch id. */
+static char *
+wait_for_prefetched (CdlTestBrowser *browser)
+{
+  cdl_test_browser_wait (browser,
+                         "(() => { const s = window.cdl.state; const n = s.upcoming[0];"
+                         " return n && !s.pending && !s.leasing && n.fullres.every((u) => {"
+                         " const i = s.preloaded.get(u);"
+                         " return i && i.complete && i.naturalWidth > 0; }); })()", 10000);
+  return cdl_test_browser_eval_string (browser, "window.cdl.state.upcoming[0].batch_id");
+}
+
+static gboolean
+next_batch_answered (CdlTestBrowser *browser)
+{
+  GPtrArray *responses = cdl_test_browser_responses (browser);
+
+  for (guint i = 0; i < responses->len; i++)
+    {
+      JsonObject *r = json_node_get_object (g_ptr_array_index (responses, i));
+
+      if (strstr (json_object_get_string_member (r, "url"), "/next-batch") != NULL)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Chooses on the page with every request @latency_ms late, and asserts
+ * that the prefetched batch @next is on screen before next-batch
+ * answers. */
+static void
+choose_shows_prefetched (CdlTestBrowser *browser,
+                         const char     *next,
+                         guint           latency_ms)
+{
+  g_autofree char *shown = g_strdup_printf ("document.body.dataset.shown === '%s'", next);
+  gint64 start, elapsed;
+
+  cdl_test_browser_throttle (browser, FALSE, latency_ms, -1, -1);
+  cdl_test_browser_clear_responses (browser);
+  start = g_get_monotonic_time ();
+  tap_on (browser, "#choose");
+  cdl_test_browser_wait (browser, shown, latency_ms);
+  elapsed = (g_get_monotonic_time () - start) / 1000;
+  g_assert_false (next_batch_answered (browser));
+  g_assert_cmpint (elapsed, <, latency_ms);
+  g_assert_cmpstr (cdl_test_browser_eval_string (browser, "document.body.dataset.batch"), ==,
+                   next);
+}
+
+static gint64
+lease_count (Fixture    *f,
+             const char *batch_id,
+             const char *user_id)
+{
+  const char *params[2] = { batch_id, user_id };
+  g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                          "SELECT count (*) FROM batch_leases"
+                                          " WHERE batch_id = $1::uuid AND user_id = $2::uuid"
+                                          "   AND leased_until > now ()", 2, params);
+
+  return cdl_pq_get_int64 (res, 0, 0);
+}
+
+static void
+wait_for_lease (CdlTestBrowser *browser)
+{
+  cdl_test_browser_wait (browser, "!window.cdl.state.pending && !window.cdl.state.leasing"
+                                  " && window.cdl.readOutbox().length === 0", 15000);
+}
+
+/* Another annotator leases their next batch, which must be @want. */
+static void
+take_batch (Fixture    *f,
+            const char *other,
+            const char *task_id,
+            const char *want)
+{
+  g_autofree char *path = g_strdup_printf ("/api/tasks/%s/next-batch?prefetch=0", task_id);
+  g_autoptr(JsonNode) data = cdl_test_api_ok_as (f, other, "GET", path, NULL, 200);
+  JsonObject *batch = json_object_get_object_member (json_node_get_object (data), "batch");
+
+  g_assert_cmpstr (json_object_get_string_member (batch, "batch_id"), ==, want);
+}
+
+static void
+test_prefetched (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autoptr(CdlTestBrowser) browser = start_browser ();
+  g_autofree char *task_id = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *other = NULL;
+  g_autofree char *other_id = NULL;
+  g_autofree char *user_id = NULL;
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autofree char *taken = NULL;
+  g_autofree char *leased = NULL;
+  g_autofree char *tapped = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *prompt = NULL;
+  gint64 chosen;
+
+  if (browser == NULL)
+    return;
+
+  task_id = make_task (f, N_PROMPTS);
+  token = open_workbench (f, browser, task_id, NULL);
+  user_id = cdl_test_browser_eval_string (browser,
+                                          "JSON.parse(localStorage.getItem('cdl.user')).id");
+  first = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+
+  /* A prefetch entry carries what showing it takes, and no checksums. */
+  second = wait_for_prefetched (browser);
+  g_assert_cmpint (cdl_test_browser_eval_int (browser,
+                     "(() => { const n = window.cdl.state.upcoming[0];"
+                     " return n.seeds.length + n.batch_indexes.length + n.image_ids.length +"
+                     " n.thumbnails.length + n.fullres.length +"
+                     " new Set(n.shown_order).size; })()"), ==, 6 * N_SEEDS);
+  g_assert_cmpint (cdl_test_browser_eval_int (browser,
+                     "'checksums' in window.cdl.state.upcoming[0] ? 1 : 0"), ==, 0);
+  prompt = cdl_test_browser_eval_string (browser, "window.cdl.state.upcoming[0].prompt");
+  g_assert_true (g_str_has_prefix (prompt, "a lighthouse on a cliff at dusk"));
+
+  /* A choice shows the prefetched batch before next-batch answers: each
+   * request is 1.5 s late here, and the label and the lease take two. */
+  choose_shows_prefetched (browser, second, 1500);
+  g_assert_cmpstr (cdl_test_browser_eval_string (browser,
+                     "document.getElementById('prompt').textContent"), ==, prompt);
+  g_assert_cmpint (cdl_test_browser_eval_int (browser,
+                     "window.cdl.state.pending !== null ? 1 : 0"), ==, 1);
+  wait_for_lease (browser);
+  g_assert_cmpstr (cdl_test_browser_eval_string (browser, "document.body.dataset.batch"), ==,
+                   second);
+  g_assert_cmpint (annotation_count (f, first), ==, 1);
+  g_assert_cmpint (lease_count (f, second, user_id), ==, 1);
+  /* The lease kept the order shown, so the label's order is the one seen. */
+  g_assert_cmpint (cdl_test_browser_eval_int (browser,
+                     "window.cdl.state.order.join() ==="
+                     " window.cdl.state.batch.shown_order.join() ? 1 : 0"), ==, 1);
+
+  /* Another annotator takes the batch the page would show next: the page
+   * shows it, then moves to the batch its lease names. */
+  other = cdl_test_api_token_for_role (f, "Grace", CDL_ROLE_ANNOTATOR);
+  {
+    g_autoptr(JsonNode) me = cdl_test_api_ok_as (f, other, "GET", "/api/me", NULL, 200);
+
+    other_id = g_strdup (json_object_get_string_member (json_node_get_object (me), "id"));
+  }
+  cdl_test_browser_throttle (browser, FALSE, 0, -1, -1);
+  taken = wait_for_prefetched (browser);
+  take_batch (f, other, task_id, taken);
+  choose_shows_prefetched (browser, taken, 1500);
+  wait_for_lease (browser);
+  leased = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+  g_assert_cmpstr (leased, !=, taken);
+  g_assert_cmpstr (leased, !=, second);
+  cdl_test_browser_wait (browser, "document.getElementById('toast')"
+                                  ".classList.contains('visible')", 3000);
+  g_assert_cmpint (annotation_count (f, second), ==, 1);
+  g_assert_cmpint (annotation_count (f, taken), ==, 0);
+  g_assert_cmpint (lease_count (f, leased, user_id), ==, 1);
+  g_assert_cmpint (lease_count (f, taken, other_id), ==, 1);
+
+  /* The other annotator labels theirs and takes the next one; this time
+   * the page's annotator chooses in the taken batch before the lease
+   * comes back: the label goes to the batch on screen, which is not
+   * leased to them, and the other's lease of it stays. */
+  {
+    g_autofree char *body =
+      g_strdup_printf ("{\"task_id\": \"%s\", \"batch_id\": \"%s\", \"chosen_index\": 0,"
+                       " \"spam\": false}", task_id, taken);
+    g_autoptr(JsonNode) label = cdl_test_api_ok_as (f, other, "POST", "/api/annotations",
+                                                    body, 201);
+  }
+  cdl_test_browser_throttle (browser, FALSE, 0, -1, -1);
+  tapped = wait_for_prefetched (browser);
+  take_batch (f, other, task_id, tapped);
+  choose_shows_prefetched (browser, tapped, 1500);
+  chosen = cdl_test_browser_eval_int (browser, "window.cdl.state.order[1]");
+  cdl_test_browser_key (browser, "2", "Digit2", 50);
+  wait_for_lease (browser);
+  cdl_test_browser_throttle (browser, FALSE, 0, -1, -1);
+  wait_for_next (browser, tapped);
+  after = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
+  g_assert_cmpstr (after, !=, leased);
+  g_assert_cmpint (annotation_count (f, leased), ==, 1);
+  {
+    const char *params[2] = { tapped, user_id };
+    g_autoptr(PGresult) res = cdl_test_sql (f->conninfo,
+                                            "SELECT chosen_index FROM annotations"
+                                            " WHERE batch_id = $1::uuid AND user_id = $2::uuid",
+                                            2, params);
+
+    g_assert_cmpint (PQntuples (res), ==, 1);
+    g_assert_cmpint (cdl_pq_get_int (res, 0, 0), ==, chosen);
+  }
+  g_assert_cmpint (lease_count (f, tapped, other_id), ==, 1);
+  g_assert_cmpint (lease_count (f, tapped, user_id), ==, 0);
+  g_assert_cmpint (annotation_count (f, after), ==, 0);
+  g_assert_cmpint (lease_count (f, after, user_id), ==, 1);
 }
 
 /* Polls the results of A/B test @test_id until its variant @key has at
@@ -816,6 +1023,8 @@ main (int   argc,
   g_test_add ("/web/annotate", Fixture, NULL, fixture_set_up, test_annotate,
               fixture_tear_down);
   g_test_add ("/web/ab-test", Fixture, NULL, fixture_set_up, test_ab_test,
+              fixture_tear_down);
+  g_test_add ("/web/prefetched", Fixture, NULL, fixture_set_up, test_prefetched,
               fixture_tear_down);
   /* bench/bench-web.sh: test-web -m perf -p /web/bench */
   if (g_test_perf ())

@@ -7,6 +7,12 @@
  * a label made offline survives a reload and is replayed when the network
  * returns (the server upserts, so a replay is harmless).
  *
+ * After a choice the next batch comes from the prefetch list of the last
+ * next-batch answer when its full images are loaded: it is shown at once,
+ * and leased in the background once the label is sent. When the lease
+ * names another batch (someone else took this one), the page moves to it;
+ * a label always carries the batch that was on screen when it was made.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 'use strict';
@@ -38,6 +44,9 @@ const state = {
   shownAt: 0,
   history: [],           /* labelled batches, for undo */
   loading: false,
+  leasing: false,        /* a next-batch request is on its way */
+  pending: null,         /* the batch shown from the prefetch list, not leased yet */
+  upcoming: [],          /* prefetch entries of the last next-batch answer */
   waitingForNetwork: false,
   progressTimer: 0,
   preloaded: new Map(),  /* url -> Image */
@@ -244,6 +253,8 @@ async function openTask (task) {
   state.task = task;
   state.history = [];
   state.batch = null;
+  state.pending = null;
+  state.upcoming = [];
   $('task-name').textContent = task.name;
   $('progress').textContent = '';
   show('work');
@@ -355,25 +366,38 @@ function fullUrl (b, i) {
   return b.fullres[i] || b.thumbnails[i];
 }
 
-async function loadNext () {
+/* Leases the next batch and shows it. With a batch shown from the
+ * prefetch list (state.pending) it runs in the background: the page stays
+ * usable and the answer confirms or replaces that batch. @again: the
+ * previous answer named a batch labelled here whose label had not reached
+ * the server yet. */
+async function loadNext (again = false) {
   const c = config();
+  const background = state.pending !== null && state.batch === state.pending &&
+                     !state.labelled;
   let path = `/api/tasks/${state.task.id}/next-batch?prefetch=${c.prefetchBatches}`;
   let data;
 
-  if (state.loading)
+  if (state.loading || state.leasing)
     return;
   if (state.ab)
     path += '&ab_test=' + encodeURIComponent(state.ab.test_name);
 
-  state.loading = true;
-  state.requestedAt = performance.now();
+  state.leasing = true;
+  state.loading = !background;
+  if (!background)
+    state.requestedAt = performance.now();
   try {
     data = await api('GET', path);
   } catch (e) {
     state.loading = false;
+    state.leasing = false;
     if (e.status === 0) {
+      /* The batch on screen stays usable; the lease is asked for again
+       * when the network returns. */
       state.waitingForNetwork = true;
-      showNotice(t('Waiting for the network…'));
+      if (!background)
+        showNotice(t('Waiting for the network…'));
       setOfflineBanner();
     } else if (e.status !== 401) {
       toast(e.message);
@@ -381,17 +405,69 @@ async function loadNext () {
     return;
   }
   state.loading = false;
+  state.leasing = false;
   state.waitingForNetwork = false;
   setOfflineBanner();
+  takeLease(data, again);
+}
 
-  if (!data.batch) {
+function labelledHere (batchId) {
+  return state.history.some((h) => h.batch.batch_id === batchId);
+}
+
+/* The answer of next-batch: the batch now leased to this user. */
+function takeLease (data, again) {
+  const b = data.batch;
+  const pending = state.pending;
+
+  state.pending = null;
+  if (b && !data.is_repeat && !again && labelledHere(b.batch_id)) {
+    /* Leased before its label reached the server: ask again once it has. */
+    sendOutbox().then((sent) => {
+      if (sent && state.batch && state.labelled)
+        loadNext(true);
+    });
+    return;
+  }
+
+  if (state.batch && !state.labelled) {
+    if (state.batch === pending && b && b.batch_id === pending.batch_id) {
+      /* The batch on screen is ours: keep it as it is. */
+      state.upcoming = data.prefetch || [];
+      preloadAfter(data);
+      return;
+    }
+    if (state.batch !== pending) {
+      /* Back on an earlier batch (undo): the lease waits for its turn. */
+      if (b && pending && b.batch_id === pending.batch_id)
+        state.upcoming.unshift(pending);
+      return;
+    }
+    toast(t('Someone else took that batch; here is another one'));
+  }
+
+  if (!b) {
     state.batch = null;
     show('done');
     return;
   }
-
-  showBatch(data.batch, null);
+  showBatch(b, null);
+  state.upcoming = data.prefetch || [];
   preloadAfter(data);
+}
+
+/* The first prefetch entry, when it can be shown without the network. */
+function takePrefetched () {
+  const next = state.upcoming[0];
+
+  if (!next || typeof next.prompt !== 'string' || !Array.isArray(next.seeds) ||
+      !Array.isArray(next.fullres) || next.fullres.length === 0 ||
+      labelledHere(next.batch_id))
+    return null;
+  if (!wasPreloaded(next.fullres.map((url, i) => fullUrl(next, i))))
+    return null;
+  state.upcoming.shift();
+  return next;
 }
 
 function showNotice (text) {
@@ -579,53 +655,87 @@ function sendOutbox () {
   return sending;
 }
 
-function commit (chosen, spam) {
-  const b = state.batch;
-  const now = performance.now();
+/* What is on screen, for a label made from it. */
+function onScreen () {
+  return { batch: state.batch, order: state.order, rejected: state.rejected,
+           shownAt: state.shownAt };
+}
 
-  if (!b || state.loading || state.labelled)
-    return;
-  state.labelled = true;
-
+/* Stores the label of @shot's batch in the outbox; @chosen is a batch
+ * index, or -1 with @spam. */
+function record (shot, chosen, spam, now) {
+  const b = shot.batch;
   const label = {
     task_id: state.task.id,
     batch_id: b.batch_id,
     spam,
-    shown_order: state.order,
-    decision_ms: Math.max(0, Math.round(now - state.shownAt)),
+    shown_order: shot.order,
+    decision_ms: Math.max(0, Math.round(now - shot.shownAt)),
     queued_at: Date.now(),
   };
 
   if (chosen >= 0)
     label.chosen_index = chosen;
-  if (chosen >= 0 && state.rejected >= 0 && state.rejected !== chosen)
-    label.rejected_index = state.rejected;
+  if (chosen >= 0 && shot.rejected >= 0 && shot.rejected !== chosen)
+    label.rejected_index = shot.rejected;
   if (state.ab)
     label.variant_key = state.ab.variant;
 
   /* Stored before anything else, so that nothing is lost. */
   queueLabel(label);
-  state.history.push({ batch: b, chosen, rejected: state.rejected });
+  state.history.push({ batch: b, chosen, rejected: shot.rejected });
   state.timings.push({ batch_id: b.batch_id, choice: now });
-  flash(spam ? 'spam' : 'chosen');
-
-  sendOutbox().then((sent) => {
-    if (sent) {
-      loadNext();
-    } else {
-      state.waitingForNetwork = true;
-      showNotice(t('Saved on this phone. The next batch comes when the network returns.'));
-      setOfflineBanner();
-    }
-  });
 
   /* Analytics after the label, never in its way. */
   later(() => abEvent('decision', { ms: label.decision_ms, batch_id: b.batch_id }));
 }
 
+function commit (chosen, spam) {
+  const b = state.batch;
+  const now = performance.now();
+  let next = null;
+
+  if (!b || state.loading || state.labelled)
+    return;
+  state.labelled = true;
+  record(onScreen(), chosen, spam, now);
+  flash(spam ? 'spam' : 'chosen');
+
+  /* The next batch at once when it is already here; its lease follows. */
+  if (state.pending === null)
+    next = takePrefetched();
+  if (next) {
+    state.requestedAt = now;
+    showBatch(next, null);
+    state.pending = next;
+  }
+
+  sendOutbox().then((sent) => {
+    if (!sent) {
+      state.waitingForNetwork = true;
+      if (!next)
+        showNotice(t('Saved on this phone. The next batch comes when the network returns.'));
+      setOfflineBanner();
+    } else if (state.pending !== null || (state.batch === b && state.labelled)) {
+      loadNext();
+    }
+  });
+}
+
 function chooseCurrent () {
   if (state.batch)
     commit(state.order[state.pos], false);
+}
+
+/* A tap chooses after the double-tap window; if the batch on screen was
+ * replaced meanwhile, the label goes to the batch that was tapped. */
+function chooseLater (shot, pos) {
+  if (state.batch === shot.batch) {
+    chooseCurrent();
+  } else if (shot.batch && !labelledHere(shot.batch.batch_id)) {
+    record(shot, shot.order[pos], false, performance.now());
+    sendOutbox();
+  }
 }
 
 function toggleReject (pos = state.pos) {
@@ -860,9 +970,13 @@ function onPointerUp (e) {
   gesture.lastTap = now;
   if (gesture.zoom > 1)
     return;
+
+  const shot = onScreen();
+  const pos = state.pos;
+
   gesture.tapTimer = setTimeout(() => {
     gesture.lastTap = 0;
-    chooseCurrent();
+    chooseLater(shot, pos);
   }, DOUBLE_TAP_MS);
 }
 
@@ -1011,6 +1125,6 @@ async function start () {
 }
 
 /* For the browser tests and the benchmark. */
-window.cdl = { state, sendOutbox, readOutbox, goTo, commit };
+window.cdl = { state, sendOutbox, readOutbox, goTo, commit, loadNext };
 
 start();

@@ -46,6 +46,7 @@ const CATALOGUES = {
     'Saved on this phone. The next batch comes when the network returns.':
       '已保存在本机。联网后会显示下一批。',
     'Label the batch again to change it': '重新标注此批次即可修改',
+    'Someone else took that batch; here is another one': '该批次已被他人领取，这是另一批',
     'Paste the link under the QR code, or scan it.':
       '请粘贴二维码下方的链接，或扫描二维码。',
     'No network: connect to the same network as the desktop and try again.':
