@@ -47,6 +47,7 @@ const state = {
   leasing: false,        /* a next-batch request is on its way */
   pending: null,         /* the batch shown from the prefetch list, not leased yet */
   upcoming: [],          /* prefetch entries of the last next-batch answer */
+  repeat: null,          /* a batch labelled before, to show again after this one */
   waitingForNetwork: false,
   progressTimer: 0,
   preloaded: new Map(),  /* url -> Image */
@@ -255,6 +256,7 @@ async function openTask (task) {
   state.batch = null;
   state.pending = null;
   state.upcoming = [];
+  state.repeat = null;
   $('task-name').textContent = task.name;
   $('progress').textContent = '';
   show('work');
@@ -421,7 +423,20 @@ function takeLease (data, again) {
   const pending = state.pending;
 
   state.pending = null;
-  if (b && !data.is_repeat && !again && labelledHere(b.batch_id)) {
+  if (b)
+    b.is_repeat = data.is_repeat === true;
+  if (b && b.is_repeat && pending && state.batch === pending && !state.labelled) {
+    /* A batch to label again (no lease): it comes after the one on
+     * screen, which still needs its lease. */
+    if (!state.repeat) {
+      state.repeat = b;
+      b.fullres.forEach((url, i) => preload(fullUrl(b, i), true));
+    }
+    state.pending = pending;
+    loadNext();
+    return;
+  }
+  if (b && !b.is_repeat && !again && labelledHere(b.batch_id)) {
     /* Leased before its label reached the server: ask again once it has. */
     sendOutbox().then((sent) => {
       if (sent && state.batch && state.labelled)
@@ -616,7 +631,8 @@ function writeOutbox (labels) {
 function queueLabel (label) {
   /* A newer label of the same batch replaces the queued one. */
   const labels = readOutbox().filter((l) => !(l.task_id === label.task_id &&
-                                              l.batch_id === label.batch_id));
+                                              l.batch_id === label.batch_id &&
+                                              !l.is_repeat === !label.is_repeat));
   labels.push(label);
   writeOutbox(labels);
 }
@@ -680,6 +696,9 @@ function record (shot, chosen, spam, now) {
     label.rejected_index = shot.rejected;
   if (state.ab)
     label.variant_key = state.ab.variant;
+  /* The answer to a repeat is kept apart from the first label. */
+  if (b.is_repeat)
+    label.is_repeat = true;
 
   /* Stored before anything else, so that nothing is lost. */
   queueLabel(label);
@@ -701,19 +720,25 @@ function commit (chosen, spam) {
   record(onScreen(), chosen, spam, now);
   flash(spam ? 'spam' : 'chosen');
 
-  /* The next batch at once when it is already here; its lease follows. */
-  if (state.pending === null)
+  /* The next batch at once when it is already here; its lease follows.
+   * A repeat needs no lease. */
+  const repeat = state.pending === null ? state.repeat : null;
+
+  if (repeat) {
+    state.repeat = null;
+  } else if (state.pending === null) {
     next = takePrefetched();
-  if (next) {
+  }
+  if (repeat || next) {
     state.requestedAt = now;
-    showBatch(next, null);
+    showBatch(repeat || next, null);
     state.pending = next;
   }
 
   sendOutbox().then((sent) => {
     if (!sent) {
       state.waitingForNetwork = true;
-      if (!next)
+      if (!repeat && !next)
         showNotice(t('Saved on this phone. The next batch comes when the network returns.'));
       setOfflineBanner();
     } else if (state.pending !== null || (state.batch === b && state.labelled)) {
