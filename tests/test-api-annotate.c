@@ -455,8 +455,23 @@ test_next_batch (Fixture       *f,
         JsonObject *next = json_array_get_object_element (prefetch, i);
         JsonArray *thumbs = json_object_get_array_member (next, "thumbnails");
 
+        JsonArray *next_shown = json_object_get_array_member (next, "shown_order");
+        guint next_want[2];
+
         g_assert_cmpstr (json_object_get_string_member (next, "batch_id"), !=, x);
         g_assert_cmpuint (json_array_get_length (thumbs), ==, 2);
+        /* Enough to show it before its lease: the order a lease gives. */
+        g_assert_nonnull (json_object_get_string_member (next, "prompt"));
+        g_assert_cmpuint (json_array_get_length (json_object_get_array_member (next, "seeds")),
+                          ==, 2);
+        g_assert_cmpuint (json_array_get_length (json_object_get_array_member (next,
+                                                                               "image_ids")),
+                          ==, 2);
+        g_assert_false (json_object_has_member (next, "checksums"));
+        cdl_shuffle_order (alice, json_object_get_string_member (next, "batch_id"), 2,
+                           next_want);
+        for (guint j = 0; j < 2; j++)
+          g_assert_cmpint (json_array_get_int_element (next_shown, j), ==, next_want[j]);
         for (guint j = 0; j < 2; j++)
           {
             g_autoptr(SoupMessage) msg = NULL;
