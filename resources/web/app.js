@@ -377,6 +377,7 @@ async function loadNext (again = false) {
   const c = config();
   const background = state.pending !== null && state.batch === state.pending &&
                      !state.labelled;
+  const task = state.task;
   let path = `/api/tasks/${state.task.id}/next-batch?prefetch=${c.prefetchBatches}`;
   let data;
 
@@ -410,6 +411,13 @@ async function loadNext (again = false) {
   state.leasing = false;
   state.waitingForNetwork = false;
   setOfflineBanner();
+  /* Back in the task list, or in another task, meanwhile: that task's
+   * first batch was not asked for while this answer was on its way. */
+  if (state.task !== task) {
+    if (state.task && !state.batch)
+      loadNext();
+    return;
+  }
   takeLease(data, again);
 }
 
