@@ -263,7 +263,7 @@ handle_next (CdlApiRequest *request)
 {
   const char *prefetch_text = cdl_api_request_get_query (request, "prefetch");
   const char *ab_test = cdl_api_request_get_query (request, "ab_test");
-  g_autoptr(NextData) d = g_new0 (NextData, 1);
+  g_autoptr(NextData) d = NULL;
   guint64 prefetch = CDL_PREFETCH_BATCHES;
 
   if (prefetch_text != NULL
@@ -276,6 +276,7 @@ handle_next (CdlApiRequest *request)
       return;
     }
 
+  d = g_new0 (NextData, 1);
   d->request = cdl_api_request_ref (request);
   d->prefetch = (guint)prefetch;
 
