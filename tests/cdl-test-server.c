@@ -7,9 +7,11 @@
 
 #include "config.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "cdl-test-server.h"
 #include "core/cdl-json.h"
@@ -90,6 +92,59 @@ cdl_test_create_admin (GSubprocessLauncher *launcher,
   return cdl_test_run_create_admin (launcher, argv);
 }
 
+/* When an assertion aborts a test, the server logs would go with its
+ * temporary directory; print their last lines first. Only async-signal-safe
+ * calls in the handler. */
+#define LOG_TAIL_BYTES (24 * 1024)
+static char *server_logs[8];
+static guint n_server_logs;
+
+static void
+write_str (const char *s)
+{
+  if (write (STDERR_FILENO, s, strlen (s)) < 0)
+    return;
+}
+
+static void
+dump_logs_on_abort (int sig)
+{
+  char buf[4096];
+
+  for (guint i = 0; i < n_server_logs; i++)
+    {
+      int fd = open (server_logs[i], O_RDONLY);
+      off_t end;
+      ssize_t n;
+
+      if (fd < 0)
+        continue;
+      write_str ("\n---- tail of ");
+      write_str (server_logs[i]);
+      write_str (" ----\n");
+      end = lseek (fd, 0, SEEK_END);
+      lseek (fd, end > LOG_TAIL_BYTES ? end - LOG_TAIL_BYTES : 0, SEEK_SET);
+      while ((n = read (fd, buf, sizeof buf)) > 0)
+        if (write (STDERR_FILENO, buf, n) < 0)
+          break;
+      close (fd);
+    }
+  signal (sig, SIG_DFL);
+  raise (sig);
+}
+
+static void
+remember_log (const char *log_path)
+{
+  guint slot = n_server_logs < G_N_ELEMENTS (server_logs)
+               ? n_server_logs++ : G_N_ELEMENTS (server_logs) - 1;
+
+  if (n_server_logs == 1 && server_logs[0] == NULL)
+    signal (SIGABRT, dump_logs_on_abort);
+  /* Kept for the handler: never freed while it may run. */
+  server_logs[slot] = g_strdup (log_path);
+}
+
 GSubprocess *
 cdl_test_server_spawn (GSubprocessLauncher *launcher,
                        const char * const  *argv,
@@ -102,6 +157,7 @@ cdl_test_server_spawn (GSubprocessLauncher *launcher,
   gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
   const char *prefix = "Listening on http://";
 
+  remember_log (log_path);
   g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_stdout_file_path (launcher, log_path);
   proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
