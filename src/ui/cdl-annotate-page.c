@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "core/cdl-json.h"
@@ -126,7 +128,7 @@ cdl_annotate_page_update_progress (CdlAnnotatePage *self)
 
   fraction = self->task_batches > 0 ? (double) self->task_mine / self->task_batches : 0;
   /* TRANSLATORS: batches labelled by this user, of all complete batches */
-  label = g_strdup_printf (_("%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " labelled"),
+  label = g_strdup_printf (_("%" PRId64 " of %" PRId64 " labelled"),
                            self->task_mine, self->task_batches);
   gtk_label_set_label (self->progress_label, label);
   gtk_progress_bar_set_fraction (self->progress_bar, CLAMP (fraction, 0, 1));
@@ -163,8 +165,8 @@ cdl_annotate_page_task_row (JsonObject *task)
   gtk_widget_set_name (row, "annotate-task-row");
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
                                  name != NULL && *name != '\0' ? name : _("Untitled Task"));
-  subtitle = g_strdup_printf (_("%" G_GINT64_FORMAT " batches · %" G_GINT64_FORMAT
-                                " labelled by you · %" G_GINT64_FORMAT " with a label"),
+  subtitle = g_strdup_printf (_("%" PRId64 " batches · %" PRId64
+                                " labelled by you · %" PRId64 " with a label"),
                               batches, mine, labelled);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
   gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
@@ -514,7 +516,7 @@ cdl_annotate_page_show_batch (CdlAnnotatePage *self,
     {
       guint stored = self->shown[pos];
       gint64 seed = json_array_get_int_element (seeds, stored);
-      g_autofree char *caption = g_strdup_printf ("%" G_GINT64_FORMAT, seed);
+      g_autofree char *caption = g_strdup_printf ("%" PRId64, seed);
       g_autofree char *thumb = cdl_annotate_page_key_at (self, obj, "thumbnails", stored);
       g_autofree char *full = cdl_annotate_page_key_at (self, obj, "fullres", stored);
       GtkWidget *tile = cdl_image_tile_new (pos + 1, caption);

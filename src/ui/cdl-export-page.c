@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 #include <string.h>
 
@@ -184,8 +186,8 @@ stream_closed_cb (GObject      *source,
       g_autofree char *title = NULL;
 
       run->self->saved_lines = run->lines;
-      title = g_strdup_printf (ngettext ("Saved %" G_GINT64_FORMAT " line",
-                                         "Saved %" G_GINT64_FORMAT " lines", run->lines),
+      title = g_strdup_printf (ngettext ("Saved %" PRId64 " line",
+                                         "Saved %" PRId64 " lines", run->lines),
                                run->lines);
       cdl_export_page_toast (run->self, title);
     }
@@ -268,7 +270,7 @@ run_finish (Run    *run,
           g_autofree char *title = NULL;
 
           title = g_strdup_printf (ngettext ("The image matches its checksum",
-                                             "All %" G_GINT64_FORMAT " images match their"
+                                             "All %" PRId64 " images match their"
                                              " checksums", run->checked),
                                    run->checked);
           cdl_export_page_set_verify (self, "emblem-ok-symbolic", title, NULL);
@@ -278,11 +280,11 @@ run_finish (Run    *run,
           g_autofree char *title = NULL;
           g_autofree char *subtitle = NULL;
 
-          title = g_strdup_printf (_("%" G_GINT64_FORMAT " missing, %" G_GINT64_FORMAT
-                                     " mismatched, %" G_GINT64_FORMAT " unreadable"),
+          title = g_strdup_printf (_("%" PRId64 " missing, %" PRId64
+                                     " mismatched, %" PRId64 " unreadable"),
                                    run->missing, run->mismatched, run->unreadable);
-          subtitle = g_strdup_printf (ngettext ("of %" G_GINT64_FORMAT " image checked",
-                                                "of %" G_GINT64_FORMAT " images checked",
+          subtitle = g_strdup_printf (ngettext ("of %" PRId64 " image checked",
+                                                "of %" PRId64 " images checked",
                                                 run->checked),
                                       run->checked);
           cdl_export_page_set_verify (self, "dialog-warning-symbolic", title, subtitle);
@@ -415,8 +417,8 @@ run_written_cb (GObject      *source,
                              g_bytes_get_size (run->pending));
   g_clear_pointer (&run->pending, g_bytes_unref);
 
-  text = g_strdup_printf (ngettext ("%" G_GINT64_FORMAT " line written",
-                                    "%" G_GINT64_FORMAT " lines written", run->lines),
+  text = g_strdup_printf (ngettext ("%" PRId64 " line written",
+                                    "%" PRId64 " lines written", run->lines),
                           run->lines);
   gtk_progress_bar_set_text (run->self->progress_bar, text);
   if (run->expected > 0)

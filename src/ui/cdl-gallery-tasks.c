@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "ui/cdl-gallery-tasks.h"
@@ -30,7 +32,7 @@ cdl_gallery_tasks_fill (AdwComboRow *row,
       g_autofree char *label = NULL;
 
       /* TRANSLATORS: a task in a list: its name and its number of batches */
-      label = g_strdup_printf (_("%s (%" G_GINT64_FORMAT " batches)"),
+      label = g_strdup_printf (_("%s (%" PRId64 " batches)"),
                                name != NULL && *name != '\0' ? name : _("Untitled Task"),
                                json_object_get_int_member (task, "batches"));
       gtk_string_list_append (names, label);

@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "services/cdl-service-error.h"
@@ -190,7 +192,7 @@ cdl_pilot_page_add_sample (CdlPilotPage *self,
   g_autofree char *seed = NULL;
 
   /* TRANSLATORS: the seed of a sample image */
-  seed = g_strdup_printf (_("Seed %" G_GINT64_FORMAT),
+  seed = g_strdup_printf (_("Seed %" PRId64),
                           json_object_get_int_member_with_default (sample, "seed", 0));
 
   gtk_widget_set_name (box, "pilot-sample");
@@ -288,15 +290,15 @@ cdl_pilot_page_show_record (CdlPilotPage *self,
     cdl_worker_service_get_async (self->workers, worker_id, self->cancellable,
                                   cdl_pilot_page_worker_cb, g_object_ref (self));
 
-  retries_text = g_strdup_printf (ngettext ("%" G_GINT64_FORMAT " of 3 (out of memory once)",
-                                            "%" G_GINT64_FORMAT " of 3 (out of memory)",
+  retries_text = g_strdup_printf (ngettext ("%" PRId64 " of 3 (out of memory once)",
+                                            "%" PRId64 " of 3 (out of memory)",
                                             retries), retries);
   adw_action_row_set_subtitle (self->retries_row,
                                retries > 0 ? retries_text : _("None: the first try worked"));
 
   /* TRANSLATORS: a width × height in pixels, then the batch size */
-  settings_text = g_strdup_printf (_("%" G_GINT64_FORMAT " × %" G_GINT64_FORMAT
-                                     " px, batch %" G_GINT64_FORMAT),
+  settings_text = g_strdup_printf (_("%" PRId64 " × %" PRId64
+                                     " px, batch %" PRId64),
                                    width, height, batch);
   adw_action_row_set_subtitle (self->settings_row, settings_text);
 
@@ -304,14 +306,14 @@ cdl_pilot_page_show_record (CdlPilotPage *self,
     {
       g_autofree char *note = NULL;
 
-      note = g_strdup_printf (ngettext ("The worker ran out of memory; after %" G_GINT64_FORMAT
-                                        " retry the pilot worked at %" G_GINT64_FORMAT " × %"
-                                        G_GINT64_FORMAT " px, batch %" G_GINT64_FORMAT ". "
+      note = g_strdup_printf (ngettext ("The worker ran out of memory; after %" PRId64
+                                        " retry the pilot worked at %" PRId64 " × %"
+                                        PRId64 " px, batch %" PRId64 ". "
                                         "Freezing from here keeps these settings for the "
                                         "whole run.",
-                                        "The worker ran out of memory; after %" G_GINT64_FORMAT
-                                        " retries the pilot worked at %" G_GINT64_FORMAT " × %"
-                                        G_GINT64_FORMAT " px, batch %" G_GINT64_FORMAT ". "
+                                        "The worker ran out of memory; after %" PRId64
+                                        " retries the pilot worked at %" PRId64 " × %"
+                                        PRId64 " px, batch %" PRId64 ". "
                                         "Freezing from here keeps these settings for the "
                                         "whole run.",
                                         retries),

@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "ui/cdl-gallery-tasks.h"
@@ -67,7 +69,7 @@ annotator_row (JsonObject *user)
   JsonArray *positions = json_object_get_array_member (user, "chosen_by_position");
   g_autofree char *median = format_ms (user);
   g_autofree char *subtitle = NULL;
-  g_autofree char *labels_text = g_strdup_printf ("%" G_GINT64_FORMAT, labels);
+  g_autofree char *labels_text = g_strdup_printf ("%" PRId64, labels);
   g_autofree char *spam_text = NULL;
   GtkWidget *row = adw_expander_row_new ();
   gint64 chosen = 0;
@@ -76,13 +78,13 @@ annotator_row (JsonObject *user)
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row),
                                  json_object_get_string_member (user, "name"));
   /* TRANSLATORS: labels, median decision time and spam share of an annotator */
-  subtitle = g_strdup_printf (ngettext ("%" G_GINT64_FORMAT " label · median %s · %.0f %% spam",
-                                        "%" G_GINT64_FORMAT " labels · median %s · %.0f %% spam",
+  subtitle = g_strdup_printf (ngettext ("%" PRId64 " label · median %s · %.0f %% spam",
+                                        "%" PRId64 " labels · median %s · %.0f %% spam",
                                         labels),
                               labels, median, 100 * spam_rate);
   adw_expander_row_set_subtitle (ADW_EXPANDER_ROW (row), subtitle);
 
-  spam_text = g_strdup_printf ("%" G_GINT64_FORMAT " (%.0f %%)", spam, 100 * spam_rate);
+  spam_text = g_strdup_printf ("%" PRId64 " (%.0f %%)", spam, 100 * spam_rate);
   adw_expander_row_add_row (ADW_EXPANDER_ROW (row), figure_row (_("Labels"), labels_text));
   adw_expander_row_add_row (ADW_EXPANDER_ROW (row), figure_row (_("Spam"), spam_text));
   adw_expander_row_add_row (ADW_EXPANDER_ROW (row),
@@ -101,7 +103,7 @@ annotator_row (JsonObject *user)
 
       /* TRANSLATORS: %u is a position in the order the images were shown */
       title = g_strdup_printf (_("Chosen at position %u"), i + 1);
-      value = g_strdup_printf ("%" G_GINT64_FORMAT, count);
+      value = g_strdup_printf ("%" PRId64, count);
       position_row = figure_row (title, value);
       bar = gtk_level_bar_new_for_interval (0, MAX (chosen, 1));
       gtk_level_bar_set_value (GTK_LEVEL_BAR (bar), count);
@@ -151,12 +153,12 @@ stats_cb (GObject      *source,
 
   obj = json_node_get_object (stats);
   agree = json_object_get_object_member (obj, "agreement");
-  shared = g_strdup_printf ("%" G_GINT64_FORMAT, json_object_get_int_member (agree, "batches"));
+  shared = g_strdup_printf ("%" PRId64, json_object_get_int_member (agree, "batches"));
   gtk_label_set_label (self->shared_label, shared);
   if (json_object_get_null_member (agree, "rate"))
     agreement = g_strdup (_("no shared batches"));
   else
-    agreement = g_strdup_printf ("%" G_GINT64_FORMAT " (%.0f %%)",
+    agreement = g_strdup_printf ("%" PRId64 " (%.0f %%)",
                                  json_object_get_int_member (agree, "identical"),
                                  100 * json_object_get_double_member (agree, "rate"));
   gtk_label_set_label (self->agreement_label, agreement);

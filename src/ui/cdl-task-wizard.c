@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -287,7 +289,7 @@ cdl_task_wizard_update_counts (CdlTaskWizard *self)
     }
 
   /* TRANSLATORS: "K × N = images" */
-  total = g_strdup_printf ("%d × %d = %" G_GINT64_FORMAT, k, n, (gint64) k * n);
+  total = g_strdup_printf ("%d × %d = %" PRId64, k, n, (gint64) k * n);
   gtk_label_set_label (self->total_label, total);
 }
 
@@ -595,7 +597,7 @@ cdl_task_wizard_show_preview (CdlTaskWizard *self)
       g_autofree char *position = g_strdup_printf ("%u", prompt->position + 1);
 
       for (guint s = 0; s < prompt->n_seeds; s++)
-        g_string_append_printf (seeds, "%s%" G_GUINT64_FORMAT, s > 0 ? "  " : "",
+        g_string_append_printf (seeds, "%s%" PRIu64, s > 0 ? "  " : "",
                                 prompt->seeds[s]);
 
       gtk_label_set_label (GTK_LABEL (number), position);
@@ -615,7 +617,7 @@ cdl_task_wizard_show_preview (CdlTaskWizard *self)
     }
 
   /* TRANSLATORS: K prompts, N seeds, the image count, the workflow and its version */
-  description = g_strdup_printf (_("Saved as a draft: %d prompts × %d seeds = %" G_GINT64_FORMAT
+  description = g_strdup_printf (_("Saved as a draft: %d prompts × %d seeds = %" PRId64
                                    " images with %s, version %d. Nothing is generated "
                                    "until the task is frozen and run."),
                                  data->target_prompts, data->seeds_per_prompt, total,

@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <string.h>
 #include <glib/gi18n.h>
 
@@ -183,8 +185,8 @@ cdl_task_counts (const CdlTaskData *data)
   gint64 total = (gint64) data->target_prompts * data->seeds_per_prompt;
 
   /* TRANSLATORS: K prompts × N seeds, then the number of images */
-  return g_strdup_printf (ngettext ("%d × %d · %" G_GINT64_FORMAT " image",
-                                    "%d × %d · %" G_GINT64_FORMAT " images",
+  return g_strdup_printf (ngettext ("%d × %d · %" PRId64 " image",
+                                    "%d × %d · %" PRId64 " images",
                                     (gulong) total),
                           data->target_prompts, data->seeds_per_prompt, total);
 }
@@ -284,7 +286,7 @@ cdl_tasks_page_show_prompts (CdlTasksPage *self)
       last = prompt->position + 1;
 
       for (guint s = 0; s < prompt->n_seeds; s++)
-        g_string_append_printf (seeds, "%s%" G_GUINT64_FORMAT, s > 0 ? "  " : "",
+        g_string_append_printf (seeds, "%s%" PRIu64, s > 0 ? "  " : "",
                                 prompt->seeds[s]);
 
       gtk_label_set_label (GTK_LABEL (number), position);
@@ -306,7 +308,7 @@ cdl_tasks_page_show_prompts (CdlTasksPage *self)
 
   if (last > 0)
     /* TRANSLATORS: the prompts shown (first–last) and how many there are */
-    range = g_strdup_printf (_("%u–%u of %" G_GINT64_FORMAT), first, last, data->prompt_count);
+    range = g_strdup_printf (_("%u–%u of %" PRId64), first, last, data->prompt_count);
   gtk_label_set_label (self->page_label, range != NULL ? range : "");
 
   gtk_widget_set_sensitive (self->previous_button, self->page_starts->len > 0);
@@ -411,7 +413,7 @@ cdl_tasks_page_show_task (CdlTasksPage *self)
                                data->prompt_template != NULL
                                  ? data->prompt_template
                                  : _("The workflow’s positive prompt"));
-  rng = g_strdup_printf ("%" G_GUINT64_FORMAT, data->rng_seed);
+  rng = g_strdup_printf ("%" PRIu64, data->rng_seed);
   adw_action_row_set_subtitle (self->seed_row, rng);
 
   cdl_tasks_page_show_prompts (self);
@@ -1168,7 +1170,7 @@ cdl_tasks_page_freeze (CdlTasksPage *self)
                               data->workflow_version);
   prompts = g_strdup_printf ("%d", data->target_prompts);
   seeds = g_strdup_printf ("%d", data->seeds_per_prompt);
-  images = g_strdup_printf ("%" G_GINT64_FORMAT, total);
+  images = g_strdup_printf ("%" PRId64, total);
 
   /* What the freeze records, as the rows of the task page show it. */
   snapshot = gtk_list_box_new ();
