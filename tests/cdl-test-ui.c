@@ -8,19 +8,45 @@
 
 #include "cdl-test-ui.h"
 
+static CdlTestPg *test_pg;
+static guint unexpected_warnings;
+
 CdlTestPg *
 cdl_test_ui_init (int    *argc,
                   char ***argv)
 {
   g_autoptr(GError) error = NULL;
-  CdlTestPg *pg;
 
   g_test_init (argc, argv, NULL);
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
   gtk_disable_setlocale ();
 
-  pg = cdl_test_pg_start (&error);
+  test_pg = cdl_test_pg_start (&error);
   g_assert_no_error (error);
+
+  return test_pg;
+}
+
+static GLogWriterOutput
+log_writer_cb (GLogLevelFlags   log_level,
+               const GLogField *fields,
+               gsize            n_fields,
+               gpointer         user_data)
+{
+  if ((log_level & G_LOG_LEVEL_WARNING) != 0)
+    unexpected_warnings++;
+
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+CdlTestPg *
+cdl_test_ui_init_counting_warnings (int    *argc,
+                                    char ***argv)
+{
+  CdlTestPg *pg = cdl_test_ui_init (argc, argv);
+
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_log_set_writer_func (log_writer_cb, NULL, NULL);
 
   return pg;
 }
@@ -67,6 +93,20 @@ cdl_test_ui_find_named (GtkWidget  *root,
     }
 
   return NULL;
+}
+
+void
+cdl_test_ui_collect_named (GtkWidget  *root,
+                           const char *name,
+                           GPtrArray  *found)
+{
+  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
+    g_ptr_array_add (found, root);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (root);
+       child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    cdl_test_ui_collect_named (child, name, found);
 }
 
 GtkWidget *
@@ -134,10 +174,19 @@ cdl_test_ui_wait_for_window (GType       type,
 }
 
 void
+cdl_test_ui_wait_window_gone (GType       type,
+                              const char *name)
+{
+  WindowWait wait = { type, name };
+
+  g_assert_true (cdl_test_ui_iterate_until (window_gone, &wait, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+}
+
+void
 cdl_test_ui_respond (GtkWindow  *dialog,
                      const char *response)
 {
-  WindowWait wait = { ADW_TYPE_MESSAGE_DIALOG, gtk_widget_get_name (GTK_WIDGET (dialog)) };
+  g_autofree char *name = g_strdup (gtk_widget_get_name (GTK_WIDGET (dialog)));
 
   g_assert_true (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (dialog),
                                                           response));
@@ -148,7 +197,7 @@ cdl_test_ui_respond (GtkWindow  *dialog,
     gtk_window_destroy (dialog);
   g_object_unref (dialog);
 
-  g_assert_true (cdl_test_ui_iterate_until (window_gone, &wait, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  cdl_test_ui_wait_window_gone (ADW_TYPE_MESSAGE_DIALOG, name);
 }
 
 void
@@ -269,4 +318,95 @@ cdl_test_ui_remove_tree (const char *path)
       g_object_unref (info);
     }
   g_rmdir (path);
+}
+
+typedef struct
+{
+  CdlTestUiFixtureBody body;
+  int                  ms_per_image;
+} Case;
+
+static void
+fixture_set_up (CdlTestUiFixture *f,
+                gconstpointer     data)
+{
+  const Case *test = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conninfo = NULL;
+
+  g_assert_nonnull (test_pg);
+  conninfo = cdl_test_pg_new_database (test_pg, &error);
+  g_assert_no_error (error);
+
+  f->tmpdir = g_dir_make_tmp ("cdl-test-ui-XXXXXX", &error);
+  g_assert_no_error (error);
+
+  if (test->ms_per_image >= 0)
+    {
+      f->sim = cdl_sim_server_new ();
+      if (test->ms_per_image > 0)
+        cdl_sim_server_set_ms_per_image (f->sim, test->ms_per_image);
+      cdl_sim_server_listen (f->sim, 0, &error);
+      g_assert_no_error (error);
+      f->sim_url = g_strdup_printf ("http://127.0.0.1:%u", cdl_sim_server_get_port (f->sim));
+    }
+
+  f->app = cdl_test_ui_new_app (conninfo, f->tmpdir);
+}
+
+static void
+fixture_body (CdlApplication *app,
+              CdlWindow      *window,
+              gpointer        data)
+{
+  CdlTestUiFixture *f = g_object_get_data (G_OBJECT (app), "cdl-test-ui-fixture");
+  const Case *test = data;
+
+  f->window = window;
+  test->body (f);
+  f->window = NULL;
+}
+
+static void
+fixture_run (CdlTestUiFixture *f,
+             gconstpointer     data)
+{
+  g_object_set_data (G_OBJECT (f->app), "cdl-test-ui-fixture", f);
+  cdl_test_ui_run (f->app, fixture_body, (gpointer) data);
+}
+
+static void
+fixture_tear_down (CdlTestUiFixture *f,
+                   gconstpointer     data)
+{
+  g_object_add_weak_pointer (G_OBJECT (f->app), (gpointer *) &f->app);
+  g_object_unref (f->app);
+  g_assert_null (f->app);
+
+  g_assert_cmpuint (unexpected_warnings, ==, 0);
+
+  g_clear_object (&f->sim);
+  g_clear_pointer (&f->sim_url, g_free);
+
+  if (f->tmpdir != NULL)
+    {
+      cdl_test_ui_remove_tree (f->tmpdir);
+      g_clear_pointer (&f->tmpdir, g_free);
+    }
+}
+
+void
+cdl_test_ui_add (const char           *path,
+                 CdlTestUiFixtureBody  body,
+                 int                   ms_per_image)
+{
+  /* Lives as long as the test program. */
+  Case *test = g_new0 (Case, 1);
+
+  test->body = body;
+  test->ms_per_image = ms_per_image;
+  g_test_add_vtable (path, sizeof (CdlTestUiFixture), test,
+                     (GTestFixtureFunc) fixture_set_up,
+                     (GTestFixtureFunc) fixture_run,
+                     (GTestFixtureFunc) fixture_tear_down);
 }

@@ -13,6 +13,7 @@
 #include <adwaita.h>
 
 #include "cdl-test-pg.h"
+#include "sim/cdl-sim-server.h"
 #include "ui/cdl-application.h"
 #include "ui/cdl-window.h"
 
@@ -28,6 +29,11 @@ G_BEGIN_DECLS
 CdlTestPg *cdl_test_ui_init            (int                *argc,
                                         char             ***argv);
 
+/* Like init, but a warning is counted rather than fatal; the fixture's
+ * tear-down fails the test that logged one. */
+CdlTestPg *cdl_test_ui_init_counting_warnings (int                *argc,
+                                              char             ***argv);
+
 typedef gboolean (*CdlTestUiCondition) (gpointer data);
 typedef void     (*CdlTestUiBody)      (CdlApplication *app,
                                         CdlWindow      *window,
@@ -40,6 +46,10 @@ gboolean   cdl_test_ui_iterate_until   (CdlTestUiCondition  condition,
 
 GtkWidget *cdl_test_ui_find_named      (GtkWidget          *root,
                                         const char         *name);
+/* Adds every widget under @root (itself included) named @name to @found. */
+void       cdl_test_ui_collect_named   (GtkWidget          *root,
+                                        const char         *name,
+                                        GPtrArray          *found);
 /* Like find_named, but a missing widget fails the test. */
 GtkWidget *cdl_test_ui_named           (GtkWidget          *root,
                                         const char         *name);
@@ -48,6 +58,9 @@ GtkWidget *cdl_test_ui_named           (GtkWidget          *root,
  * NULL). */
 GtkWindow *cdl_test_ui_wait_for_window (GType               type,
                                         const char         *name);
+/* Waits until no visible toplevel of @type (and name @name) is left. */
+void       cdl_test_ui_wait_window_gone (GType              type,
+                                         const char        *name);
 /* Answers a message dialog as its button would, and waits for it to go. */
 void       cdl_test_ui_respond         (GtkWindow          *dialog,
                                         const char         *response);
@@ -64,5 +77,24 @@ void       cdl_test_ui_run             (CdlApplication     *app,
                                         gpointer            data);
 
 void       cdl_test_ui_remove_tree     (const char         *path);
+
+/* A test with a fresh application on a database of its own, and a
+ * simulated worker when asked for. @window is set while the body runs. */
+typedef struct
+{
+  char           *tmpdir;
+  CdlSimServer   *sim;
+  char           *sim_url;
+  CdlApplication *app;
+  CdlWindow      *window;
+} CdlTestUiFixture;
+
+typedef void (*CdlTestUiFixtureBody) (CdlTestUiFixture *f);
+
+/* The worker takes @ms_per_image per image (0: its default; -1: no worker).
+ * Needs cdl_test_ui_init () or cdl_test_ui_init_counting_warnings () first. */
+void       cdl_test_ui_add             (const char          *path,
+                                        CdlTestUiFixtureBody body,
+                                        int                  ms_per_image);
 
 G_END_DECLS

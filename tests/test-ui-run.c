@@ -12,337 +12,26 @@
 #include "config.h"
 
 #include <string.h>
-#include <glib/gstdio.h>
 #include <adwaita.h>
 
-#include "cdl-test-pg.h"
+#include "cdl-test-ui.h"
 #include "sim/cdl-sim-server.h"
 #include "ui/cdl-application.h"
 #include "ui/cdl-run-dashboard.h"
 #include "ui/cdl-window.h"
 
-/* Generous: a loaded CI machine may take seconds to apply the migrations.
- * Waits end as soon as their condition holds. */
-#define START_TIMEOUT_MS 60000
-#define WAIT_TIMEOUT_MS  15000
+#define WAIT_TIMEOUT_MS  CDL_TEST_UI_WAIT_TIMEOUT_MS
 #define RUN_TIMEOUT_MS   90000
 
 static CdlTestPg *pg;
-static guint unexpected_warnings;
 
-typedef struct _Fixture
-{
-  char           *tmpdir;
-  CdlSimServer   *sim;
-  char           *sim_url;
-  CdlApplication *app;
-  CdlWindow      *window;
-  void          (*body) (struct _Fixture *f);
-  gboolean        ran;
-} Fixture;
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-wake_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Runs the main loop until @condition holds or @timeout_ms pass. A short
- * timer keeps the loop from sleeping past the deadline. */
-static gboolean
-iterate_until (Condition condition,
-               gpointer  data,
-               guint     timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint wake = g_timeout_add (20, wake_cb, NULL);
-  gboolean met;
-
-  while (!(met = condition (data)) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_source_remove (wake);
-
-  return met;
-}
-
-static GtkWidget *
-find_named (GtkWidget  *root,
-            const char *name)
-{
-  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
-    return root;
-
-  for (GtkWidget *child = gtk_widget_get_first_child (root);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_named (child, name);
-
-      if (found != NULL)
-        return found;
-    }
-
-  return NULL;
-}
-
-static void
-collect_named (GtkWidget  *root,
-               const char *name,
-               GPtrArray  *found)
-{
-  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
-    g_ptr_array_add (found, root);
-
-  for (GtkWidget *child = gtk_widget_get_first_child (root);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    collect_named (child, name, found);
-}
-
-static GtkWidget *
-named (GtkWidget  *root,
-       const char *name)
-{
-  GtkWidget *widget = find_named (root, name);
-
-  if (widget == NULL)
-    g_error ("No widget named %s", name);
-
-  return widget;
-}
-
-/* A visible toplevel of @type, or with the widget name @name. */
-static GtkWindow *
-find_toplevel (GType       type,
-               const char *name)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-  guint n = g_list_model_get_n_items (toplevels);
-
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(GtkWindow) window = g_list_model_get_item (toplevels, i);
-
-      if (!gtk_widget_get_visible (GTK_WIDGET (window)) ||
-          !g_type_is_a (G_OBJECT_TYPE (window), type))
-        continue;
-
-      if (name == NULL || g_strcmp0 (gtk_widget_get_name (GTK_WIDGET (window)), name) == 0)
-        return window;
-    }
-
-  return NULL;
-}
-
-typedef struct
-{
-  GType       type;
-  const char *name;
-} WindowWait;
-
-static gboolean
-window_shown (gpointer data)
-{
-  WindowWait *wait = data;
-
-  return find_toplevel (wait->type, wait->name) != NULL;
-}
-
-static gboolean
-window_gone (gpointer data)
-{
-  WindowWait *wait = data;
-
-  return find_toplevel (wait->type, wait->name) == NULL;
-}
-
-static GtkWindow *
-wait_for_window (GType       type,
-                 const char *name)
-{
-  WindowWait wait = { type, name };
-
-  g_assert_true (iterate_until (window_shown, &wait, WAIT_TIMEOUT_MS));
-
-  return find_toplevel (type, name);
-}
-
-static void
-wait_window_gone (GType       type,
-                  const char *name)
-{
-  WindowWait wait = { type, name };
-
-  g_assert_true (iterate_until (window_gone, &wait, WAIT_TIMEOUT_MS));
-}
-
-/* Answers a message dialog as its button would. */
-static void
-respond (GtkWindow  *dialog,
-         const char *response)
-{
-  const char *name = gtk_widget_get_name (GTK_WIDGET (dialog));
-
-  g_assert_true (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (dialog), response));
-  g_object_ref (dialog);
-  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), response);
-  /* A button closes the dialog after its response; the call alone may not. */
-  if (gtk_widget_get_visible (GTK_WIDGET (dialog)))
-    gtk_window_destroy (dialog);
-  g_object_unref (dialog);
-
-  wait_window_gone (ADW_TYPE_MESSAGE_DIALOG, name);
-}
-
-static void
-click (GtkWidget *button)
-{
-  g_assert_true (gtk_widget_is_sensitive (button));
-  g_signal_emit_by_name (button, "clicked");
-}
+typedef CdlTestUiFixture Fixture;
 
 static gboolean
 label_is (GtkWidget  *label,
           const char *text)
 {
   return g_strcmp0 (gtk_label_get_label (GTK_LABEL (label)), text) == 0;
-}
-
-static gboolean
-app_started (gpointer data)
-{
-  Fixture *f = data;
-
-  return cdl_application_get_state (f->app) != CDL_APPLICATION_STATE_STARTING;
-}
-
-static void
-fixture_set_up (Fixture       *f,
-                gconstpointer  data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *conninfo = NULL;
-  g_autofree char *secrets = NULL;
-
-  conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-
-  f->tmpdir = g_dir_make_tmp ("cdl-test-ui-run-XXXXXX", &error);
-  g_assert_no_error (error);
-  secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_setenv ("DATABASE_URL", conninfo, TRUE);
-  g_setenv ("CDL_DATA_DIR", f->tmpdir, TRUE);
-  g_setenv ("CDL_SECRETS_FILE", secrets, TRUE);
-  g_setenv ("CDL_HEALTH_INTERVAL_MS", "500", TRUE);
-  g_setenv ("CDL_SERVER_PORT", "0", TRUE);
-
-  /* Slow enough that a pause lands in the middle of the run. */
-  f->sim = cdl_sim_server_new ();
-  cdl_sim_server_set_ms_per_image (f->sim, 150);
-  cdl_sim_server_listen (f->sim, 0, &error);
-  g_assert_no_error (error);
-  f->sim_url = g_strdup_printf ("http://127.0.0.1:%u", cdl_sim_server_get_port (f->sim));
-
-  f->app = cdl_application_new ();
-  g_application_set_flags (G_APPLICATION (f->app), G_APPLICATION_NON_UNIQUE);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GFile) dir = g_file_new_for_path (path);
-  g_autoptr(GFileEnumerator) children = NULL;
-  GFileInfo *info;
-
-  children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME ","
-                                        G_FILE_ATTRIBUTE_STANDARD_TYPE,
-                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  while (children != NULL &&
-         (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-    {
-      g_autoptr(GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
-      g_autofree char *child_path = g_file_get_path (child);
-
-      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
-        remove_tree (child_path);
-      else
-        g_file_delete (child, NULL, NULL);
-      g_object_unref (info);
-    }
-  g_rmdir (path);
-}
-
-static void
-fixture_tear_down (Fixture       *f,
-                   gconstpointer  data)
-{
-  g_object_add_weak_pointer (G_OBJECT (f->app), (gpointer *) &f->app);
-  g_object_unref (f->app);
-  g_assert_null (f->app);
-
-  g_assert_cmpuint (unexpected_warnings, ==, 0);
-
-  g_clear_object (&f->sim);
-  g_clear_pointer (&f->sim_url, g_free);
-
-  if (f->tmpdir != NULL)
-    {
-      remove_tree (f->tmpdir);
-      g_clear_pointer (&f->tmpdir, g_free);
-    }
-}
-
-/* The application runs for real, g_application_run () and all; the test
- * body runs from the loop once the window is there. */
-
-static gboolean
-run_body_cb (gpointer data)
-{
-  Fixture *f = data;
-  GtkWindow *window;
-
-  f->window = CDL_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (f->app)));
-  g_assert_true (CDL_IS_WINDOW (f->window));
-
-  g_assert_true (iterate_until (app_started, f, START_TIMEOUT_MS));
-  if (cdl_application_get_state (f->app) == CDL_APPLICATION_STATE_FAILED)
-    g_error ("The application did not start: %s",
-             cdl_application_get_start_error (f->app)->message);
-
-  f->body (f);
-  f->ran = TRUE;
-
-  f->window = NULL;
-  while ((window = gtk_application_get_active_window (GTK_APPLICATION (f->app))) != NULL)
-    gtk_window_destroy (window);
-  g_application_quit (G_APPLICATION (f->app));
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-activate_cb (GApplication *app,
-             Fixture      *f)
-{
-  if (f->window == NULL && !f->ran)
-    g_idle_add (run_body_cb, f);
-}
-
-static void
-run_in_app (Fixture       *f,
-            gconstpointer  data)
-{
-  char *argv[] = { (char *) "test-ui-run", NULL };
-
-  f->body = (void (*) (Fixture *)) data;
-  g_signal_connect_after (f->app, "activate", G_CALLBACK (activate_cb), f);
-
-  g_assert_cmpint (g_application_run (G_APPLICATION (f->app), 1, argv), ==, 0);
-  g_assert_true (f->ran);
 }
 
 /* Making a frozen task through the services, as the other pages would */
@@ -363,7 +52,7 @@ wait_done (gpointer data)
 static gpointer
 wait_result (Wait *wait)
 {
-  g_assert_true (iterate_until (wait_done, wait, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (wait_done, wait, WAIT_TIMEOUT_MS));
   g_assert_no_error (wait->error);
   g_assert_nonnull (wait->object);
 
@@ -498,7 +187,7 @@ add_worker (Fixture *f)
                                    worker_created_cb, &wait);
   worker = wait_result (&wait);
   hw.id = cdl_worker_get_id (worker);
-  g_assert_true (iterate_until (worker_healthy, &hw, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (worker_healthy, &hw, WAIT_TIMEOUT_MS));
 }
 
 /* A frozen task of @k prompts × @n seeds. */
@@ -595,7 +284,7 @@ wait_state (CdlRunDashboard *dashboard,
 {
   StateWait wait = { dashboard, task_id, state };
 
-  if (!iterate_until (dashboard_in_state, &wait, timeout_ms))
+  if (!cdl_test_ui_iterate_until (dashboard_in_state, &wait, timeout_ms))
     g_error ("The dashboard shows %s, not %s",
              cdl_run_dashboard_get_state (dashboard), state);
 }
@@ -604,7 +293,7 @@ static gboolean
 progress_started (gpointer data)
 {
   CdlRunDashboard *dashboard = data;
-  GtkWidget *bar = named (GTK_WIDGET (dashboard), "run-progress");
+  GtkWidget *bar = cdl_test_ui_named (GTK_WIDGET (dashboard), "run-progress");
 
   return gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)) > 0;
 }
@@ -631,11 +320,11 @@ worker_row_shown (gpointer data)
   LabelWait *wait = data;
   g_autoptr(GPtrArray) rows = g_ptr_array_new ();
 
-  collect_named (wait->root, "run-worker-row", rows);
+  cdl_test_ui_collect_named (wait->root, "run-worker-row", rows);
   for (guint i = 0; i < rows->len; i++)
     {
       GtkWidget *row = g_ptr_array_index (rows, i);
-      GtkWidget *badge = named (row, "run-worker-badge");
+      GtkWidget *badge = cdl_test_ui_named (row, "run-worker-badge");
 
       if (g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), wait->label) == 0 &&
           label_is (badge, "Healthy"))
@@ -650,7 +339,7 @@ badge_says (gpointer data)
 {
   LabelWait *wait = data;
 
-  return label_is (named (wait->root, wait->name), wait->label);
+  return label_is (cdl_test_ui_named (wait->root, wait->name), wait->label);
 }
 
 static void
@@ -660,9 +349,9 @@ wait_label (GtkWidget  *root,
 {
   LabelWait wait = { root, name, label };
 
-  if (!iterate_until (badge_says, &wait, WAIT_TIMEOUT_MS))
+  if (!cdl_test_ui_iterate_until (badge_says, &wait, WAIT_TIMEOUT_MS))
     g_error ("%s says “%s”, not “%s”", name,
-             gtk_label_get_label (GTK_LABEL (named (root, name))), label);
+             gtk_label_get_label (GTK_LABEL (cdl_test_ui_named (root, name))), label);
 }
 
 static CdlRunDashboard *
@@ -677,7 +366,7 @@ show_task (Fixture    *f,
   cdl_tasks_page_select_task (page, task_id);
   wait_state (dashboard, task_id, "FROZEN", WAIT_TIMEOUT_MS);
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (dashboard)));
-  g_assert_true (iterate_until (run_button_ready, named (GTK_WIDGET (page), "run-button"),
+  g_assert_true (cdl_test_ui_iterate_until (run_button_ready, cdl_test_ui_named (GTK_WIDGET (page), "run-button"),
                                 WAIT_TIMEOUT_MS));
 
   return dashboard;
@@ -697,7 +386,7 @@ rows_counted (gpointer data)
   LabelWait *wait = data;
   g_autoptr(GPtrArray) rows = g_ptr_array_new ();
 
-  collect_named (wait->root, wait->name, rows);
+  cdl_test_ui_collect_named (wait->root, wait->name, rows);
   return rows->len == (guint) GPOINTER_TO_UINT (wait->label);
 }
 
@@ -747,13 +436,13 @@ test_refused_without_worker (Fixture *f)
   task_id = add_frozen_task (f, "Dunes", 2, 2);
   dashboard = show_task (f, task_id);
 
-  click (named (GTK_WIDGET (page), "run-button"));
-  g_assert_true (iterate_until (toast_shown, &toast, WAIT_TIMEOUT_MS));
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "run-button"));
+  g_assert_true (cdl_test_ui_iterate_until (toast_shown, &toast, WAIT_TIMEOUT_MS));
   label = find_label_prefix (GTK_WIDGET (f->window), toast.label);
   g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (label)), "healthy"));
 
   g_assert_cmpstr (cdl_run_dashboard_get_state (dashboard), ==, "FROZEN");
-  g_assert_true (iterate_until (run_button_ready, named (GTK_WIDGET (page), "run-button"),
+  g_assert_true (cdl_test_ui_iterate_until (run_button_ready, cdl_test_ui_named (GTK_WIDGET (page), "run-button"),
                                 WAIT_TIMEOUT_MS));
 }
 
@@ -779,33 +468,33 @@ test_run_pause_resume_done (Fixture *f)
 
   dashboard = show_task (f, task_id);
   root = GTK_WIDGET (dashboard);
-  bar = named (root, "run-progress");
+  bar = cdl_test_ui_named (root, "run-progress");
   wait_label (root, "run-count-label", "0 of 16 images");
   wait_label (root, "run-state-badge", "Not Started");
   prompts.root = root;
-  g_assert_true (iterate_until (rows_counted, &prompts, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (rows_counted, &prompts, WAIT_TIMEOUT_MS));
 
   /* The worker is listed with its health. */
   worker.root = root;
-  g_assert_true (iterate_until (worker_row_shown, &worker, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (worker_row_shown, &worker, WAIT_TIMEOUT_MS));
 
-  click (named (GTK_WIDGET (page), "run-button"));
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "run-button"));
   wait_state (dashboard, task_id, "RUNNING", WAIT_TIMEOUT_MS);
   wait_label (GTK_WIDGET (page), "task-state-badge", "Running");
-  g_assert_false (gtk_widget_get_visible (named (GTK_WIDGET (page), "run-button")));
-  g_assert_true (iterate_until (progress_started, dashboard, RUN_TIMEOUT_MS));
+  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (page), "run-button")));
+  g_assert_true (cdl_test_ui_iterate_until (progress_started, dashboard, RUN_TIMEOUT_MS));
 
   /* Pause: no new jobs; the page says so and offers Resume. */
-  click (named (root, "run-pause-button"));
+  cdl_test_ui_click (cdl_test_ui_named (root, "run-pause-button"));
   wait_state (dashboard, task_id, "PAUSED", WAIT_TIMEOUT_MS);
   wait_label (root, "run-state-badge", "Paused");
-  g_assert_true (gtk_widget_get_visible (named (root, "run-resume-button")));
-  g_assert_false (gtk_widget_get_visible (named (root, "run-pause-button")));
+  g_assert_true (gtk_widget_get_visible (cdl_test_ui_named (root, "run-resume-button")));
+  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (root, "run-pause-button")));
   paused_at = cdl_run_dashboard_get_done (dashboard);
   g_assert_cmpint (paused_at, <, 16);
 
   /* Resume, and the run goes on to the end with every image. */
-  click (named (root, "run-resume-button"));
+  cdl_test_ui_click (cdl_test_ui_named (root, "run-resume-button"));
   wait_state (dashboard, task_id, "DONE", RUN_TIMEOUT_MS);
   wait_label (root, "run-state-badge", "Done");
   wait_label (root, "run-count-label", "16 of 16 images");
@@ -813,13 +502,13 @@ test_run_pause_resume_done (Fixture *f)
   g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)), ==, 1.0);
   wait_label (root, "run-percent-label", "100 %");
   wait_label (GTK_WIDGET (page), "task-state-badge", "Done");
-  g_assert_false (gtk_widget_get_visible (named (root, "run-cancel-button")));
+  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (root, "run-cancel-button")));
 
   /* Each prompt has its seeds done. */
   {
     g_autoptr(GPtrArray) counts = g_ptr_array_new ();
 
-    collect_named (root, "run-prompt-counts", counts);
+    cdl_test_ui_collect_named (root, "run-prompt-counts", counts);
     g_assert_cmpuint (counts->len, ==, 4);
     for (guint i = 0; i < counts->len; i++)
       g_assert_true (g_str_has_prefix (gtk_label_get_label (g_ptr_array_index (counts, i)),
@@ -850,67 +539,41 @@ test_cancel_asks (Fixture *f)
   dashboard = show_task (f, task_id);
   root = GTK_WIDGET (dashboard);
 
-  click (named (GTK_WIDGET (page), "run-button"));
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "run-button"));
   wait_state (dashboard, task_id, "RUNNING", WAIT_TIMEOUT_MS);
   /* Past the worker's warm-up: the first images are in. */
-  g_assert_true (iterate_until (progress_started, dashboard, RUN_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (progress_started, dashboard, RUN_TIMEOUT_MS));
 
   /* Keeping it running changes nothing. */
-  click (named (root, "run-cancel-button"));
-  dialog = wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "cancel-run-dialog");
-  respond (dialog, "keep");
+  cdl_test_ui_click (cdl_test_ui_named (root, "run-cancel-button"));
+  dialog = cdl_test_ui_wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "cancel-run-dialog");
+  cdl_test_ui_respond (dialog, "keep");
   g_assert_cmpstr (cdl_run_dashboard_get_state (dashboard), ==, "RUNNING");
 
-  click (named (root, "run-cancel-button"));
-  dialog = wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "cancel-run-dialog");
-  respond (dialog, "cancel-run");
+  cdl_test_ui_click (cdl_test_ui_named (root, "run-cancel-button"));
+  dialog = cdl_test_ui_wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "cancel-run-dialog");
+  cdl_test_ui_respond (dialog, "cancel-run");
   wait_state (dashboard, task_id, "CANCELLED", WAIT_TIMEOUT_MS);
   wait_label (root, "run-state-badge", "Cancelled");
   wait_label (GTK_WIDGET (page), "task-state-badge", "Cancelled");
-  g_assert_false (gtk_widget_get_visible (named (root, "run-cancel-button")));
-  g_assert_false (gtk_widget_get_visible (named (root, "run-pause-button")));
-  g_assert_false (gtk_widget_get_visible (named (GTK_WIDGET (page), "run-button")));
+  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (root, "run-cancel-button")));
+  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (root, "run-pause-button")));
+  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (page), "run-button")));
   g_assert_cmpint (cdl_run_dashboard_get_done (dashboard), <, 48);
-}
-
-/* Warnings fail the test that logged them (checked at tear-down). */
-
-static GLogWriterOutput
-log_writer_cb (GLogLevelFlags   log_level,
-               const GLogField *fields,
-               gsize            n_fields,
-               gpointer         user_data)
-{
-  if ((log_level & G_LOG_LEVEL_WARNING) != 0)
-    unexpected_warnings++;
-
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
 }
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
   int ret;
 
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_log_set_writer_func (log_writer_cb, NULL, NULL);
-  gtk_disable_setlocale ();
+  /* Warnings fail the test that logged them (checked at tear-down). */
+  pg = cdl_test_ui_init_counting_warnings (&argc, &argv);
 
-  pg = cdl_test_pg_start (&error);
-  g_assert_no_error (error);
-
-  g_test_add ("/ui/run/run-pause-resume-done", Fixture,
-              (gconstpointer) test_run_pause_resume_done,
-              fixture_set_up, run_in_app, fixture_tear_down);
-  g_test_add ("/ui/run/refused-without-worker", Fixture,
-              (gconstpointer) test_refused_without_worker,
-              fixture_set_up, run_in_app, fixture_tear_down);
-  g_test_add ("/ui/run/cancel-asks", Fixture,
-              (gconstpointer) test_cancel_asks,
-              fixture_set_up, run_in_app, fixture_tear_down);
+  cdl_test_ui_add ("/ui/run/run-pause-resume-done", test_run_pause_resume_done, 150);
+  cdl_test_ui_add ("/ui/run/refused-without-worker", test_refused_without_worker, 150);
+  cdl_test_ui_add ("/ui/run/cancel-asks", test_cancel_asks, 150);
 
   ret = g_test_run ();
 

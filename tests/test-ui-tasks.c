@@ -11,194 +11,19 @@
 #include "config.h"
 
 #include <string.h>
-#include <glib/gstdio.h>
 #include <adwaita.h>
 
-#include "cdl-test-pg.h"
+#include "cdl-test-ui.h"
 #include "ui/cdl-application.h"
 #include "ui/cdl-pool-dialog.h"
 #include "ui/cdl-task-wizard.h"
 #include "ui/cdl-window.h"
 
-/* Generous: a loaded CI machine may take seconds to apply the migrations.
- * Waits end as soon as their condition holds. */
-#define START_TIMEOUT_MS 60000
-#define WAIT_TIMEOUT_MS  15000
+#define WAIT_TIMEOUT_MS  CDL_TEST_UI_WAIT_TIMEOUT_MS
 
 static CdlTestPg *pg;
-static guint unexpected_warnings;
 
-typedef struct _Fixture
-{
-  char           *tmpdir;
-  CdlApplication *app;
-  CdlWindow      *window;
-  void          (*body) (struct _Fixture *f);
-  gboolean        ran;
-} Fixture;
-
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-wake_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Runs the main loop until @condition holds or @timeout_ms pass. A short
- * timer keeps the loop from sleeping past the deadline. */
-static gboolean
-iterate_until (Condition condition,
-               gpointer  data,
-               guint     timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  guint wake = g_timeout_add (20, wake_cb, NULL);
-  gboolean met;
-
-  while (!(met = condition (data)) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-
-  g_source_remove (wake);
-
-  return met;
-}
-
-static GtkWidget *
-find_named (GtkWidget  *root,
-            const char *name)
-{
-  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
-    return root;
-
-  for (GtkWidget *child = gtk_widget_get_first_child (root);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_named (child, name);
-
-      if (found != NULL)
-        return found;
-    }
-
-  return NULL;
-}
-
-static void
-collect_named (GtkWidget  *root,
-               const char *name,
-               GPtrArray  *found)
-{
-  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
-    g_ptr_array_add (found, root);
-
-  for (GtkWidget *child = gtk_widget_get_first_child (root);
-       child != NULL;
-       child = gtk_widget_get_next_sibling (child))
-    collect_named (child, name, found);
-}
-
-static GtkWidget *
-named (GtkWidget  *root,
-       const char *name)
-{
-  GtkWidget *widget = find_named (root, name);
-
-  if (widget == NULL)
-    g_error ("No widget named %s", name);
-
-  return widget;
-}
-
-/* A visible toplevel of @type, or with the widget name @name. */
-static GtkWindow *
-find_toplevel (GType       type,
-               const char *name)
-{
-  GListModel *toplevels = gtk_window_get_toplevels ();
-  guint n = g_list_model_get_n_items (toplevels);
-
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(GtkWindow) window = g_list_model_get_item (toplevels, i);
-
-      if (!gtk_widget_get_visible (GTK_WIDGET (window)) ||
-          !g_type_is_a (G_OBJECT_TYPE (window), type))
-        continue;
-
-      if (name == NULL || g_strcmp0 (gtk_widget_get_name (GTK_WIDGET (window)), name) == 0)
-        return window;
-    }
-
-  return NULL;
-}
-
-typedef struct
-{
-  GType       type;
-  const char *name;
-} WindowWait;
-
-static gboolean
-window_shown (gpointer data)
-{
-  WindowWait *wait = data;
-
-  return find_toplevel (wait->type, wait->name) != NULL;
-}
-
-static gboolean
-window_gone (gpointer data)
-{
-  WindowWait *wait = data;
-
-  return find_toplevel (wait->type, wait->name) == NULL;
-}
-
-static GtkWindow *
-wait_for_window (GType       type,
-                 const char *name)
-{
-  WindowWait wait = { type, name };
-
-  g_assert_true (iterate_until (window_shown, &wait, WAIT_TIMEOUT_MS));
-
-  return find_toplevel (type, name);
-}
-
-static void
-wait_window_gone (GType       type,
-                  const char *name)
-{
-  WindowWait wait = { type, name };
-
-  g_assert_true (iterate_until (window_gone, &wait, WAIT_TIMEOUT_MS));
-}
-
-/* Answers a message dialog as its button would. */
-static void
-respond (GtkWindow  *dialog,
-         const char *response)
-{
-  const char *name = gtk_widget_get_name (GTK_WIDGET (dialog));
-
-  g_assert_true (adw_message_dialog_get_response_enabled (ADW_MESSAGE_DIALOG (dialog), response));
-  g_object_ref (dialog);
-  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), response);
-  /* A button closes the dialog after its response; the call alone may not. */
-  if (gtk_widget_get_visible (GTK_WIDGET (dialog)))
-    gtk_window_destroy (dialog);
-  g_object_unref (dialog);
-
-  wait_window_gone (ADW_TYPE_MESSAGE_DIALOG, name);
-}
-
-static void
-click (GtkWidget *button)
-{
-  g_assert_true (gtk_widget_is_sensitive (button));
-  g_signal_emit_by_name (button, "clicked");
-}
+typedef CdlTestUiFixture Fixture;
 
 static void
 set_text_view (GtkWidget  *view,
@@ -212,118 +37,6 @@ label_is (GtkWidget  *label,
           const char *text)
 {
   return g_strcmp0 (gtk_label_get_label (GTK_LABEL (label)), text) == 0;
-}
-
-static gboolean
-app_started (gpointer data)
-{
-  Fixture *f = data;
-
-  return cdl_application_get_state (f->app) != CDL_APPLICATION_STATE_STARTING;
-}
-
-static void
-fixture_set_up (Fixture       *f,
-                gconstpointer  data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *conninfo = NULL;
-  g_autofree char *secrets = NULL;
-
-  conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-
-  f->tmpdir = g_dir_make_tmp ("cdl-test-ui-tasks-XXXXXX", &error);
-  g_assert_no_error (error);
-  secrets = g_build_filename (f->tmpdir, "secrets.json", NULL);
-
-  g_setenv ("DATABASE_URL", conninfo, TRUE);
-  g_setenv ("CDL_DATA_DIR", f->tmpdir, TRUE);
-  g_setenv ("CDL_SECRETS_FILE", secrets, TRUE);
-  g_setenv ("CDL_SERVER_PORT", "0", TRUE);
-
-  f->app = cdl_application_new ();
-  g_application_set_flags (G_APPLICATION (f->app), G_APPLICATION_NON_UNIQUE);
-}
-
-static void
-fixture_tear_down (Fixture       *f,
-                   gconstpointer  data)
-{
-  g_object_add_weak_pointer (G_OBJECT (f->app), (gpointer *) &f->app);
-  g_object_unref (f->app);
-  g_assert_null (f->app);
-
-  g_assert_cmpuint (unexpected_warnings, ==, 0);
-
-  if (f->tmpdir != NULL)
-    {
-      g_autoptr(GFile) dir = g_file_new_for_path (f->tmpdir);
-      g_autoptr(GFileEnumerator) children = NULL;
-      GFileInfo *info;
-
-      children = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
-                                            G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-      while (children != NULL &&
-             (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
-        {
-          g_autoptr(GFile) child = g_file_get_child (dir, g_file_info_get_name (info));
-
-          g_file_delete (child, NULL, NULL);
-          g_object_unref (info);
-        }
-      g_rmdir (f->tmpdir);
-      g_clear_pointer (&f->tmpdir, g_free);
-    }
-}
-
-/* The application runs for real, g_application_run () and all; the test
- * body runs from the loop once the window is there. */
-
-static gboolean
-run_body_cb (gpointer data)
-{
-  Fixture *f = data;
-  GtkWindow *window;
-
-  f->window = CDL_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (f->app)));
-  g_assert_true (CDL_IS_WINDOW (f->window));
-
-  g_assert_true (iterate_until (app_started, f, START_TIMEOUT_MS));
-  if (cdl_application_get_state (f->app) == CDL_APPLICATION_STATE_FAILED)
-    g_error ("The application did not start: %s",
-             cdl_application_get_start_error (f->app)->message);
-
-  f->body (f);
-  f->ran = TRUE;
-
-  f->window = NULL;
-  while ((window = gtk_application_get_active_window (GTK_APPLICATION (f->app))) != NULL)
-    gtk_window_destroy (window);
-  g_application_quit (G_APPLICATION (f->app));
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-activate_cb (GApplication *app,
-             Fixture      *f)
-{
-  if (f->window == NULL && !f->ran)
-    g_idle_add (run_body_cb, f);
-}
-
-static void
-run_in_app (Fixture       *f,
-            gconstpointer  data)
-{
-  char *argv[] = { (char *) "test-ui-tasks", NULL };
-
-  f->body = (void (*) (Fixture *)) data;
-  g_signal_connect_after (f->app, "activate", G_CALLBACK (activate_cb), f);
-
-  g_assert_cmpint (g_application_run (G_APPLICATION (f->app), 1, argv), ==, 0);
-  g_assert_true (f->ran);
 }
 
 /* Steps */
@@ -346,7 +59,7 @@ static gboolean
 report_valid (gpointer data)
 {
   CdlWorkflowsPage *page = data;
-  GtkWidget *badge = named (GTK_WIDGET (page), "validation-badge");
+  GtkWidget *badge = cdl_test_ui_named (GTK_WIDGET (page), "validation-badge");
   CdlWorkflow *workflow = cdl_workflows_page_get_selected (page);
 
   return workflow != NULL && gtk_widget_get_mapped (badge) && label_is (badge, "Valid");
@@ -371,19 +84,19 @@ upload_workflow (Fixture *f)
   cdl_workflows_page_open_file (page, file);
 
   /* The name comes from the file; the upload waits for it. */
-  dialog = wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "upload-name-dialog");
-  entry = named (GTK_WIDGET (dialog), "workflow-name-entry");
+  dialog = cdl_test_ui_wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "upload-name-dialog");
+  entry = cdl_test_ui_named (GTK_WIDGET (dialog), "workflow-name-entry");
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, "sd15");
-  respond (dialog, "upload");
+  cdl_test_ui_respond (dialog, "upload");
 
-  g_assert_true (iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
-  g_assert_true (iterate_until (report_valid, page, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (report_valid, page, WAIT_TIMEOUT_MS));
 
-  badge = named (GTK_WIDGET (page), "validation-badge");
+  badge = cdl_test_ui_named (GTK_WIDGET (page), "validation-badge");
   g_assert_true (gtk_widget_has_css_class (badge, "healthy"));
-  title = named (GTK_WIDGET (page), "workflow-title");
+  title = cdl_test_ui_named (GTK_WIDGET (page), "workflow-title");
   g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (title)), ==, "sd15, version 1");
-  g_assert_nonnull (find_named (GTK_WIDGET (page), "workflow-row"));
+  g_assert_nonnull (cdl_test_ui_find_named (GTK_WIDGET (page), "workflow-row"));
 }
 
 static gboolean
@@ -393,7 +106,7 @@ report_invalid (gpointer data)
   CdlWorkflow *workflow = cdl_workflows_page_get_selected (page);
 
   return workflow != NULL && g_str_equal (cdl_workflow_get_name (workflow), "big-batch") &&
-         label_is (named (GTK_WIDGET (page), "validation-badge"), "Invalid");
+         label_is (cdl_test_ui_named (GTK_WIDGET (page), "validation-badge"), "Invalid");
 }
 
 /* Drops @file on @widget as a file manager would: through the widget's
@@ -443,17 +156,17 @@ upload_invalid_workflow (Fixture *f)
   file = g_file_new_for_path (path);
   drop_file (GTK_WIDGET (page), file);
 
-  dialog = wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "upload-name-dialog");
-  gtk_editable_set_text (GTK_EDITABLE (named (GTK_WIDGET (dialog), "workflow-name-entry")),
+  dialog = cdl_test_ui_wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "upload-name-dialog");
+  gtk_editable_set_text (GTK_EDITABLE (cdl_test_ui_named (GTK_WIDGET (dialog), "workflow-name-entry")),
                          "big-batch");
-  respond (dialog, "upload");
+  cdl_test_ui_respond (dialog, "upload");
 
-  g_assert_true (iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
-  g_assert_true (iterate_until (report_invalid, page, WAIT_TIMEOUT_MS));
-  g_assert_true (gtk_widget_has_css_class (named (GTK_WIDGET (page), "validation-badge"),
+  g_assert_true (cdl_test_ui_iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (report_invalid, page, WAIT_TIMEOUT_MS));
+  g_assert_true (gtk_widget_has_css_class (cdl_test_ui_named (GTK_WIDGET (page), "validation-badge"),
                                            "unhealthy"));
 
-  collect_named (named (GTK_WIDGET (page), "problems-list"), "problem-row", problems);
+  cdl_test_ui_collect_named (cdl_test_ui_named (GTK_WIDGET (page), "problems-list"), "problem-row", problems);
   g_assert_cmpuint (problems->len, >=, 1);
   problem = g_ptr_array_index (problems, 0);
   g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (problem)), ==,
@@ -485,12 +198,12 @@ create_pool (Fixture *f)
 
   gtk_widget_activate_action (GTK_WIDGET (f->window), "win.new-pool", NULL);
   g_assert_cmpstr (cdl_window_get_visible_page (f->window), ==, "pools");
-  dialog = CDL_POOL_DIALOG (wait_for_window (CDL_TYPE_POOL_DIALOG, NULL));
-  save = named (GTK_WIDGET (dialog), "save-button");
-  items = named (GTK_WIDGET (dialog), "pool-items-view");
+  dialog = CDL_POOL_DIALOG (cdl_test_ui_wait_for_window (CDL_TYPE_POOL_DIALOG, NULL));
+  save = cdl_test_ui_named (GTK_WIDGET (dialog), "save-button");
+  items = cdl_test_ui_named (GTK_WIDGET (dialog), "pool-items-view");
 
   g_assert_false (gtk_widget_get_sensitive (save));
-  gtk_editable_set_text (GTK_EDITABLE (named (GTK_WIDGET (dialog), "pool-name-row")), "subject");
+  gtk_editable_set_text (GTK_EDITABLE (cdl_test_ui_named (GTK_WIDGET (dialog), "pool-name-row")), "subject");
 
   /* Typed items are trimmed and their repeats counted out. */
   set_text_view (items, "a red fox\n  a red fox  \n\nan old lighthouse\n");
@@ -510,11 +223,11 @@ create_pool (Fixture *f)
                        -1, &error);
   g_assert_no_error (error);
   cdl_pool_dialog_import_file (dialog, csv_file);
-  g_assert_true (iterate_until (summary_is, dialog, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (summary_is, dialog, WAIT_TIMEOUT_MS));
 
-  click (save);
-  wait_window_gone (CDL_TYPE_POOL_DIALOG, NULL);
-  g_assert_true (iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
+  cdl_test_ui_click (save);
+  cdl_test_ui_wait_window_gone (CDL_TYPE_POOL_DIALOG, NULL);
+  g_assert_true (cdl_test_ui_iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
 
   pool = cdl_pools_page_get_selected (page);
   g_assert_nonnull (pool);
@@ -534,13 +247,13 @@ static gboolean
 wizard_has_task (gpointer data)
 {
   return cdl_task_wizard_get_task (CDL_TASK_WIZARD (data)) != NULL &&
-         gtk_widget_is_sensitive (named (GTK_WIDGET (data), "next-button"));
+         gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (data), "next-button"));
 }
 
 static gboolean
 pool_choice_shown (gpointer data)
 {
-  return find_named (GTK_WIDGET (data), "pool-check") != NULL;
+  return cdl_test_ui_find_named (GTK_WIDGET (data), "pool-check") != NULL;
 }
 
 static void
@@ -553,21 +266,21 @@ run_wizard (Fixture *f)
 
   gtk_widget_activate_action (GTK_WIDGET (f->window), "win.new-task", NULL);
   g_assert_cmpstr (cdl_window_get_visible_page (f->window), ==, "tasks");
-  wizard = CDL_TASK_WIZARD (wait_for_window (CDL_TYPE_TASK_WIZARD, NULL));
-  next = named (GTK_WIDGET (wizard), "next-button");
+  wizard = CDL_TASK_WIZARD (cdl_test_ui_wait_for_window (CDL_TYPE_TASK_WIZARD, NULL));
+  next = cdl_test_ui_named (GTK_WIDGET (wizard), "next-button");
 
   /* Step 1: the only valid workflow is chosen already. */
   g_assert_cmpstr (cdl_task_wizard_get_step (wizard), ==, "workflow");
-  g_assert_true (iterate_until (widget_sensitive, next, WAIT_TIMEOUT_MS));
-  gtk_editable_set_text (GTK_EDITABLE (named (GTK_WIDGET (wizard), "task-name-row")),
+  g_assert_true (cdl_test_ui_iterate_until (widget_sensitive, next, WAIT_TIMEOUT_MS));
+  gtk_editable_set_text (GTK_EDITABLE (cdl_test_ui_named (GTK_WIDGET (wizard), "task-name-row")),
                          "Still lifes");
-  click (next);
+  cdl_test_ui_click (next);
 
   /* Step 2: the template starts as the workflow's positive prompt. */
   g_assert_cmpstr (cdl_task_wizard_get_step (wizard), ==, "pools");
-  g_assert_true (iterate_until (pool_choice_shown, wizard, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (pool_choice_shown, wizard, WAIT_TIMEOUT_MS));
   {
-    GtkWidget *view = named (GTK_WIDGET (wizard), "template-view");
+    GtkWidget *view = cdl_test_ui_named (GTK_WIDGET (wizard), "template-view");
     GtkTextBuffer *buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (view));
     g_autofree char *text = NULL;
     GtkTextIter start, end;
@@ -579,34 +292,34 @@ run_wizard (Fixture *f)
     /* A slot without its pool holds the step. */
     set_text_view (view, "a photo of {subject}, studio light");
     g_assert_false (gtk_widget_is_sensitive (next));
-    g_assert_true (gtk_widget_get_visible (named (GTK_WIDGET (wizard), "pools-error-label")));
+    g_assert_true (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (wizard), "pools-error-label")));
 
-    gtk_check_button_set_active (GTK_CHECK_BUTTON (named (GTK_WIDGET (wizard), "pool-check")),
+    gtk_check_button_set_active (GTK_CHECK_BUTTON (cdl_test_ui_named (GTK_WIDGET (wizard), "pool-check")),
                                  TRUE);
     g_assert_true (gtk_widget_is_sensitive (next));
-    g_assert_true (label_is (named (GTK_WIDGET (wizard), "slots-label"), "Slots: {subject}"));
+    g_assert_true (label_is (cdl_test_ui_named (GTK_WIDGET (wizard), "slots-label"), "Slots: {subject}"));
   }
-  click (next);
+  cdl_test_ui_click (next);
 
   /* Step 3: K and N. */
   g_assert_cmpstr (cdl_task_wizard_get_step (wizard), ==, "counts");
-  spin = named (GTK_WIDGET (wizard), "prompts-spin");
+  spin = cdl_test_ui_named (GTK_WIDGET (wizard), "prompts-spin");
   gtk_spin_button_set_value (GTK_SPIN_BUTTON (spin), 5);
-  spin = named (GTK_WIDGET (wizard), "seeds-spin");
+  spin = cdl_test_ui_named (GTK_WIDGET (wizard), "seeds-spin");
   gtk_spin_button_set_value (GTK_SPIN_BUTTON (spin), 2);
-  g_assert_true (label_is (named (GTK_WIDGET (wizard), "total-label"), "5 × 2 = 10"));
-  click (next);
+  g_assert_true (label_is (cdl_test_ui_named (GTK_WIDGET (wizard), "total-label"), "5 × 2 = 10"));
+  cdl_test_ui_click (next);
 
   /* Step 4: the draft is stored and its first prompts shown. */
   g_assert_cmpstr (cdl_task_wizard_get_step (wizard), ==, "preview");
-  g_assert_true (iterate_until (wizard_has_task, wizard, WAIT_TIMEOUT_MS));
-  collect_named (GTK_WIDGET (wizard), "preview-row", previews);
+  g_assert_true (cdl_test_ui_iterate_until (wizard_has_task, wizard, WAIT_TIMEOUT_MS));
+  cdl_test_ui_collect_named (GTK_WIDGET (wizard), "preview-row", previews);
   g_assert_cmpuint (previews->len, ==, 5);
   g_assert_true (g_str_has_prefix (adw_preferences_row_get_title (g_ptr_array_index (previews, 0)),
                                    "a photo of "));
 
-  click (next);
-  wait_window_gone (CDL_TYPE_TASK_WIZARD, NULL);
+  cdl_test_ui_click (next);
+  cdl_test_ui_wait_window_gone (CDL_TYPE_TASK_WIZARD, NULL);
 }
 
 static gboolean
@@ -624,8 +337,8 @@ row_badge_is (gpointer data)
 {
   Fixture *f = ((gpointer *) data)[0];
   const char *text = ((gpointer *) data)[1];
-  GtkWidget *list = named (GTK_WIDGET (f->window), "tasks-list");
-  GtkWidget *badge = find_named (list, "task-state-badge");
+  GtkWidget *list = cdl_test_ui_named (GTK_WIDGET (f->window), "tasks-list");
+  GtkWidget *badge = cdl_test_ui_find_named (list, "task-state-badge");
 
   return badge != NULL && label_is (badge, text);
 }
@@ -671,34 +384,34 @@ freeze_task (Fixture *f)
   GString *snapshot = g_string_new (NULL);
   GtkWindow *dialog;
 
-  g_assert_true (iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
-  g_assert_true (iterate_until (shown_state_is, draft, WAIT_TIMEOUT_MS));
-  g_assert_true (iterate_until (row_badge_is, draft_badge, WAIT_TIMEOUT_MS));
-  g_assert_false (gtk_widget_get_visible (named (GTK_WIDGET (page), "task-lock-icon")));
+  g_assert_true (cdl_test_ui_iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (shown_state_is, draft, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (row_badge_is, draft_badge, WAIT_TIMEOUT_MS));
+  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (page), "task-lock-icon")));
   g_assert_cmpuint (cdl_task_get_prompts (cdl_tasks_page_get_shown (page))->len, ==, 5);
 
   /* The confirmation shows the snapshot it is about to lock. */
-  click (named (GTK_WIDGET (page), "freeze-button"));
-  dialog = wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "freeze-dialog");
-  collect_named (GTK_WIDGET (dialog), "snapshot-row", values);
+  cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "freeze-button"));
+  dialog = cdl_test_ui_wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "freeze-dialog");
+  cdl_test_ui_collect_named (GTK_WIDGET (dialog), "snapshot-row", values);
   for (guint i = 0; i < values->len; i++)
     g_string_append_printf (snapshot, "%s|",
                             adw_action_row_get_subtitle (ADW_ACTION_ROW (values->pdata[i])));
   g_assert_cmpstr (snapshot->str, ==, "sd15, version 1|subject v1|5|2|10|");
   g_string_free (snapshot, TRUE);
-  respond (dialog, "freeze");
+  cdl_test_ui_respond (dialog, "freeze");
 
-  g_assert_true (iterate_until (shown_state_is, frozen, WAIT_TIMEOUT_MS));
-  g_assert_true (iterate_until (row_badge_is, frozen_badge, WAIT_TIMEOUT_MS));
-  g_assert_true (gtk_widget_get_visible (named (GTK_WIDGET (page), "task-lock-icon")));
-  g_assert_nonnull (find_named (named (GTK_WIDGET (f->window), "tasks-list"), "task-row-lock"));
-  g_assert_false (gtk_widget_get_visible (named (GTK_WIDGET (page), "freeze-button")));
+  g_assert_true (cdl_test_ui_iterate_until (shown_state_is, frozen, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (row_badge_is, frozen_badge, WAIT_TIMEOUT_MS));
+  g_assert_true (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (page), "task-lock-icon")));
+  g_assert_nonnull (cdl_test_ui_find_named (cdl_test_ui_named (GTK_WIDGET (f->window), "tasks-list"), "task-row-lock"));
+  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (page), "freeze-button")));
 
   /* The database agrees: frozen, with 5 prompts of 2 seeds each. */
   id = g_strdup (cdl_task_get_id (cdl_tasks_page_get_shown (page)));
   cdl_task_service_get_async (cdl_instance_get_task_service (instance), id, -1, 0, NULL,
                               get_cb, &wait);
-  g_assert_true (iterate_until (get_done, &wait, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (get_done, &wait, WAIT_TIMEOUT_MS));
   g_assert_no_error (wait.error);
 
   data = cdl_task_get_data (wait.task);
@@ -724,7 +437,7 @@ freeze_task (Fixture *f)
 static gboolean
 limits_loaded (gpointer data)
 {
-  return gtk_widget_is_sensitive (named (GTK_WIDGET (data), "limits-save-button"));
+  return gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (data), "limits-save-button"));
 }
 
 typedef struct
@@ -762,7 +475,7 @@ batch_limit_saved (gpointer data)
 
   cdl_settings_service_get_async (cdl_instance_get_settings_service (instance), NULL,
                                   settings_cb, &wait);
-  g_assert_true (iterate_until (settings_done, &wait, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (settings_done, &wait, WAIT_TIMEOUT_MS));
   g_assert_no_error (wait.error);
 
   saved = wait.settings->max_workflow_batch_size == 16 &&
@@ -783,12 +496,12 @@ test_limits_refuse_in_place (Fixture *f)
   GtkWidget *row;
 
   g_action_group_activate_action (G_ACTION_GROUP (f->app), "preferences", NULL);
-  prefs = wait_for_window (ADW_TYPE_PREFERENCES_WINDOW, NULL);
+  prefs = cdl_test_ui_wait_for_window (ADW_TYPE_PREFERENCES_WINDOW, NULL);
   adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (prefs), "limits");
-  g_assert_true (iterate_until (limits_loaded, prefs, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (limits_loaded, prefs, WAIT_TIMEOUT_MS));
 
-  save = named (GTK_WIDGET (prefs), "limits-save-button");
-  spin = named (GTK_WIDGET (prefs), "batch-spin");
+  save = cdl_test_ui_named (GTK_WIDGET (prefs), "limits-save-button");
+  spin = cdl_test_ui_named (GTK_WIDGET (prefs), "batch-spin");
   row = gtk_widget_get_ancestor (spin, ADW_TYPE_ACTION_ROW);
 
   /* A batch of 0 is refused on its own row, and Save stays off. */
@@ -799,11 +512,11 @@ test_limits_refuse_in_place (Fixture *f)
 
   gtk_spin_button_set_value (GTK_SPIN_BUTTON (spin), 16);
   g_assert_false (gtk_widget_has_css_class (row, "error"));
-  set_text_view (named (GTK_WIDGET (prefs), "forbidden-view"),
+  set_text_view (cdl_test_ui_named (GTK_WIDGET (prefs), "forbidden-view"),
                  "SaveAnimatedWEBP, LoadImage\nSaveAnimatedWEBP\n");
-  click (save);
+  cdl_test_ui_click (save);
 
-  g_assert_true (iterate_until (batch_limit_saved, f, WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (batch_limit_saved, f, WAIT_TIMEOUT_MS));
   gtk_window_destroy (prefs);
 }
 
@@ -818,41 +531,17 @@ test_workflow_to_frozen_task (Fixture *f)
   freeze_task (f);
 }
 
-/* Warnings fail the test that logged them (checked at tear-down). */
-
-static GLogWriterOutput
-log_writer_cb (GLogLevelFlags   log_level,
-               const GLogField *fields,
-               gsize            n_fields,
-               gpointer         user_data)
-{
-  if ((log_level & G_LOG_LEVEL_WARNING) != 0)
-    unexpected_warnings++;
-
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
-}
-
 int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
   int ret;
 
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_log_set_writer_func (log_writer_cb, NULL, NULL);
-  gtk_disable_setlocale ();
+  /* Warnings fail the test that logged them (checked at tear-down). */
+  pg = cdl_test_ui_init_counting_warnings (&argc, &argv);
 
-  pg = cdl_test_pg_start (&error);
-  g_assert_no_error (error);
-
-  g_test_add ("/ui/tasks/limits-refuse-in-place", Fixture,
-              (gconstpointer) test_limits_refuse_in_place,
-              fixture_set_up, run_in_app, fixture_tear_down);
-  g_test_add ("/ui/tasks/workflow-to-frozen-task", Fixture,
-              (gconstpointer) test_workflow_to_frozen_task,
-              fixture_set_up, run_in_app, fixture_tear_down);
+  cdl_test_ui_add ("/ui/tasks/limits-refuse-in-place", test_limits_refuse_in_place, -1);
+  cdl_test_ui_add ("/ui/tasks/workflow-to-frozen-task", test_workflow_to_frozen_task, -1);
 
   ret = g_test_run ();
 
