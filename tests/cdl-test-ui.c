@@ -322,6 +322,191 @@ cdl_test_ui_remove_tree (const char *path)
 
 typedef struct
 {
+  GObject  *object;
+  GError   *error;
+  gboolean  done;
+} Wait;
+
+static gboolean
+wait_done (gpointer data)
+{
+  return ((Wait *) data)->done;
+}
+
+static gpointer
+wait_result (Wait *wait)
+{
+  g_assert_true (cdl_test_ui_iterate_until (wait_done, wait, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  g_assert_no_error (wait->error);
+  g_assert_nonnull (wait->object);
+
+  return wait->object;
+}
+
+/* A callback that keeps the result of @finish in its Wait. */
+#define FINISH_CB(name, finish, Type) \
+  static void \
+  name (GObject *object, GAsyncResult *result, gpointer user_data) \
+  { \
+    Wait *wait = user_data; \
+    wait->object = (GObject *) finish (Type (object), result, &wait->error); \
+    wait->done = TRUE; \
+  }
+
+FINISH_CB (worker_created_cb, cdl_worker_service_create_finish, CDL_WORKER_SERVICE)
+FINISH_CB (worker_got_cb, cdl_worker_service_get_finish, CDL_WORKER_SERVICE)
+FINISH_CB (workflow_uploaded_cb, cdl_workflow_service_upload_finish, CDL_WORKFLOW_SERVICE)
+FINISH_CB (pool_created_cb, cdl_pool_service_create_finish, CDL_POOL_SERVICE)
+FINISH_CB (task_created_cb, cdl_task_service_create_finish, CDL_TASK_SERVICE)
+FINISH_CB (task_frozen_cb, cdl_task_service_freeze_finish, CDL_TASK_SERVICE)
+
+JsonNode *
+cdl_test_ui_parse_json (const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = json_from_string (json, &error);
+
+  g_assert_no_error (error);
+  return node;
+}
+
+typedef struct
+{
+  CdlWorkerService *service;
+  const char       *id;
+} HealthyWait;
+
+static gboolean
+worker_healthy (gpointer data)
+{
+  HealthyWait *hw = data;
+  Wait wait = { 0 };
+  g_autoptr(CdlWorker) worker = NULL;
+
+  cdl_worker_service_get_async (hw->service, hw->id, NULL, worker_got_cb, &wait);
+  worker = wait_result (&wait);
+
+  return cdl_worker_get_last_checked_at (worker) != NULL &&
+         cdl_worker_get_status (worker) == CDL_WORKER_STATUS_HEALTHY;
+}
+
+void
+cdl_test_ui_add_worker (CdlApplication *app,
+                        const char     *name,
+                        const char     *base_url,
+                        int             max_concurrent_jobs)
+{
+  CdlInstance *instance = cdl_application_get_instance (app);
+  g_autofree char *json = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlWorker) worker = NULL;
+  CdlWorkerInput *input;
+  Wait wait = { 0 };
+  HealthyWait hw = { cdl_instance_get_worker_service (instance), NULL };
+
+  json = g_strdup_printf ("{\"name\": \"%s\", \"base_url\": \"%s\","
+                          " \"max_concurrent_jobs\": %d}", name, base_url, max_concurrent_jobs);
+  node = cdl_test_ui_parse_json (json);
+  input = cdl_worker_input_from_json (node, TRUE, &error);
+  g_assert_no_error (error);
+
+  cdl_worker_service_create_async (hw.service, input, NULL, worker_created_cb, &wait);
+  worker = wait_result (&wait);
+  hw.id = cdl_worker_get_id (worker);
+  g_assert_true (cdl_test_ui_iterate_until (worker_healthy, &hw, CDL_TEST_UI_WAIT_TIMEOUT_MS));
+}
+
+char *
+cdl_test_ui_add_task_full (CdlApplication     *app,
+                           const char         *workflow_name,
+                           const char         *pool_name,
+                           const char         *task_name,
+                           const char * const *items,
+                           int                 seeds,
+                           gboolean            freeze)
+{
+  CdlInstance *instance = cdl_application_get_instance (app);
+  g_autofree char *path = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GBytes) raw = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(CdlWorkflow) workflow = NULL;
+  g_autoptr(CdlPool) pool = NULL;
+  g_autoptr(CdlTask) draft = NULL;
+  g_autoptr(CdlTask) frozen = NULL;
+  g_autoptr(GString) quoted = g_string_new (NULL);
+  g_autoptr(JsonNode) pool_node = NULL;
+  g_autoptr(JsonNode) task_node = NULL;
+  g_autofree char *pool_json = NULL;
+  g_autofree char *task_json = NULL;
+  guint n_items = g_strv_length ((char **) items);
+  CdlPoolInput *pool_input;
+  CdlTaskInput *task_input;
+  gsize len;
+  Wait wait1 = { 0 }, wait2 = { 0 }, wait3 = { 0 }, wait4 = { 0 };
+
+  path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", "sd15.json", NULL);
+  g_assert_true (g_file_get_contents (path, &text, &len, &error));
+  raw = g_bytes_new_take (g_steal_pointer (&text), len);
+  cdl_workflow_service_upload_async (cdl_instance_get_workflow_service (instance),
+                                     workflow_name, NULL, raw, NULL, NULL,
+                                     workflow_uploaded_cb, &wait1);
+  workflow = wait_result (&wait1);
+
+  for (guint i = 0; i < n_items; i++)
+    g_string_append_printf (quoted, "%s\"%s\"", i > 0 ? ", " : "", items[i]);
+  pool_json = g_strdup_printf ("{\"name\": \"%s\", \"mode\": \"no_replacement\","
+                               " \"items\": [%s]}", pool_name, quoted->str);
+  pool_node = cdl_test_ui_parse_json (pool_json);
+  pool_input = cdl_pool_input_from_json (pool_node, TRUE, &error);
+  g_assert_no_error (error);
+  cdl_pool_service_create_async (cdl_instance_get_pool_service (instance), pool_input,
+                                 NULL, pool_created_cb, &wait2);
+  pool = wait_result (&wait2);
+
+  task_json = g_strdup_printf ("{\"name\": \"%s\", \"workflow_id\": \"%s\","
+                               " \"variable_pool_ids\": [\"%s\"],"
+                               " \"target_prompts\": %u, \"seeds_per_prompt\": %d}",
+                               task_name, cdl_workflow_get_id (workflow),
+                               cdl_pool_get_id (pool), n_items, seeds);
+  task_node = cdl_test_ui_parse_json (task_json);
+  task_input = cdl_task_input_from_json (task_node, TRUE, &error);
+  g_assert_no_error (error);
+  cdl_task_service_create_async (cdl_instance_get_task_service (instance), task_input, NULL,
+                                 NULL, task_created_cb, &wait3);
+  draft = wait_result (&wait3);
+  if (!freeze)
+    return g_strdup (cdl_task_get_id (draft));
+
+  cdl_task_service_freeze_async (cdl_instance_get_task_service (instance),
+                                 cdl_task_get_id (draft), NULL, task_frozen_cb, &wait4);
+  frozen = wait_result (&wait4);
+
+  return g_strdup (cdl_task_get_id (frozen));
+}
+
+char *
+cdl_test_ui_add_task (CdlApplication *app,
+                      const char     *name,
+                      int             prompts,
+                      int             seeds,
+                      gboolean        freeze)
+{
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *pool_name = g_strdup_printf ("subject_%s", name);
+
+  for (int i = 0; i < prompts; i++)
+    g_ptr_array_add (items, g_strdup_printf ("a watercolour of a lighthouse at dusk, number %d",
+                                             i + 1));
+  g_ptr_array_add (items, NULL);
+
+  return cdl_test_ui_add_task_full (app, name, pool_name, name,
+                                    (const char * const *) items->pdata, seeds, freeze);
+}
+
+typedef struct
+{
   CdlTestUiFixtureBody body;
   int                  ms_per_image;
 } Case;

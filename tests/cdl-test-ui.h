@@ -78,6 +78,36 @@ void       cdl_test_ui_run             (CdlApplication     *app,
 
 void       cdl_test_ui_remove_tree     (const char         *path);
 
+/* Setting up through the services, as the other pages would */
+
+/* Parses @json; a syntax error fails the test. */
+JsonNode  *cdl_test_ui_parse_json      (const char         *json);
+
+/* Registers the worker @name at @base_url and waits for its first
+ * healthy check. */
+void       cdl_test_ui_add_worker      (CdlApplication     *app,
+                                        const char         *name,
+                                        const char         *base_url,
+                                        int                 max_concurrent_jobs);
+
+/* The task @task_name of every one of @items × @seeds, on the sd15 test
+ * workflow uploaded as @workflow_name and a pool @pool_name of @items;
+ * frozen when @freeze. Returns the task's id. */
+char      *cdl_test_ui_add_task_full   (CdlApplication     *app,
+                                        const char         *workflow_name,
+                                        const char         *pool_name,
+                                        const char         *task_name,
+                                        const char * const *items,
+                                        int                 seeds,
+                                        gboolean            freeze);
+/* The task @name of @prompts numbered prompts × @seeds, its workflow
+ * named @name too and its pool subject_@name. */
+char      *cdl_test_ui_add_task        (CdlApplication     *app,
+                                        const char         *name,
+                                        int                 prompts,
+                                        int                 seeds,
+                                        gboolean            freeze);
+
 /* A test with a fresh application on a database of its own, and a
  * simulated worker when asked for. @window is set while the body runs. */
 typedef struct

@@ -53,54 +53,6 @@ typedef struct _Fixture
 
 /* A task with stored images ------------------------------------------------------ */
 
-typedef struct
-{
-  GObject  *object;
-  GError   *error;
-  gboolean  done;
-} Wait;
-
-static gboolean
-wait_done (gpointer data)
-{
-  return ((Wait *) data)->done;
-}
-
-static gpointer
-wait_result (Wait *wait)
-{
-  g_assert_true (cdl_test_ui_iterate_until (wait_done, wait, CDL_TEST_UI_WAIT_TIMEOUT_MS));
-  g_assert_no_error (wait->error);
-  g_assert_nonnull (wait->object);
-
-  return wait->object;
-}
-
-/* A callback that keeps the result of @finish in its Wait. */
-#define FINISH_CB(name, finish, Type) \
-  static void \
-  name (GObject *object, GAsyncResult *result, gpointer user_data) \
-  { \
-    Wait *wait = user_data; \
-    wait->object = (GObject *) finish (Type (object), result, &wait->error); \
-    wait->done = TRUE; \
-  }
-
-FINISH_CB (workflow_uploaded_cb, cdl_workflow_service_upload_finish, CDL_WORKFLOW_SERVICE)
-FINISH_CB (pool_created_cb, cdl_pool_service_create_finish, CDL_POOL_SERVICE)
-FINISH_CB (task_created_cb, cdl_task_service_create_finish, CDL_TASK_SERVICE)
-FINISH_CB (task_frozen_cb, cdl_task_service_freeze_finish, CDL_TASK_SERVICE)
-
-static JsonNode *
-parse (const char *json)
-{
-  g_autoptr(GError) error = NULL;
-  JsonNode *node = json_from_string (json, &error);
-
-  g_assert_no_error (error);
-  return node;
-}
-
 static const char * const subjects[PROMPTS] = {
   "a lighthouse at dusk", "a red fox in the snow", "a bowl of lemons", "a sailing boat",
 };
@@ -108,60 +60,14 @@ static const char * const subjects[PROMPTS] = {
 static char *
 add_frozen_task (Fixture *f)
 {
-  CdlInstance *instance = cdl_application_get_instance (f->app);
-  g_autofree char *path = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr(GBytes) raw = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CdlWorkflow) workflow = NULL;
-  g_autoptr(CdlPool) pool = NULL;
-  g_autoptr(CdlTask) draft = NULL;
-  g_autoptr(CdlTask) frozen = NULL;
-  g_autoptr(GString) items = g_string_new (NULL);
-  g_autoptr(JsonNode) pool_node = NULL;
-  g_autoptr(JsonNode) task_node = NULL;
-  g_autofree char *pool_json = NULL;
-  g_autofree char *task_json = NULL;
-  CdlPoolInput *pool_input;
-  CdlTaskInput *task_input;
-  gsize len;
-  Wait wait1 = { 0 }, wait2 = { 0 }, wait3 = { 0 }, wait4 = { 0 };
-
-  path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", "sd15.json", NULL);
-  g_assert_true (g_file_get_contents (path, &text, &len, &error));
-  raw = g_bytes_new_take (g_steal_pointer (&text), len);
-  cdl_workflow_service_upload_async (cdl_instance_get_workflow_service (instance), "gallery",
-                                     NULL, raw, NULL, NULL, workflow_uploaded_cb, &wait1);
-  workflow = wait_result (&wait1);
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_free);
 
   for (int i = 0; i < PROMPTS; i++)
-    g_string_append_printf (items, "%s\"watercolour of %s\"", i > 0 ? ", " : "", subjects[i]);
-  pool_json = g_strdup_printf ("{\"name\": \"subject\", \"mode\": \"no_replacement\","
-                               " \"items\": [%s]}", items->str);
-  pool_node = parse (pool_json);
-  pool_input = cdl_pool_input_from_json (pool_node, TRUE, &error);
-  g_assert_no_error (error);
-  cdl_pool_service_create_async (cdl_instance_get_pool_service (instance), pool_input,
-                                 NULL, pool_created_cb, &wait2);
-  pool = wait_result (&wait2);
+    g_ptr_array_add (items, g_strdup_printf ("watercolour of %s", subjects[i]));
+  g_ptr_array_add (items, NULL);
 
-  task_json = g_strdup_printf ("{\"name\": \"Watercolours\", \"workflow_id\": \"%s\","
-                               " \"variable_pool_ids\": [\"%s\"],"
-                               " \"target_prompts\": %d, \"seeds_per_prompt\": %d}",
-                               cdl_workflow_get_id (workflow), cdl_pool_get_id (pool),
-                               PROMPTS, SEEDS);
-  task_node = parse (task_json);
-  task_input = cdl_task_input_from_json (task_node, TRUE, &error);
-  g_assert_no_error (error);
-  cdl_task_service_create_async (cdl_instance_get_task_service (instance), task_input, NULL,
-                                 NULL, task_created_cb, &wait3);
-  draft = wait_result (&wait3);
-
-  cdl_task_service_freeze_async (cdl_instance_get_task_service (instance),
-                                 cdl_task_get_id (draft), NULL, task_frozen_cb, &wait4);
-  frozen = wait_result (&wait4);
-
-  return g_strdup (cdl_task_get_id (frozen));
+  return cdl_test_ui_add_task_full (f->app, "gallery", "subject", "Watercolours",
+                                    (const char * const *) items->pdata, SEEDS, TRUE);
 }
 
 static PGresult *
@@ -631,7 +537,7 @@ test_label_export_quality (Fixture *f)
     g_assert_cmpint (PQntuples (rows), ==, 3);
     for (guint i = 0; i < 3; i++)
       {
-        g_autoptr(JsonNode) node = parse (lines[i]);
+        g_autoptr(JsonNode) node = cdl_test_ui_parse_json (lines[i]);
         JsonObject *obj = json_node_get_object (node);
         const char *batch = json_object_get_string_member (obj, "batch_id");
         const char *uri = json_object_get_string_member (json_object_get_object_member (obj,
@@ -672,7 +578,7 @@ test_label_export_quality (Fixture *f)
       g_assert_cmpuint (g_strv_length (pair_lines), ==, 2 + 2 * (SEEDS - 1));
       for (guint i = 0; pair_lines[i + 1] != NULL; i++)
         {
-          g_autoptr(JsonNode) node = parse (pair_lines[i]);
+          g_autoptr(JsonNode) node = cdl_test_ui_parse_json (pair_lines[i]);
 
           g_assert_true (json_object_has_member (json_node_get_object (node), "label_0"));
         }

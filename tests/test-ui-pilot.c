@@ -41,164 +41,6 @@ typedef struct _Fixture
 
 typedef void (*TestBody) (Fixture *f);
 
-/* Setting up through the services, as the other pages would */
-
-typedef struct
-{
-  GObject  *object;
-  GError   *error;
-  gboolean  done;
-} Wait;
-
-static gboolean
-wait_done (gpointer data)
-{
-  return ((Wait *) data)->done;
-}
-
-static gpointer
-wait_result (Wait *wait)
-{
-  g_assert_true (cdl_test_ui_iterate_until (wait_done, wait, WAIT_TIMEOUT_MS));
-  g_assert_no_error (wait->error);
-  g_assert_nonnull (wait->object);
-
-  return wait->object;
-}
-
-#define FINISH_CB(name, finish, Type) \
-  static void \
-  name (GObject *object, GAsyncResult *result, gpointer user_data) \
-  { \
-    Wait *wait = user_data; \
-    wait->object = (GObject *) finish (Type (object), result, &wait->error); \
-    wait->done = TRUE; \
-  }
-
-FINISH_CB (worker_created_cb, cdl_worker_service_create_finish, CDL_WORKER_SERVICE)
-FINISH_CB (worker_got_cb, cdl_worker_service_get_finish, CDL_WORKER_SERVICE)
-FINISH_CB (workflow_uploaded_cb, cdl_workflow_service_upload_finish, CDL_WORKFLOW_SERVICE)
-FINISH_CB (pool_created_cb, cdl_pool_service_create_finish, CDL_POOL_SERVICE)
-FINISH_CB (task_created_cb, cdl_task_service_create_finish, CDL_TASK_SERVICE)
-
-static JsonNode *
-parse (const char *json)
-{
-  g_autoptr(GError) error = NULL;
-  JsonNode *node = json_from_string (json, &error);
-
-  g_assert_no_error (error);
-  return node;
-}
-
-typedef struct
-{
-  Fixture    *f;
-  const char *id;
-} HealthyWait;
-
-static gboolean
-worker_healthy (gpointer data)
-{
-  HealthyWait *hw = data;
-  CdlInstance *instance = cdl_application_get_instance (hw->f->app);
-  Wait wait = { 0 };
-  g_autoptr(CdlWorker) worker = NULL;
-
-  cdl_worker_service_get_async (cdl_instance_get_worker_service (instance), hw->id, NULL,
-                                worker_got_cb, &wait);
-  worker = wait_result (&wait);
-
-  return cdl_worker_get_last_checked_at (worker) != NULL &&
-         cdl_worker_get_status (worker) == CDL_WORKER_STATUS_HEALTHY;
-}
-
-static void
-add_worker (Fixture *f)
-{
-  CdlInstance *instance = cdl_application_get_instance (f->app);
-  g_autofree char *json = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CdlWorker) worker = NULL;
-  CdlWorkerInput *input;
-  Wait wait = { 0 };
-  HealthyWait hw = { f, NULL };
-
-  json = g_strdup_printf ("{\"name\": \"gpu-lab-01\", \"base_url\": \"%s\","
-                          " \"max_concurrent_jobs\": 1}", f->sim_url);
-  node = parse (json);
-  input = cdl_worker_input_from_json (node, TRUE, &error);
-  g_assert_no_error (error);
-
-  cdl_worker_service_create_async (cdl_instance_get_worker_service (instance), input, NULL,
-                                   worker_created_cb, &wait);
-  worker = wait_result (&wait);
-  hw.id = cdl_worker_get_id (worker);
-  g_assert_true (cdl_test_ui_iterate_until (worker_healthy, &hw, WAIT_TIMEOUT_MS));
-}
-
-/* A draft task of @k prompts × @n seeds on the 512 × 512 workflow. */
-static char *
-add_draft_task (Fixture    *f,
-                const char *name,
-                int         k,
-                int         n)
-{
-  CdlInstance *instance = cdl_application_get_instance (f->app);
-  g_autofree char *path = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr(GBytes) raw = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CdlWorkflow) workflow = NULL;
-  g_autoptr(CdlPool) pool = NULL;
-  g_autoptr(CdlTask) draft = NULL;
-  g_autoptr(GString) items = g_string_new (NULL);
-  g_autoptr(JsonNode) pool_node = NULL;
-  g_autoptr(JsonNode) task_node = NULL;
-  g_autofree char *pool_json = NULL;
-  g_autofree char *task_json = NULL;
-  CdlPoolInput *pool_input;
-  CdlTaskInput *task_input;
-  gsize len;
-  Wait wait1 = { 0 };
-  Wait wait2 = { 0 };
-  Wait wait3 = { 0 };
-
-  path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", "sd15.json", NULL);
-  g_assert_true (g_file_get_contents (path, &text, &len, &error));
-  raw = g_bytes_new_take (g_steal_pointer (&text), len);
-  cdl_workflow_service_upload_async (cdl_instance_get_workflow_service (instance), name, NULL,
-                                     raw, NULL, NULL, workflow_uploaded_cb, &wait1);
-  workflow = wait_result (&wait1);
-
-  for (int i = 0; i < k; i++)
-    g_string_append_printf (items, "%s\"a watercolour of a lighthouse at dusk, number %d\"",
-                            i > 0 ? ", " : "", i + 1);
-  pool_json = g_strdup_printf ("{\"name\": \"subject_%s\", \"mode\": \"no_replacement\","
-                               " \"items\": [%s]}", name, items->str);
-  pool_node = parse (pool_json);
-  pool_input = cdl_pool_input_from_json (pool_node, TRUE, &error);
-  g_assert_no_error (error);
-  cdl_pool_service_create_async (cdl_instance_get_pool_service (instance), pool_input,
-                                 NULL, pool_created_cb, &wait2);
-  pool = wait_result (&wait2);
-
-  task_json = g_strdup_printf ("{\"name\": \"%s\", \"workflow_id\": \"%s\","
-                               " \"variable_pool_ids\": [\"%s\"],"
-                               " \"target_prompts\": %d, \"seeds_per_prompt\": %d}",
-                               name, cdl_workflow_get_id (workflow), cdl_pool_get_id (pool),
-                               k, n);
-  task_node = parse (task_json);
-  task_input = cdl_task_input_from_json (task_node, TRUE, &error);
-  g_assert_no_error (error);
-  cdl_task_service_create_async (cdl_instance_get_task_service (instance), task_input, NULL,
-                                 NULL, task_created_cb, &wait3);
-  draft = wait_result (&wait3);
-
-  return g_strdup (cdl_task_get_id (draft));
-}
-
 /* Watching the page */
 
 static gboolean
@@ -358,7 +200,7 @@ sql_int (Fixture    *f,
 static void
 test_no_worker (Fixture *f)
 {
-  g_autofree char *task_id = add_draft_task (f, "Harbours", 2, 2);
+  g_autofree char *task_id = cdl_test_ui_add_task (f->app, "Harbours", 2, 2, FALSE);
   CdlPilotPage *page = open_pilot (f, task_id);
   GtkWidget *error_page;
 
@@ -390,8 +232,8 @@ test_oom_then_freeze (Fixture *f)
   /* 512 × 512 runs out of memory; 384 × 384, a quarter less per side,
    * fits. */
   cdl_sim_server_set_oom_pixels (f->sim, 200000);
-  add_worker (f);
-  task_id = add_draft_task (f, "Lighthouses", 3, 4);
+  cdl_test_ui_add_worker (f->app, "gpu-lab-01", f->sim_url, 1);
+  task_id = cdl_test_ui_add_task (f->app, "Lighthouses", 3, 4, FALSE);
   page = open_pilot (f, task_id);
   root = GTK_WIDGET (page);
   gtk_window_set_default_size (GTK_WINDOW (page), 1040, 760);

@@ -34,230 +34,6 @@ label_is (GtkWidget  *label,
   return g_strcmp0 (gtk_label_get_label (GTK_LABEL (label)), text) == 0;
 }
 
-/* Making a frozen task through the services, as the other pages would */
-
-typedef struct
-{
-  GObject  *object;
-  GError   *error;
-  gboolean  done;
-} Wait;
-
-static gboolean
-wait_done (gpointer data)
-{
-  return ((Wait *) data)->done;
-}
-
-static gpointer
-wait_result (Wait *wait)
-{
-  g_assert_true (cdl_test_ui_iterate_until (wait_done, wait, WAIT_TIMEOUT_MS));
-  g_assert_no_error (wait->error);
-  g_assert_nonnull (wait->object);
-
-  return wait->object;
-}
-
-static void
-worker_created_cb (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->object = (GObject *) cdl_worker_service_create_finish (CDL_WORKER_SERVICE (object),
-                                                               result, &wait->error);
-  wait->done = TRUE;
-}
-
-static void
-worker_got_cb (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->object = (GObject *) cdl_worker_service_get_finish (CDL_WORKER_SERVICE (object),
-                                                            result, &wait->error);
-  wait->done = TRUE;
-}
-
-static void
-workflow_uploaded_cb (GObject      *object,
-                      GAsyncResult *result,
-                      gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->object = (GObject *) cdl_workflow_service_upload_finish (CDL_WORKFLOW_SERVICE (object),
-                                                                 result, &wait->error);
-  wait->done = TRUE;
-}
-
-static void
-pool_created_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->object = (GObject *) cdl_pool_service_create_finish (CDL_POOL_SERVICE (object),
-                                                             result, &wait->error);
-  wait->done = TRUE;
-}
-
-static void
-task_created_cb (GObject      *object,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->object = (GObject *) cdl_task_service_create_finish (CDL_TASK_SERVICE (object),
-                                                             result, &wait->error);
-  wait->done = TRUE;
-}
-
-static void
-task_frozen_cb (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  Wait *wait = user_data;
-
-  wait->object = (GObject *) cdl_task_service_freeze_finish (CDL_TASK_SERVICE (object),
-                                                             result, &wait->error);
-  wait->done = TRUE;
-}
-
-static JsonNode *
-parse (const char *json)
-{
-  g_autoptr(GError) error = NULL;
-  JsonNode *node = json_from_string (json, &error);
-
-  g_assert_no_error (error);
-  return node;
-}
-
-typedef struct
-{
-  Fixture    *f;
-  const char *id;
-} HealthyWait;
-
-static gboolean
-worker_healthy (gpointer data)
-{
-  HealthyWait *hw = data;
-  CdlInstance *instance = cdl_application_get_instance (hw->f->app);
-  Wait wait = { 0 };
-  g_autoptr(CdlWorker) worker = NULL;
-
-  cdl_worker_service_get_async (cdl_instance_get_worker_service (instance), hw->id, NULL,
-                                worker_got_cb, &wait);
-  worker = wait_result (&wait);
-
-  return cdl_worker_get_last_checked_at (worker) != NULL &&
-         cdl_worker_get_status (worker) == CDL_WORKER_STATUS_HEALTHY;
-}
-
-/* Registers the simulated worker once and waits for its first health
- * check. */
-static void
-add_worker (Fixture *f)
-{
-  CdlInstance *instance = cdl_application_get_instance (f->app);
-  g_autofree char *json = NULL;
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CdlWorker) worker = NULL;
-  CdlWorkerInput *input;
-  Wait wait = { 0 };
-  HealthyWait hw = { f, NULL };
-
-  json = g_strdup_printf ("{\"name\": \"sim-one\", \"base_url\": \"%s\","
-                          " \"max_concurrent_jobs\": 2}", f->sim_url);
-  node = parse (json);
-  input = cdl_worker_input_from_json (node, TRUE, &error);
-  g_assert_no_error (error);
-
-  cdl_worker_service_create_async (cdl_instance_get_worker_service (instance), input, NULL,
-                                   worker_created_cb, &wait);
-  worker = wait_result (&wait);
-  hw.id = cdl_worker_get_id (worker);
-  g_assert_true (cdl_test_ui_iterate_until (worker_healthy, &hw, WAIT_TIMEOUT_MS));
-}
-
-/* A frozen task of @k prompts × @n seeds. */
-static char *
-add_frozen_task (Fixture    *f,
-                 const char *name,
-                 int         k,
-                 int         n)
-{
-  CdlInstance *instance = cdl_application_get_instance (f->app);
-  g_autofree char *path = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr(GBytes) raw = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CdlWorkflow) workflow = NULL;
-  g_autoptr(CdlPool) pool = NULL;
-  g_autoptr(CdlTask) draft = NULL;
-  g_autoptr(CdlTask) frozen = NULL;
-  g_autoptr(GString) items = g_string_new (NULL);
-  g_autoptr(JsonNode) pool_node = NULL;
-  g_autoptr(JsonNode) task_node = NULL;
-  g_autofree char *pool_json = NULL;
-  g_autofree char *task_json = NULL;
-  g_autofree char *pool_name = g_strdup_printf ("subject_%s", name);
-  CdlPoolInput *pool_input;
-  CdlTaskInput *task_input;
-  gsize len;
-  Wait wait1 = { 0 };
-  Wait wait2 = { 0 };
-  Wait wait3 = { 0 };
-  Wait wait4 = { 0 };
-
-  path = g_build_filename (g_getenv ("CDL_TEST_DATA"), "workflows", "sd15.json", NULL);
-  g_assert_true (g_file_get_contents (path, &text, &len, &error));
-  raw = g_bytes_new_take (g_steal_pointer (&text), len);
-  cdl_workflow_service_upload_async (cdl_instance_get_workflow_service (instance), name, NULL,
-                                     raw, NULL, NULL, workflow_uploaded_cb, &wait1);
-  workflow = wait_result (&wait1);
-
-  for (int i = 0; i < k; i++)
-    g_string_append_printf (items, "%s\"a watercolour of a lighthouse at dusk, number %d\"",
-                            i > 0 ? ", " : "", i + 1);
-  pool_json = g_strdup_printf ("{\"name\": \"%s\", \"mode\": \"no_replacement\","
-                               " \"items\": [%s]}", pool_name, items->str);
-  pool_node = parse (pool_json);
-  pool_input = cdl_pool_input_from_json (pool_node, TRUE, &error);
-  g_assert_no_error (error);
-  cdl_pool_service_create_async (cdl_instance_get_pool_service (instance), pool_input,
-                                 NULL, pool_created_cb, &wait2);
-  pool = wait_result (&wait2);
-
-  task_json = g_strdup_printf ("{\"name\": \"%s\", \"workflow_id\": \"%s\","
-                               " \"variable_pool_ids\": [\"%s\"],"
-                               " \"target_prompts\": %d, \"seeds_per_prompt\": %d}",
-                               name, cdl_workflow_get_id (workflow), cdl_pool_get_id (pool),
-                               k, n);
-  task_node = parse (task_json);
-  task_input = cdl_task_input_from_json (task_node, TRUE, &error);
-  g_assert_no_error (error);
-  cdl_task_service_create_async (cdl_instance_get_task_service (instance), task_input, NULL,
-                                 NULL, task_created_cb, &wait3);
-  draft = wait_result (&wait3);
-
-  cdl_task_service_freeze_async (cdl_instance_get_task_service (instance),
-                                 cdl_task_get_id (draft), NULL, task_frozen_cb, &wait4);
-  frozen = wait_result (&wait4);
-
-  return g_strdup (cdl_task_get_id (frozen));
-}
-
 /* Watching the page */
 
 typedef struct
@@ -366,8 +142,9 @@ show_task (Fixture    *f,
   cdl_tasks_page_select_task (page, task_id);
   wait_state (dashboard, task_id, "FROZEN", WAIT_TIMEOUT_MS);
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (dashboard)));
-  g_assert_true (cdl_test_ui_iterate_until (run_button_ready, cdl_test_ui_named (GTK_WIDGET (page), "run-button"),
-                                WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (run_button_ready,
+                                            cdl_test_ui_named (GTK_WIDGET (page), "run-button"),
+                                            WAIT_TIMEOUT_MS));
 
   return dashboard;
 }
@@ -433,7 +210,7 @@ test_refused_without_worker (Fixture *f)
 
   /* No worker at all: the run service answers 409, and the page says
    * why in a toast; the task stays frozen and can be run later. */
-  task_id = add_frozen_task (f, "Dunes", 2, 2);
+  task_id = cdl_test_ui_add_task (f->app, "Dunes", 2, 2, TRUE);
   dashboard = show_task (f, task_id);
 
   cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "run-button"));
@@ -442,8 +219,9 @@ test_refused_without_worker (Fixture *f)
   g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (label)), "healthy"));
 
   g_assert_cmpstr (cdl_run_dashboard_get_state (dashboard), ==, "FROZEN");
-  g_assert_true (cdl_test_ui_iterate_until (run_button_ready, cdl_test_ui_named (GTK_WIDGET (page), "run-button"),
-                                WAIT_TIMEOUT_MS));
+  g_assert_true (cdl_test_ui_iterate_until (run_button_ready,
+                                            cdl_test_ui_named (GTK_WIDGET (page), "run-button"),
+                                            WAIT_TIMEOUT_MS));
 }
 
 static void
@@ -461,8 +239,8 @@ test_run_pause_resume_done (Fixture *f)
   gulong handler;
   gint64 paused_at;
 
-  add_worker (f);
-  task_id = add_frozen_task (f, "Lighthouses", 4, 4);
+  cdl_test_ui_add_worker (f->app, "sim-one", f->sim_url, 2);
+  task_id = cdl_test_ui_add_task (f->app, "Lighthouses", 4, 4, TRUE);
   handler = g_signal_connect (cdl_instance_get_run_service (instance), "progress-changed",
                               G_CALLBACK (count_cb), &heard);
 
@@ -530,9 +308,9 @@ test_cancel_asks (Fixture *f)
   GtkWindow *dialog;
   GtkWidget *root;
 
-  add_worker (f);
-  first_id = add_frozen_task (f, "Harbours", 2, 2);
-  task_id = add_frozen_task (f, "Cliffs", 12, 4);
+  cdl_test_ui_add_worker (f->app, "sim-one", f->sim_url, 2);
+  first_id = cdl_test_ui_add_task (f->app, "Harbours", 2, 2, TRUE);
+  task_id = cdl_test_ui_add_task (f->app, "Cliffs", 12, 4, TRUE);
 
   /* Another task is shown first; the page follows the selection. */
   show_task (f, first_id);

@@ -157,16 +157,19 @@ upload_invalid_workflow (Fixture *f)
   drop_file (GTK_WIDGET (page), file);
 
   dialog = cdl_test_ui_wait_for_window (ADW_TYPE_MESSAGE_DIALOG, "upload-name-dialog");
-  gtk_editable_set_text (GTK_EDITABLE (cdl_test_ui_named (GTK_WIDGET (dialog), "workflow-name-entry")),
+  gtk_editable_set_text (GTK_EDITABLE (cdl_test_ui_named (GTK_WIDGET (dialog),
+                                                          "workflow-name-entry")),
                          "big-batch");
   cdl_test_ui_respond (dialog, "upload");
 
   g_assert_true (cdl_test_ui_iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
   g_assert_true (cdl_test_ui_iterate_until (report_invalid, page, WAIT_TIMEOUT_MS));
-  g_assert_true (gtk_widget_has_css_class (cdl_test_ui_named (GTK_WIDGET (page), "validation-badge"),
+  g_assert_true (gtk_widget_has_css_class (cdl_test_ui_named (GTK_WIDGET (page),
+                                                              "validation-badge"),
                                            "unhealthy"));
 
-  cdl_test_ui_collect_named (cdl_test_ui_named (GTK_WIDGET (page), "problems-list"), "problem-row", problems);
+  cdl_test_ui_collect_named (cdl_test_ui_named (GTK_WIDGET (page), "problems-list"),
+                             "problem-row", problems);
   g_assert_cmpuint (problems->len, >=, 1);
   problem = g_ptr_array_index (problems, 0);
   g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (problem)), ==,
@@ -203,7 +206,8 @@ create_pool (Fixture *f)
   items = cdl_test_ui_named (GTK_WIDGET (dialog), "pool-items-view");
 
   g_assert_false (gtk_widget_get_sensitive (save));
-  gtk_editable_set_text (GTK_EDITABLE (cdl_test_ui_named (GTK_WIDGET (dialog), "pool-name-row")), "subject");
+  gtk_editable_set_text (GTK_EDITABLE (cdl_test_ui_named (GTK_WIDGET (dialog), "pool-name-row")),
+                         "subject");
 
   /* Typed items are trimmed and their repeats counted out. */
   set_text_view (items, "a red fox\n  a red fox  \n\nan old lighthouse\n");
@@ -292,12 +296,15 @@ run_wizard (Fixture *f)
     /* A slot without its pool holds the step. */
     set_text_view (view, "a photo of {subject}, studio light");
     g_assert_false (gtk_widget_is_sensitive (next));
-    g_assert_true (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (wizard), "pools-error-label")));
+    g_assert_true (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (wizard),
+                                                              "pools-error-label")));
 
-    gtk_check_button_set_active (GTK_CHECK_BUTTON (cdl_test_ui_named (GTK_WIDGET (wizard), "pool-check")),
+    gtk_check_button_set_active (GTK_CHECK_BUTTON (cdl_test_ui_named (GTK_WIDGET (wizard),
+                                                                      "pool-check")),
                                  TRUE);
     g_assert_true (gtk_widget_is_sensitive (next));
-    g_assert_true (label_is (cdl_test_ui_named (GTK_WIDGET (wizard), "slots-label"), "Slots: {subject}"));
+    g_assert_true (label_is (cdl_test_ui_named (GTK_WIDGET (wizard), "slots-label"),
+                             "Slots: {subject}"));
   }
   cdl_test_ui_click (next);
 
@@ -387,7 +394,8 @@ freeze_task (Fixture *f)
   g_assert_true (cdl_test_ui_iterate_until (model_has, &count, WAIT_TIMEOUT_MS));
   g_assert_true (cdl_test_ui_iterate_until (shown_state_is, draft, WAIT_TIMEOUT_MS));
   g_assert_true (cdl_test_ui_iterate_until (row_badge_is, draft_badge, WAIT_TIMEOUT_MS));
-  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (page), "task-lock-icon")));
+  g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (page),
+                                                             "task-lock-icon")));
   g_assert_cmpuint (cdl_task_get_prompts (cdl_tasks_page_get_shown (page))->len, ==, 5);
 
   /* The confirmation shows the snapshot it is about to lock. */
@@ -404,7 +412,9 @@ freeze_task (Fixture *f)
   g_assert_true (cdl_test_ui_iterate_until (shown_state_is, frozen, WAIT_TIMEOUT_MS));
   g_assert_true (cdl_test_ui_iterate_until (row_badge_is, frozen_badge, WAIT_TIMEOUT_MS));
   g_assert_true (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (page), "task-lock-icon")));
-  g_assert_nonnull (cdl_test_ui_find_named (cdl_test_ui_named (GTK_WIDGET (f->window), "tasks-list"), "task-row-lock"));
+  g_assert_nonnull (cdl_test_ui_find_named (cdl_test_ui_named (GTK_WIDGET (f->window),
+                                                               "tasks-list"),
+                                            "task-row-lock"));
   g_assert_false (gtk_widget_get_visible (cdl_test_ui_named (GTK_WIDGET (page), "freeze-button")));
 
   /* The database agrees: frozen, with 5 prompts of 2 seeds each. */

@@ -307,7 +307,8 @@ test_row_turns_healthy (Fixture *f)
   g_assert_true (cdl_test_ui_iterate_until (row_healthy, &wait, WAIT_TIMEOUT_MS));
 
   row = find_row (GTK_WIDGET (f->window), "worker-1");
-  g_assert_true (gtk_widget_has_css_class (cdl_test_ui_find_named (GTK_WIDGET (row), "health-badge"),
+  g_assert_true (gtk_widget_has_css_class (cdl_test_ui_find_named (GTK_WIDGET (row),
+                                                                   "health-badge"),
                                            "healthy"));
 }
 
