@@ -78,6 +78,13 @@ void       cdl_test_ui_run             (CdlApplication     *app,
 
 void       cdl_test_ui_remove_tree     (const char         *path);
 
+/* Paints @widget, @width × @height, with the renderer of its window and
+ * saves it as a PNG at @path. */
+void       cdl_test_ui_save_screenshot (GtkWidget          *widget,
+                                        int                 width,
+                                        int                 height,
+                                        const char         *path);
+
 /* Setting up through the services, as the other pages would */
 
 /* Parses @json; a syntax error fails the test. */

@@ -181,15 +181,9 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
   int ret;
 
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  gtk_disable_setlocale ();
-
-  pg = cdl_test_pg_start (&error);
-  g_assert_no_error (error);
+  pg = cdl_test_ui_init (&argc, &argv);
 
   g_test_add_func ("/ui/alerts/page", test_alerts_page);
 

@@ -221,12 +221,7 @@ save_screenshot (Fixture    *f,
                  const char *name)
 {
   const char *dir = g_getenv ("CDL_SCREENSHOT_DIR");
-  g_autoptr(GdkPaintable) paintable = NULL;
-  g_autoptr(GtkSnapshot) snapshot = NULL;
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *path = NULL;
-  GskRenderer *renderer;
   int width = gtk_widget_get_width (GTK_WIDGET (f->window));
   int height = gtk_widget_get_height (GTK_WIDGET (f->window));
 
@@ -244,17 +239,10 @@ save_screenshot (Fixture    *f,
   for (guint i = 0; i < 20; i++)
     g_main_context_iteration (NULL, FALSE);
   g_test_message ("Window of %d × %d", width, height);
-  paintable = gtk_widget_paintable_new (adw_application_window_get_content (
-                                          ADW_APPLICATION_WINDOW (f->window)));
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  renderer = gtk_native_get_renderer (GTK_NATIVE (f->window));
-  texture = gsk_renderer_render_texture (renderer, node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
   path = g_build_filename (dir, name, NULL);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
+  cdl_test_ui_save_screenshot (adw_application_window_get_content (
+                                 ADW_APPLICATION_WINDOW (f->window)),
+                               width, height, path);
 }
 
 /* Waiting on the pages -------------------------------------------------------------- */

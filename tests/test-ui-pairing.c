@@ -121,27 +121,14 @@ static void
 save_screenshot (GtkWidget  *widget,
                  const char *path)
 {
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (widget));
   gboolean waited = FALSE;
-  int width, height;
 
   /* Mapped, laid out, and a few frames later painted. */
   g_assert_true (cdl_test_ui_iterate_until (drawn, widget, CDL_TEST_UI_WAIT_TIMEOUT_MS));
   g_timeout_add (300, later_cb, &waited);
   g_assert_true (cdl_test_ui_iterate_until (flag_set, &waited, CDL_TEST_UI_WAIT_TIMEOUT_MS));
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (renderer, node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
+  cdl_test_ui_save_screenshot (widget, gtk_widget_get_width (widget),
+                               gtk_widget_get_height (widget), path);
 }
 
 static char *
@@ -284,15 +271,9 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
   int ret;
 
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  gtk_disable_setlocale ();
-
-  pg = cdl_test_pg_start (&error);
-  g_assert_no_error (error);
+  pg = cdl_test_ui_init (&argc, &argv);
 
   g_test_add_func ("/ui/pairing/qr-texture", test_qr_texture);
   g_test_add_func ("/ui/pairing/dialog", test_pairing);

@@ -153,27 +153,6 @@ subtitle_of (GtkWidget *root,
   return adw_action_row_get_subtitle (ADW_ACTION_ROW (cdl_test_ui_named (root, name)));
 }
 
-/* Saves what the window shows as a PNG. */
-static void
-save_screenshot (GtkWidget  *widget,
-                 const char *path)
-{
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (widget));
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (renderer, node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-}
-
 static gint64
 sql_int (Fixture    *f,
          const char *sql,
@@ -273,7 +252,8 @@ test_oom_then_freeze (Fixture *f)
       g_usleep (200 * 1000);
       while (g_main_context_iteration (NULL, FALSE))
         ;
-      save_screenshot (root, screenshot);
+      cdl_test_ui_save_screenshot (root, gtk_widget_get_width (root),
+                                   gtk_widget_get_height (root), screenshot);
     }
 
   /* Freeze closes the review; the snapshot keeps the smaller size. */
@@ -347,15 +327,9 @@ int
 main (int   argc,
       char *argv[])
 {
-  g_autoptr(GError) error = NULL;
   int ret;
 
-  g_test_init (&argc, &argv, NULL);
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-  gtk_disable_setlocale ();
-
-  pg = cdl_test_pg_start (&error);
-  g_assert_no_error (error);
+  pg = cdl_test_ui_init (&argc, &argv);
 
   g_test_add_data_func ("/ui/pilot/no-worker", (gconstpointer) test_no_worker, run_test);
   g_test_add_data_func ("/ui/pilot/oom-then-freeze", (gconstpointer) test_oom_then_freeze,
