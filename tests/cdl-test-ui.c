@@ -537,10 +537,9 @@ fixture_set_up (CdlTestUiFixture *f,
 {
   const Case *test = data;
   g_autoptr(GError) error = NULL;
-  g_autofree char *conninfo = NULL;
 
   g_assert_nonnull (test_pg);
-  conninfo = cdl_test_pg_new_database (test_pg, &error);
+  f->conninfo = cdl_test_pg_new_database (test_pg, &error);
   g_assert_no_error (error);
 
   f->tmpdir = g_dir_make_tmp ("cdl-test-ui-XXXXXX", &error);
@@ -556,7 +555,7 @@ fixture_set_up (CdlTestUiFixture *f,
       f->sim_url = g_strdup_printf ("http://127.0.0.1:%u", cdl_sim_server_get_port (f->sim));
     }
 
-  f->app = cdl_test_ui_new_app (conninfo, f->tmpdir);
+  f->app = cdl_test_ui_new_app (f->conninfo, f->tmpdir);
 }
 
 static void
@@ -592,6 +591,7 @@ fixture_tear_down (CdlTestUiFixture *f,
 
   g_clear_object (&f->sim);
   g_clear_pointer (&f->sim_url, g_free);
+  g_clear_pointer (&f->conninfo, g_free);
 
   if (f->tmpdir != NULL)
     {

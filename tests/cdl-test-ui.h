@@ -119,6 +119,7 @@ char      *cdl_test_ui_add_task        (CdlApplication     *app,
  * simulated worker when asked for. @window is set while the body runs. */
 typedef struct
 {
+  char           *conninfo;
   char           *tmpdir;
   CdlSimServer   *sim;
   char           *sim_url;

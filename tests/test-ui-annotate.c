@@ -43,13 +43,7 @@
 
 static CdlTestPg *pg;
 
-typedef struct _Fixture
-{
-  char           *tmpdir;
-  char           *conninfo;
-  CdlApplication *app;
-  CdlWindow      *window;
-} Fixture;
+typedef CdlTestUiFixture Fixture;
 
 /* A task with stored images ------------------------------------------------------ */
 
@@ -619,38 +613,6 @@ test_label_export_quality (Fixture *f)
   }
 }
 
-static void
-annotate_body (CdlApplication *app,
-               CdlWindow      *window,
-               gpointer        data)
-{
-  Fixture *f = data;
-
-  f->app = app;
-  f->window = window;
-  test_label_export_quality (f);
-}
-
-static void
-test_gallery (void)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(CdlApplication) app = NULL;
-  Fixture f = { 0 };
-
-  f.tmpdir = g_dir_make_tmp ("cdl-test-ui-annotate-XXXXXX", &error);
-  g_assert_no_error (error);
-  f.conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-
-  app = cdl_test_ui_new_app (f.conninfo, f.tmpdir);
-  cdl_test_ui_run (app, annotate_body, &f);
-
-  cdl_test_ui_remove_tree (f.tmpdir);
-  g_free (f.tmpdir);
-  g_free (f.conninfo);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -659,7 +621,7 @@ main (int   argc,
 
   pg = cdl_test_ui_init (&argc, &argv);
 
-  g_test_add_func ("/ui/annotate/label-export-quality", test_gallery);
+  cdl_test_ui_add ("/ui/annotate/label-export-quality", test_label_export_quality, -1);
 
   ret = g_test_run ();
 

@@ -30,16 +30,7 @@
 
 static CdlTestPg *pg;
 
-typedef struct _Fixture
-{
-  char           *conninfo;
-  CdlSimServer   *sim;
-  char           *sim_url;
-  CdlApplication *app;
-  CdlWindow      *window;
-} Fixture;
-
-typedef void (*TestBody) (Fixture *f);
+typedef CdlTestUiFixture Fixture;
 
 /* Watching the page */
 
@@ -276,53 +267,6 @@ test_oom_then_freeze (Fixture *f)
                                                "pilot-button"), WAIT_TIMEOUT_MS));
 }
 
-static void
-run_body (CdlApplication *app,
-          CdlWindow      *window,
-          gpointer        data)
-{
-  gpointer *args = data;
-  Fixture *f = args[0];
-  TestBody body = (TestBody) args[1];
-
-  f->app = app;
-  f->window = window;
-  body (f);
-}
-
-/* A database and a data dir of the test's own, a simulated worker in this
- * process, and the real application around @data, a TestBody. */
-static void
-run_test (gconstpointer data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *tmpdir = g_dir_make_tmp ("cdl-test-ui-pilot-XXXXXX", &error);
-  Fixture f = { 0 };
-  gpointer args[2] = { &f, (gpointer) data };
-  CdlApplication *app;
-
-  g_assert_no_error (error);
-  f.conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-
-  f.sim = cdl_sim_server_new ();
-  cdl_sim_server_set_ms_per_image (f.sim, 20);
-  cdl_sim_server_listen (f.sim, 0, &error);
-  g_assert_no_error (error);
-  f.sim_url = g_strdup_printf ("http://127.0.0.1:%u", cdl_sim_server_get_port (f.sim));
-
-  app = cdl_test_ui_new_app (f.conninfo, tmpdir);
-  cdl_test_ui_run (app, run_body, args);
-  g_object_add_weak_pointer (G_OBJECT (app), (gpointer *) &app);
-  g_object_unref (app);
-  g_assert_null (app);
-
-  g_clear_object (&f.sim);
-  g_free (f.sim_url);
-  g_free (f.conninfo);
-  cdl_test_ui_remove_tree (tmpdir);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -331,9 +275,8 @@ main (int   argc,
 
   pg = cdl_test_ui_init (&argc, &argv);
 
-  g_test_add_data_func ("/ui/pilot/no-worker", (gconstpointer) test_no_worker, run_test);
-  g_test_add_data_func ("/ui/pilot/oom-then-freeze", (gconstpointer) test_oom_then_freeze,
-                        run_test);
+  cdl_test_ui_add ("/ui/pilot/no-worker", test_no_worker, 20);
+  cdl_test_ui_add ("/ui/pilot/oom-then-freeze", test_oom_then_freeze, 20);
 
   ret = g_test_run ();
   cdl_test_pg_stop (pg);
