@@ -18,6 +18,7 @@
 
 #include "cdl-test-browser.h"
 #include "cdl-test-server.h"
+#include "core/cdl-json.h"
 #include "db/cdl-job-repo.h"
 #include "db/cdl-pq.h"
 #include "sim/cdl-sim-image.h"
@@ -413,6 +414,113 @@ test_page_files (Fixture       *f,
         g_assert_cmpuint (soup_message_get_status (msg), ==, 404);
       }
   }
+}
+
+/* GETs @path; the body as text, with its status and response headers. */
+static char *
+fetch (Fixture             *f,
+       const char          *path,
+       const char          *if_none_match,
+       guint               *status,
+       SoupMessageHeaders **headers)
+{
+  g_autofree char *url = g_strconcat (f->base_url, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (if_none_match != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "If-None-Match",
+                                  if_none_match);
+  body = soup_session_send_and_read (f->http, msg, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (msg);
+  if (headers != NULL)
+    *headers = soup_message_headers_ref (soup_message_get_response_headers (msg));
+
+  if (g_bytes_get_size (body) == 0)
+    return g_strdup ("");
+
+  return g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+}
+
+static void
+test_i18n (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autoptr(SoupMessageHeaders) headers = NULL;
+  g_autofree char *body = NULL;
+  g_autofree char *etag = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *messages;
+  guint status;
+
+  /* The page's messages from the build tree's compiled catalogue. */
+  body = fetch (f, "/web/i18n/zh-CN.json", NULL, &status, &headers);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_true (g_str_has_prefix (soup_message_headers_get_content_type (headers, NULL),
+                                   "application/json"));
+  g_assert_cmpstr (soup_message_headers_get_one (headers, "Content-Language"), ==, "zh-CN");
+  root = cdl_json_parse (body, -1, NULL);
+  g_assert_nonnull (root);
+  messages = json_node_get_object (root);
+  g_assert_cmpstr (json_object_get_string_member (messages, "Best"), ==, "最佳");
+  g_assert_cmpstr (json_object_get_string_member (messages, "Image {0} of {1}"), ==,
+                   "第 {0} 张，共 {1} 张");
+  /* Concatenated in the script, one message in the catalogue. */
+  g_assert_true (json_object_has_member (messages,
+                   "To label images on this phone, open “Pair a Phone…” in the desktop app "
+                   "and scan its QR code with the camera."));
+  /* Only the page's: none of the desktop's. */
+  g_assert_false (json_object_has_member (messages, "No Workers Yet"));
+  g_assert_cmpuint (json_object_get_size (messages), <, 60);
+
+  /* Revalidated without a body. */
+  etag = g_strdup (soup_message_headers_get_one (headers, "ETag"));
+  g_assert_nonnull (etag);
+  g_clear_pointer (&body, g_free);
+  body = fetch (f, "/web/i18n/zh-CN.json", etag, &status, NULL);
+  g_assert_cmpuint (status, ==, 304);
+  g_assert_cmpstr (body, ==, "");
+
+  /* Other Chinese tags fall back on the Chinese catalogue. */
+  {
+    const char *tags[] = { "zh", "zh-Hans-CN", "zh_CN", "zh-TW" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (tags); i++)
+      {
+        g_autofree char *path = g_strdup_printf ("/web/i18n/%s.json", tags[i]);
+        g_autofree char *other = fetch (f, path, NULL, &status, NULL);
+
+        g_assert_cmpuint (status, ==, 200);
+        g_assert_nonnull (strstr (other, "\"最佳\""));
+      }
+  }
+
+  /* English is the page's own language. */
+  g_clear_pointer (&body, g_free);
+  body = fetch (f, "/web/i18n/en-GB.json", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 200);
+  g_assert_cmpstr (body, ==, "{}");
+
+  g_clear_pointer (&body, g_free);
+  body = fetch (f, "/web/i18n/fr-FR.json", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 404);
+  g_assert_nonnull (strstr (body, "not translated into fr-FR"));
+
+  g_clear_pointer (&body, g_free);
+  body = fetch (f, "/web/i18n/zh%20CN.json", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 400);
+  g_assert_nonnull (strstr (body, "Not a language tag"));
+
+  /* No way out of the catalogues' directory. */
+  g_clear_pointer (&body, g_free);
+  body = fetch (f, "/web/i18n/..%2F..%2Fzh_CN.json", NULL, &status, NULL);
+  g_assert_cmpuint (status, >=, 400);
+
+  g_clear_pointer (&body, g_free);
+  body = fetch (f, "/web/i18n/zh-CN", NULL, &status, NULL);
+  g_assert_cmpuint (status, ==, 404);
 }
 
 static void
@@ -891,9 +999,19 @@ test_ab_test (Fixture       *f,
   token = open_workbench (f, browser, task_id, "&ab=small-prefetch");
   first = cdl_test_browser_eval_string (browser, "document.body.dataset.batch");
   g_assert_cmpstr (cdl_test_browser_eval_string (browser, "document.documentElement.lang"), ==,
-                   "zh");
+                   "zh-CN");
   g_assert_cmpstr (cdl_test_browser_eval_string (browser,
                      "document.querySelector('#choose span').textContent"), ==, "最佳");
+  /* From the server's catalogue: the progress line, its numbers filled in, and every text
+   * of index.html. */
+  cdl_test_browser_wait (browser,
+                         "document.getElementById('progress').textContent.startsWith('已标注 ')",
+                         5000);
+  g_assert_cmpstr (cdl_test_browser_eval_string (browser,
+                     "window.cdl.PAGE_TEXTS.filter((s) => t(s) === s).join('|')"), ==, "");
+  g_assert_cmpstr (cdl_test_browser_eval_string (browser,
+                     "document.getElementById('back').getAttribute('aria-label')"), ==,
+                   "返回任务列表");
 
   /* The variant's configuration decides what the page asks for and loads. */
   key = cdl_test_browser_eval_string (browser, "window.cdl.state.ab.variant");
@@ -1032,6 +1150,7 @@ main (int   argc,
 
   g_test_add ("/web/page-files", Fixture, NULL, fixture_set_up, test_page_files,
               fixture_tear_down);
+  g_test_add ("/web/i18n", Fixture, NULL, fixture_set_up, test_i18n, fixture_tear_down);
   g_test_add ("/web/annotate", Fixture, NULL, fixture_set_up, test_annotate,
               fixture_tear_down);
   g_test_add ("/web/ab-test", Fixture, NULL, fixture_set_up, test_ab_test,

@@ -19,6 +19,26 @@
 
 /* User-visible strings go through t () of i18n.js. */
 
+/* The texts of index.html (its data-t elements and data-t-label
+ * aria-labels), spelt out here for xgettext, which cannot read HTML. */
+const PAGE_TEXTS = [
+  N_('To label images on this phone, open “Pair a Phone…” in the desktop app and scan its ' +
+     'QR code with the camera.'),
+  N_('Or paste the pairing link or code'),
+  N_('Sign in'),
+  N_('Tasks'),
+  N_('Sign out'),
+  N_('No task has images to label yet. This list updates by itself.'),
+  N_('Back to tasks'),
+  N_('Undo'),
+  N_('Images of this batch'),
+  N_('Worst'),
+  N_('Best'),
+  N_('Spam'),
+  N_('All labelled'),
+  N_('Nothing is left for you in this task right now.'),
+];
+
 const KEY_TOKEN = 'cdl.token';
 const KEY_USER = 'cdl.user';
 const KEY_OUTBOX = 'cdl.outbox';
@@ -83,7 +103,7 @@ async function api (method, path, body, options = {}) {
       cache: 'no-store',
     });
   } catch (e) {
-    throw new ApiError(0, 'No network');
+    throw new ApiError(0, t('No network'));
   }
 
   try {
@@ -98,7 +118,7 @@ async function api (method, path, body, options = {}) {
   }
   if (!res.ok || envelope === null || !envelope.success)
     throw new ApiError(res.status,
-                       (envelope && envelope.error) || res.statusText || 'Request failed');
+                       (envelope && envelope.error) || res.statusText || t('Request failed'));
 
   return envelope.data;
 }
@@ -218,6 +238,7 @@ async function loadTasks () {
     name.className = 'name';
     name.textContent = task.name;
     count.className = 'muted';
+    /* Translators: {0}, {1} and {2} are numbers; keep them. */
     count.textContent = t('{0} of {1} batches labelled · {2} by you', task.batches_labelled,
                           task.batches_ready, task.my_labels);
     button.append(name, count);
@@ -278,6 +299,7 @@ async function refreshProgress () {
   } catch (e) {
     return;
   }
+  /* Translators: {0}, {1} and {2} are numbers; keep them. */
   $('progress').textContent = t('{0} of {1} labelled · {2} by you', p.batches_labelled,
                                 p.batches_ready, p.my_labels);
   $('progress-bar').firstElementChild.style.width =
@@ -617,6 +639,7 @@ function goTo (pos, animate = true) {
   const index = state.order[state.pos];
   $('counter').textContent = `${state.pos + 1} / ${n}`;
   $('seed').textContent = n > 1
+    /* Translators: {0} is a seed, {1} and {2} numbers; keep them. */
     ? t('Seed {0} · image {1} of {2}', state.batch.seeds[index], state.pos + 1, n)
     : t('Seed {0}', state.batch.seeds[index]);
   $('reject').classList.toggle('on', index === state.rejected);
@@ -1134,6 +1157,7 @@ async function start () {
   const code = params.get('pair');
   const ab = params.get('ab') || new URLSearchParams(location.search).get('ab');
 
+  await loadCatalogue();
   translatePage();
   wire();
   if (ab) {
@@ -1158,6 +1182,6 @@ async function start () {
 }
 
 /* For the browser tests and the benchmark. */
-window.cdl = { state, sendOutbox, readOutbox, goTo, commit, loadNext };
+window.cdl = { state, PAGE_TEXTS, sendOutbox, readOutbox, goTo, commit, loadNext };
 
 start();
