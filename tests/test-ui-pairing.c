@@ -149,10 +149,9 @@ server_of (const char *url)
 }
 
 static void
-pairing_body (CdlApplication *app,
-              CdlWindow      *window,
-              gpointer        data)
+test_pairing (CdlTestUiFixture *f)
 {
+  CdlApplication *app = f->app;
   CdlPairingDialog *dialog;
   GtkPicture *picture;
   GdkPaintable *qr;
@@ -230,26 +229,6 @@ pairing_body (CdlApplication *app,
 }
 
 static void
-test_pairing (void)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *conninfo = NULL;
-  g_autofree char *tmpdir = NULL;
-  CdlApplication *app;
-
-  conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-  tmpdir = g_dir_make_tmp ("cdl-test-ui-pairing-XXXXXX", &error);
-  g_assert_no_error (error);
-
-  app = cdl_test_ui_new_app (conninfo, tmpdir);
-  cdl_test_ui_run (app, pairing_body, NULL);
-  g_object_unref (app);
-
-  cdl_test_ui_remove_tree (tmpdir);
-}
-
-static void
 test_qr_texture (void)
 {
   g_autoptr(GError) error = NULL;
@@ -276,7 +255,7 @@ main (int   argc,
   pg = cdl_test_ui_init (&argc, &argv);
 
   g_test_add_func ("/ui/pairing/qr-texture", test_qr_texture);
-  g_test_add_func ("/ui/pairing/dialog", test_pairing);
+  cdl_test_ui_add ("/ui/pairing/dialog", test_pairing, -1);
 
   ret = g_test_run ();
 
