@@ -50,10 +50,10 @@ find_label (GtkWidget  *root,
 }
 
 static void
-i18n_body (CdlApplication *app,
-           CdlWindow      *window,
-           gpointer        data)
+test_zh_cn (CdlTestUiFixture *f)
 {
+  CdlApplication *app = f->app;
+  CdlWindow *window = f->window;
   GtkWidget *workers = GTK_WIDGET (cdl_window_get_workers_page (window));
   GtkWidget *empty;
   const char *label;
@@ -83,25 +83,6 @@ i18n_body (CdlApplication *app,
                    "%u 个工作节点");
 }
 
-static void
-test_zh_cn (void)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *conninfo = NULL;
-  g_autofree char *tmpdir = NULL;
-  g_autoptr(CdlApplication) app = NULL;
-
-  conninfo = cdl_test_pg_new_database (pg, &error);
-  g_assert_no_error (error);
-  tmpdir = g_dir_make_tmp ("cdl-test-ui-i18n-XXXXXX", &error);
-  g_assert_no_error (error);
-
-  app = cdl_test_ui_new_app (conninfo, tmpdir);
-  cdl_test_ui_run (app, i18n_body, NULL);
-
-  cdl_test_ui_remove_tree (tmpdir);
-}
-
 int
 main (int   argc,
       char *argv[])
@@ -124,7 +105,7 @@ main (int   argc,
   /* Fails early, and clearly, when the catalogue was not built. */
   g_assert_cmpstr (_("No Workers Yet"), ==, "还没有工作节点");
 
-  g_test_add_func ("/ui/i18n/zh-cn", test_zh_cn);
+  cdl_test_ui_add ("/ui/i18n/zh-cn", test_zh_cn, -1);
 
   ret = g_test_run ();
 
