@@ -17,7 +17,10 @@
  */
 'use strict';
 
-/* User-visible strings go through t () of i18n.js. */
+/* User-visible strings go through t () of i18n.js, written as literals in
+ * single quotes (joined with + when long): xgettext reads them from here,
+ * and the server sends the page the messages whose literals it finds in
+ * this file. */
 
 /* The texts of index.html (its data-t elements and data-t-label
  * aria-labels), spelt out here for xgettext, which cannot read HTML. */
