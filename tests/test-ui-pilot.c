@@ -175,7 +175,8 @@ test_no_worker (Fixture *f)
   GtkWidget *error_page;
 
   wait_view (page, "empty", WAIT_TIMEOUT_MS);
-  g_assert_false (gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (page), "pilot-freeze-button")));
+  g_assert_false (gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (page),
+                                                              "pilot-freeze-button")));
 
   cdl_test_ui_click (cdl_test_ui_named (GTK_WIDGET (page), "pilot-run-button"));
   wait_view (page, "error", WAIT_TIMEOUT_MS);
@@ -184,8 +185,10 @@ test_no_worker (Fixture *f)
                    "No Worker Is Ready");
   g_assert_nonnull (strstr (adw_status_page_get_description (ADW_STATUS_PAGE (error_page)),
                             "Workers page"));
-  g_assert_false (gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (page), "pilot-freeze-button")));
-  g_assert_true (gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (page), "pilot-run-button")));
+  g_assert_false (gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (page),
+                                                              "pilot-freeze-button")));
+  g_assert_true (gtk_widget_is_sensitive (cdl_test_ui_named (GTK_WIDGET (page),
+                                                             "pilot-run-button")));
   g_assert_null (cdl_pilot_page_get_record (page));
   gtk_window_destroy (GTK_WINDOW (page));
 }
@@ -196,6 +199,8 @@ test_oom_then_freeze (Fixture *f)
   g_autofree char *task_id = NULL;
   CdlPilotPage *page;
   GtkWidget *root;
+  GtkWidget *note;
+  GtkWidget *tasks;
   const char *screenshot = g_getenv ("CDL_PILOT_SCREENSHOT");
   gpointer watch;
 
@@ -228,9 +233,9 @@ test_oom_then_freeze (Fixture *f)
   /* The retry and the settings that worked, in words. */
   g_assert_cmpstr (subtitle_of (root, "pilot-retries-row"), ==, "1 of 3 (out of memory once)");
   g_assert_cmpstr (subtitle_of (root, "pilot-settings-row"), ==, "384 × 384 px, batch 1");
-  g_assert_true (cdl_test_ui_iterate_until (shown, cdl_test_ui_named (root, "pilot-retry-note"), WAIT_TIMEOUT_MS));
-  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (cdl_test_ui_named (root, "pilot-retry-note"))),
-                            "384 × 384"));
+  note = cdl_test_ui_named (root, "pilot-retry-note");
+  g_assert_true (cdl_test_ui_iterate_until (shown, note, WAIT_TIMEOUT_MS));
+  g_assert_nonnull (strstr (gtk_label_get_label (GTK_LABEL (note)), "384 × 384"));
   g_assert_cmpstr (subtitle_of (root, "pilot-worker-row"), ==, "gpu-lab-01");
   g_assert_true (gtk_widget_is_sensitive (cdl_test_ui_named (root, "pilot-freeze-button")));
 
@@ -263,8 +268,9 @@ test_oom_then_freeze (Fixture *f)
                                "::integer FROM tasks WHERE id = $1", task_id), ==, 1);
 
   /* The Tasks page follows: no more Pilot for a frozen task. */
-  g_assert_true (cdl_test_ui_iterate_until (hidden, cdl_test_ui_named (GTK_WIDGET (cdl_window_get_tasks_page (f->window)),
-                                               "pilot-button"), WAIT_TIMEOUT_MS));
+  tasks = GTK_WIDGET (cdl_window_get_tasks_page (f->window));
+  g_assert_true (cdl_test_ui_iterate_until (hidden, cdl_test_ui_named (tasks, "pilot-button"),
+                                            WAIT_TIMEOUT_MS));
 }
 
 int
