@@ -4,11 +4,13 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "storage/cdl-fs-store.h"
@@ -42,10 +44,11 @@ rm_rf (const char *path)
   g_rmdir (path);
 }
 
-/* Every file below @path whose name starts with a dot (temporary files
- * of interrupted or failed puts). */
+/* Every file below @path whose name starts with a dot or that lies in the
+ * store's directory of temporaries (files of interrupted or failed puts). */
 static guint
-count_dot_files (const char *path)
+count_dot_files_in (const char *path,
+                    gboolean    in_tmp)
 {
   g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
   const char *name;
@@ -55,13 +58,19 @@ count_dot_files (const char *path)
     {
       g_autofree char *child = g_build_filename (path, name, NULL);
 
-      if (name[0] == '.')
-        count++;
       if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        count += count_dot_files (child);
+        count += count_dot_files_in (child, g_str_equal (name, ".tmp"));
+      else if (in_tmp || name[0] == '.')
+        count++;
     }
 
   return count;
+}
+
+static guint
+count_dot_files (const char *path)
+{
+  return count_dot_files_in (path, FALSE);
 }
 
 static GBytes *
@@ -918,6 +927,78 @@ test_store_failed_put_leaves_nothing (StoreFixture  *fixture,
   g_assert_cmpuint (count_dot_files (fixture->root), ==, 0);
 }
 
+/* A temporary file as a put killed @age_s seconds ago leaves it. */
+static char *
+make_temporary (const char *root,
+                const char *name,
+                gint64      age_s)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (root, ".tmp", name, NULL);
+  struct timespec times[2] = { { 0, 0 }, { 0, 0 } };
+
+  g_file_set_contents (path, "partial", -1, &error);
+  g_assert_no_error (error);
+  times[0].tv_sec = times[1].tv_sec = g_get_real_time () / G_USEC_PER_SEC - age_s;
+  g_assert_cmpint (utimensat (AT_FDCWD, path, times, 0), ==, 0);
+
+  return path;
+}
+
+static void
+test_store_sweep (StoreFixture  *fixture,
+                  gconstpointer  data)
+{
+  CdlObjectStore *store = CDL_OBJECT_STORE (fixture->store);
+  g_autoptr(GBytes) bytes = pattern_bytes (3000, 7);
+  g_autoptr(GBytes) back = NULL;
+  g_autoptr(CdlObjectInfo) info = NULL;
+  g_autoptr(CdlFsStore) reopened = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *stale = NULL;
+  g_autofree char *fresh = NULL;
+  g_autofree char *stale2 = NULL;
+  gint64 deadline;
+
+  /* The temporaries live in one directory: nothing else to walk. */
+  info = cdl_object_store_put_bytes (store, "s/obj.png", bytes, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_dot_files (fixture->root), ==, 0);
+
+  stale = make_temporary (fixture->root, "obj.png.ABC123", CDL_FS_STORE_TMP_MAX_AGE_S + 60);
+  fresh = make_temporary (fixture->root, "obj.png.DEF456", 5);
+  g_assert_cmpuint (count_dot_files (fixture->root), ==, 2);
+
+  /* At most one: the sweep of the store's opening may have run last. */
+  g_assert_cmpuint (cdl_fs_store_sweep (fixture->store, CDL_FS_STORE_TMP_MAX_AGE_S, &error),
+                    <=, 1);
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  /* A put of another instance may still be writing this one. */
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
+
+  /* Objects are untouched and puts still replace them whole. */
+  back = cdl_object_store_get_bytes (store, "s/obj.png", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (back, bytes));
+  g_clear_pointer (&info, cdl_object_info_free);
+  info = cdl_object_store_put_bytes (store, "s/obj.png", bytes, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (info->size, ==, 3000);
+  g_assert_cmpuint (count_dot_files (fixture->root), ==, 1);
+
+  /* Opening the store sweeps in the background. */
+  stale2 = make_temporary (fixture->root, "x.GHI789", 2 * CDL_FS_STORE_TMP_MAX_AGE_S);
+  reopened = cdl_fs_store_new (fixture->root, &error);
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (g_file_test (stale2, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  g_assert_false (g_file_test (stale2, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_dot_files (fixture->root), ==, 1);
+}
+
 typedef struct
 {
   GMainLoop    *loop;
@@ -1550,6 +1631,8 @@ main (int   argc,
               store_setup, test_store_concurrent_processes, store_teardown);
   g_test_add ("/storage/fs/failed-put-leaves-nothing", StoreFixture, NULL,
               store_setup, test_store_failed_put_leaves_nothing, store_teardown);
+  g_test_add ("/storage/fs/sweep", StoreFixture, NULL,
+              store_setup, test_store_sweep, store_teardown);
   g_test_add ("/storage/fs/async", StoreFixture, NULL,
               store_setup, test_store_async, store_teardown);
 

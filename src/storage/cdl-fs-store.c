@@ -19,11 +19,15 @@
 #include "storage/cdl-storage-key.h"
 
 #define WRITE_CHUNK (64 * 1024)
+#define TMP_DIR     ".tmp"
 
 struct _CdlFsStore
 {
   GObject  parent_instance;
   char    *root;
+  char    *tmp_dir;
+  GMutex   sweep_lock;
+  gint64   last_sweep_us;  /* monotonic, under sweep_lock */
 };
 
 enum {
@@ -144,6 +148,102 @@ write_all (int            fd,
   return TRUE;
 }
 
+static gboolean
+ensure_tmp_dir (CdlFsStore  *self,
+                GError     **error)
+{
+  if (mkdir (self->tmp_dir, 0755) == 0)
+    return fsync_dir (self->root, error);
+  if (errno == EEXIST && g_file_test (self->tmp_dir, G_FILE_TEST_IS_DIR))
+    return TRUE;
+  if (errno == EEXIST)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
+                   "“%s” is not a directory", self->tmp_dir);
+      return FALSE;
+    }
+
+  return set_errno_error (error, errno, "create directory", self->tmp_dir);
+}
+
+guint
+cdl_fs_store_sweep (CdlFsStore  *self,
+                    gint64       max_age_s,
+                    GError     **error)
+{
+  g_autoptr(GDir) dir = NULL;
+  gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
+  const char *name;
+  guint removed = 0;
+
+  g_return_val_if_fail (CDL_IS_FS_STORE (self), 0);
+  g_return_val_if_fail (max_age_s >= 0, 0);
+
+  dir = g_dir_open (self->tmp_dir, 0, error);
+  if (dir == NULL)
+    return 0;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (self->tmp_dir, name, NULL);
+      struct stat st;
+
+      /* The age comes from the file server's clock, as the mtime does,
+       * up to the skew between the clocks of the instances. */
+      if (lstat (path, &st) != 0 || !S_ISREG (st.st_mode))
+        continue;
+      if (now_s - (gint64) st.st_mtim.tv_sec <= max_age_s)
+        continue;
+      if (g_unlink (path) == 0)
+        removed++;
+      else if (errno != ENOENT)
+        g_warning ("Could not remove the stale temporary file “%s”: %s",
+                   path, g_strerror (errno));
+    }
+
+  if (removed > 0)
+    g_message ("Removed %u stale temporary files from %s", removed, self->tmp_dir);
+
+  return removed;
+}
+
+static void
+sweep_thread (GTask        *task,
+              gpointer      source_object,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+
+  cdl_fs_store_sweep (source_object, CDL_FS_STORE_TMP_MAX_AGE_S, &error);
+  if (error != NULL && !g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    g_warning ("Could not sweep the temporary files: %s", error->message);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* At most once per CDL_FS_STORE_TMP_MAX_AGE_S of this process, in a
+ * thread of its own so neither start-up nor a put waits for it. */
+static void
+cdl_fs_store_maybe_sweep (CdlFsStore *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr(GTask) task = NULL;
+
+  g_mutex_lock (&self->sweep_lock);
+  if (self->last_sweep_us != 0 &&
+      now - self->last_sweep_us < (gint64) CDL_FS_STORE_TMP_MAX_AGE_S * G_USEC_PER_SEC)
+    {
+      g_mutex_unlock (&self->sweep_lock);
+      return;
+    }
+  self->last_sweep_us = now;
+  g_mutex_unlock (&self->sweep_lock);
+
+  task = g_task_new (self, NULL, NULL, NULL);
+  g_task_set_source_tag (task, cdl_fs_store_maybe_sweep);
+  g_task_run_in_thread (task, sweep_thread);
+}
+
 static CdlObjectInfo *
 cdl_fs_store_put (CdlObjectStore  *store,
                   const char      *key,
@@ -170,8 +270,17 @@ cdl_fs_store_put (CdlObjectStore  *store,
   if (!ensure_parent_dirs (self, key, error))
     return NULL;
 
-  tmp_path = g_strdup_printf ("%s" G_DIR_SEPARATOR_S ".%s.XXXXXX", dir, base);
+  cdl_fs_store_maybe_sweep (self);
+
+  tmp_path = g_strdup_printf ("%s" G_DIR_SEPARATOR_S "%s.XXXXXX", self->tmp_dir, base);
   fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0644);
+  /* Someone removed the directory of temporaries: make it again. */
+  if (fd < 0 && errno == ENOENT && ensure_tmp_dir (self, NULL))
+    {
+      g_free (tmp_path);
+      tmp_path = g_strdup_printf ("%s" G_DIR_SEPARATOR_S "%s.XXXXXX", self->tmp_dir, base);
+      fd = g_mkstemp_full (tmp_path, O_WRONLY | O_CLOEXEC, 0644);
+    }
   if (fd < 0)
     {
       set_errno_error (error, errno, "create a temporary file for", path);
@@ -423,6 +532,8 @@ cdl_fs_store_finalize (GObject *object)
   CdlFsStore *self = (CdlFsStore *)object;
 
   g_clear_pointer (&self->root, g_free);
+  g_clear_pointer (&self->tmp_dir, g_free);
+  g_mutex_clear (&self->sweep_lock);
 
   G_OBJECT_CLASS (cdl_fs_store_parent_class)->finalize (object);
 }
@@ -488,6 +599,7 @@ cdl_fs_store_class_init (CdlFsStoreClass *klass)
 static void
 cdl_fs_store_init (CdlFsStore *self)
 {
+  g_mutex_init (&self->sweep_lock);
 }
 
 CdlFsStore *
@@ -512,6 +624,11 @@ cdl_fs_store_new (const char  *root,
                    "Storage root “%s” is not a directory", self->root);
       return NULL;
     }
+
+  self->tmp_dir = g_build_filename (self->root, TMP_DIR, NULL);
+  if (!ensure_tmp_dir (self, error))
+    return NULL;
+  cdl_fs_store_maybe_sweep (self);
 
   return g_steal_pointer (&self);
 }
