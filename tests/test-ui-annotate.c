@@ -613,6 +613,109 @@ test_label_export_quality (Fixture *f)
   }
 }
 
+/* A label given elsewhere (on the phone) to the batch on screen, then a
+ * different one on the desktop: the undo brings the first one back. */
+
+typedef struct
+{
+  CdlAnnotationService *annotations;
+  JsonNode             *row;
+} Submission;
+
+static void
+submitted_elsewhere_cb (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  Submission *submission = user_data;
+  g_autoptr(GError) error = NULL;
+
+  submission->row = cdl_annotation_service_submit_finish (submission->annotations, result,
+                                                          NULL, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+submission_done (gpointer data)
+{
+  return ((Submission *) data)->row != NULL;
+}
+
+static void
+test_undo_restores (Fixture *f)
+{
+  GtkWidget *root = GTK_WIDGET (f->window);
+  CdlAnnotatePage *page = CDL_ANNOTATE_PAGE (cdl_test_ui_named (root, "annotate-page"));
+  CdlAnnotationService *annotations =
+    cdl_instance_get_annotation_service (cdl_application_get_instance (f->app));
+  g_autofree char *task_id = add_frozen_task (f);
+  g_autofree char *b1 = NULL, *b2 = NULL;
+  g_autoptr(JsonNode) body = NULL;
+  Submission submission = { annotations, NULL };
+  const char *user_id;
+  const char *params[2];
+  guint order[SEEDS];
+  GtkWidget *list;
+
+  store_images (f, task_id);
+  cdl_window_set_visible_page (f->window, "annotate");
+  wait_view (page, "tasks", NULL);
+  list = cdl_test_ui_named (root, "annotate-task-list");
+  g_signal_emit_by_name (list, "row-activated", gtk_list_box_get_row_at_index (GTK_LIST_BOX (list),
+                                                                               0));
+  wait_view (page, "gallery", NULL);
+  user_id = cdl_annotate_page_get_user_id (page);
+  b1 = g_strdup (cdl_annotate_page_get_batch_id (page));
+  shown_order (page, order);
+
+  /* The same user labels the batch on screen elsewhere. */
+  {
+    g_autofree char *json = g_strdup_printf ("{\"task_id\": \"%s\", \"batch_id\": \"%s\","
+                                             " \"chosen_index\": %u, \"rejected_index\": %u,"
+                                             " \"spam\": false, \"decision_ms\": 1234}",
+                                             task_id, b1, order[2], order[0]);
+
+    body = cdl_test_ui_parse_json (json);
+  }
+  cdl_annotation_service_submit_async (annotations, user_id, body, NULL,
+                                       submitted_elsewhere_cb, &submission);
+  g_assert_true (cdl_test_ui_iterate_until (submission_done, &submission,
+                                            CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  g_clear_pointer (&submission.row, json_node_unref);
+
+  /* A different label here replaces it... */
+  press (page, "annotate.choose", 1);
+  wait_view (page, "gallery", b1);
+  b2 = g_strdup (cdl_annotate_page_get_batch_id (page));
+  params[0] = user_id;
+  params[1] = b1;
+  {
+    g_autoptr(PGresult) rows = sql (f, "SELECT chosen_index, rejected_index, spam, decision_ms"
+                                       " FROM annotations WHERE user_id = $1 AND batch_id = $2",
+                                    2, params);
+
+    g_assert_cmpint (PQntuples (rows), ==, 1);
+    g_assert_cmpint (cdl_pq_get_int (rows, 0, 0), ==, order[1]);
+    g_assert_true (PQgetisnull (rows, 0, 1));
+  }
+
+  /* ... and the undo puts the earlier one back rather than none. */
+  press (page, "annotate.undo", -1);
+  wait_view (page, "gallery", b2);
+  g_assert_cmpstr (cdl_annotate_page_get_batch_id (page), ==, b1);
+  {
+    g_autoptr(PGresult) rows = sql (f, "SELECT chosen_index, rejected_index, spam, decision_ms"
+                                       " FROM annotations WHERE user_id = $1 AND batch_id = $2",
+                                    2, params);
+
+    g_assert_cmpint (PQntuples (rows), ==, 1);
+    g_assert_cmpint (cdl_pq_get_int (rows, 0, 0), ==, order[2]);
+    g_assert_cmpint (cdl_pq_get_int (rows, 0, 1), ==, order[0]);
+    g_assert_false (cdl_pq_get_bool (rows, 0, 2));
+    g_assert_cmpint (cdl_pq_get_int (rows, 0, 3), ==, 1234);
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -622,6 +725,7 @@ main (int   argc,
   pg = cdl_test_ui_init (&argc, &argv);
 
   cdl_test_ui_add ("/ui/annotate/label-export-quality", test_label_export_quality, -1);
+  cdl_test_ui_add ("/ui/annotate/undo-restores", test_undo_restores, -1);
 
   ret = g_test_run ();
 

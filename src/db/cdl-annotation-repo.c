@@ -450,16 +450,73 @@ add_int_or_null (JsonBuilder    *b,
     json_builder_add_int_value (b, cdl_pq_get_int64 (res, 0, col));
 }
 
+/* The row of an annotation from @res: columns id, (unused), chosen_index,
+ * rejected_index, spam, shown_order::text[], decision_ms, epochs of
+ * created_at and updated_at. */
+static JsonNode *
+annotation_row (const PGresult           *res,
+                const CdlAnnotationInput *in)
+{
+  g_autoptr(JsonBuilder) b = NULL;
+  g_autoptr(GDateTime) created_at = NULL;
+  g_autoptr(GDateTime) updated_at = NULL;
+
+  created_at = cdl_pq_get_epoch (res, 0, 7);
+  updated_at = cdl_pq_get_epoch (res, 0, 8);
+
+  b = json_builder_new_immutable ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, cdl_pq_get_string (res, 0, 0));
+  json_builder_set_member_name (b, "task_id");
+  json_builder_add_string_value (b, in->task_id);
+  json_builder_set_member_name (b, "batch_id");
+  json_builder_add_string_value (b, in->batch_id);
+  json_builder_set_member_name (b, "user_id");
+  json_builder_add_string_value (b, in->user_id);
+  add_int_or_null (b, "chosen_index", res, 2);
+  add_int_or_null (b, "rejected_index", res, 3);
+  json_builder_set_member_name (b, "spam");
+  json_builder_add_boolean_value (b, cdl_pq_get_bool (res, 0, 4));
+  json_builder_set_member_name (b, "shown_order");
+  if (PQgetisnull (res, 0, 5))
+    json_builder_add_null_value (b);
+  else
+    {
+      g_auto(GStrv) order = cdl_pq_get_strv (res, 0, 5);
+
+      json_builder_begin_array (b);
+      for (guint i = 0; order[i] != NULL; i++)
+        json_builder_add_int_value (b, g_ascii_strtoll (order[i], NULL, 10));
+      json_builder_end_array (b);
+    }
+  add_int_or_null (b, "decision_ms", res, 6);
+  cdl_json_add_datetime (b, "created_at", created_at);
+  cdl_json_add_datetime (b, "updated_at", updated_at);
+  json_builder_end_object (b);
+
+  return json_builder_get_root (b);
+}
+
+
 JsonNode *
 cdl_annotation_repo_upsert (PGconn                    *conn,
                             const CdlAnnotationInput  *in,
                             gboolean                  *created,
                             GError                   **error)
 {
+  return cdl_annotation_repo_upsert_full (conn, in, created, NULL, error);
+}
+
+JsonNode *
+cdl_annotation_repo_upsert_full (PGconn                    *conn,
+                                 const CdlAnnotationInput  *in,
+                                 gboolean                  *created,
+                                 JsonNode                 **previous,
+                                 GError                   **error)
+{
   g_autoptr(PGresult) res = NULL;
-  g_autoptr(JsonBuilder) b = NULL;
-  g_autoptr(GDateTime) created_at = NULL;
-  g_autoptr(GDateTime) updated_at = NULL;
+  g_autoptr(PGresult) old = NULL;
   g_autofree char *chosen = int_or_null (in->chosen_index);
   g_autofree char *rejected = int_or_null (in->rejected_index);
   g_autofree char *decision = int_or_null (in->decision_ms);
@@ -474,6 +531,24 @@ cdl_annotation_repo_upsert (PGconn                    *conn,
 
   if (!cdl_pq_begin (conn, error))
     return NULL;
+
+  /* The row as it was, locked until the update replaces it. */
+  if (previous != NULL)
+    {
+      old = cdl_pq_exec (conn,
+                         "SELECT id, false, chosen_index, rejected_index, spam,"
+                         "  shown_order::text[], decision_ms,"
+                         "  extract (epoch FROM created_at), extract (epoch FROM updated_at)"
+                         " FROM annotations"
+                         " WHERE task_id = $1 AND batch_id = $2 AND user_id = $3"
+                         " FOR UPDATE",
+                         3, params, error);
+      if (old == NULL)
+        {
+          cdl_pq_rollback (conn);
+          return NULL;
+        }
+    }
 
   /* A re-submit updates the row (unique task, batch, user); xmax is 0 only
    * on a row this statement inserted. */
@@ -514,42 +589,10 @@ cdl_annotation_repo_upsert (PGconn                    *conn,
 
   if (created != NULL)
     *created = cdl_pq_get_bool (res, 0, 1);
+  if (previous != NULL)
+    *previous = PQntuples (old) > 0 ? annotation_row (old, in) : NULL;
 
-  created_at = cdl_pq_get_epoch (res, 0, 7);
-  updated_at = cdl_pq_get_epoch (res, 0, 8);
-
-  b = json_builder_new_immutable ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "id");
-  json_builder_add_string_value (b, cdl_pq_get_string (res, 0, 0));
-  json_builder_set_member_name (b, "task_id");
-  json_builder_add_string_value (b, in->task_id);
-  json_builder_set_member_name (b, "batch_id");
-  json_builder_add_string_value (b, in->batch_id);
-  json_builder_set_member_name (b, "user_id");
-  json_builder_add_string_value (b, in->user_id);
-  add_int_or_null (b, "chosen_index", res, 2);
-  add_int_or_null (b, "rejected_index", res, 3);
-  json_builder_set_member_name (b, "spam");
-  json_builder_add_boolean_value (b, cdl_pq_get_bool (res, 0, 4));
-  json_builder_set_member_name (b, "shown_order");
-  if (PQgetisnull (res, 0, 5))
-    json_builder_add_null_value (b);
-  else
-    {
-      g_auto(GStrv) order = cdl_pq_get_strv (res, 0, 5);
-
-      json_builder_begin_array (b);
-      for (guint i = 0; order[i] != NULL; i++)
-        json_builder_add_int_value (b, g_ascii_strtoll (order[i], NULL, 10));
-      json_builder_end_array (b);
-    }
-  add_int_or_null (b, "decision_ms", res, 6);
-  cdl_json_add_datetime (b, "created_at", created_at);
-  cdl_json_add_datetime (b, "updated_at", updated_at);
-  json_builder_end_object (b);
-
-  return json_builder_get_root (b);
+  return annotation_row (res, in);
 }
 
 /* "self_consistency": {repeats, same, rate} of @user_id from rows of

@@ -99,6 +99,13 @@ JsonNode  *cdl_annotation_repo_upsert         (PGconn                   *conn,
                                                const CdlAnnotationInput *input,
                                                gboolean                 *created,
                                                GError                  **error);
+/* The same; *@previous (when not NULL) is the row as it was before, or
+ * NULL when the annotation is new. */
+JsonNode  *cdl_annotation_repo_upsert_full    (PGconn                   *conn,
+                                               const CdlAnnotationInput *input,
+                                               gboolean                 *created,
+                                               JsonNode                **previous,
+                                               GError                  **error);
 
 /* Quality control figures of a task, as JSON. */
 JsonNode  *cdl_annotation_repo_stats          (PGconn        *conn,

@@ -739,6 +739,7 @@ get_id (JsonObject  *obj,
 typedef struct
 {
   JsonNode *row;
+  JsonNode *previous;  /* the label this one replaced, or NULL */
   gboolean  created;
 } Submitted;
 
@@ -748,6 +749,7 @@ submitted_free (gpointer data)
   Submitted *submitted = data;
 
   g_clear_pointer (&submitted->row, json_node_unref);
+  g_clear_pointer (&submitted->previous, json_node_unref);
   g_free (submitted);
 }
 
@@ -771,6 +773,7 @@ submit_in_thread (PGconn        *conn,
   CdlAnnotationInput input = { 0 };
   Submitted *submitted;
   JsonNode *row;
+  JsonNode *previous = NULL;
 
   if (op->body == NULL || !JSON_NODE_HOLDS_OBJECT (op->body))
     {
@@ -922,12 +925,13 @@ submit_in_thread (PGconn        *conn,
   if (is_repeat)
     row = cdl_annotation_repo_add_repeat (conn, &input, &op->created, error);
   else
-    row = cdl_annotation_repo_upsert (conn, &input, &op->created, error);
+    row = cdl_annotation_repo_upsert_full (conn, &input, &op->created, &previous, error);
   if (row == NULL)
     return NULL;
 
   submitted = g_new0 (Submitted, 1);
   submitted->row = row;
+  submitted->previous = previous;
   submitted->created = op->created;
   return submitted;
 }
@@ -958,6 +962,16 @@ cdl_annotation_service_submit_finish (CdlAnnotationService  *self,
                                       gboolean              *created,
                                       GError               **error)
 {
+  return cdl_annotation_service_submit_finish_full (self, result, created, NULL, error);
+}
+
+JsonNode *
+cdl_annotation_service_submit_finish_full (CdlAnnotationService  *self,
+                                           GAsyncResult          *result,
+                                           gboolean              *created,
+                                           JsonNode             **previous,
+                                           GError               **error)
+{
   Submitted *submitted;
   JsonNode *row;
 
@@ -972,6 +986,8 @@ cdl_annotation_service_submit_finish (CdlAnnotationService  *self,
 
   if (created != NULL)
     *created = submitted->created;
+  if (previous != NULL)
+    *previous = g_steal_pointer (&submitted->previous);
   row = g_steal_pointer (&submitted->row);
   submitted_free (submitted);
 

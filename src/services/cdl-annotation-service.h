@@ -103,6 +103,14 @@ JsonNode *cdl_annotation_service_submit_finish       (CdlAnnotationService *self
                                                       GAsyncResult         *result,
                                                       gboolean             *created,
                                                       GError              **error);
+/* The same; *@previous (when not NULL) is the row the label replaced (its
+ * chosen_index, rejected_index, spam, shown_order, decision_ms), NULL when
+ * it was new or a repeat, to restore it on undo. */
+JsonNode *cdl_annotation_service_submit_finish_full  (CdlAnnotationService *self,
+                                                      GAsyncResult         *result,
+                                                      gboolean             *created,
+                                                      JsonNode            **previous,
+                                                      GError              **error);
 
 void      cdl_annotation_service_stats_async         (CdlAnnotationService *self,
                                                       const char           *task_id,

@@ -50,7 +50,7 @@ struct _CdlAnnotatePage
   int                   rejected;        /* position shown, or -1 */
   gint64                shown_at_us;
   gboolean              busy;
-  GPtrArray            *undo;            /* JsonNode batches labelled, newest last */
+  GPtrArray            *undo;            /* UndoEntry of the labels, newest last */
 
   /* template */
   GtkStack             *stack;
@@ -68,6 +68,24 @@ struct _CdlAnnotatePage
 };
 
 G_DEFINE_FINAL_TYPE (CdlAnnotatePage, cdl_annotate_page, GTK_TYPE_WIDGET)
+
+/* A label to take back: the batch it was given to and the label it
+ * replaced (NULL when there was none). */
+typedef struct
+{
+  JsonNode *batch;
+  JsonNode *previous;
+} UndoEntry;
+
+static void
+undo_entry_free (UndoEntry *entry)
+{
+  g_clear_pointer (&entry->batch, json_node_unref);
+  g_clear_pointer (&entry->previous, json_node_unref);
+  g_free (entry);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UndoEntry, undo_entry_free)
 
 enum {
   PROP_0,
@@ -678,11 +696,13 @@ submitted_cb (GObject      *source,
 {
   g_autoptr(CdlAnnotatePage) self = user_data;
   g_autoptr(JsonNode) row = NULL;
+  g_autoptr(JsonNode) previous = NULL;
   g_autoptr(GError) error = NULL;
+  UndoEntry *entry;
   gboolean created = FALSE;
 
-  row = cdl_annotation_service_submit_finish (self->annotations, result,
-                                              &created, &error);
+  row = cdl_annotation_service_submit_finish_full (self->annotations, result,
+                                                   &created, &previous, &error);
   if (g_cancellable_is_cancelled (self->cancellable))
     return;
   if (row == NULL)
@@ -696,12 +716,14 @@ submitted_cb (GObject      *source,
       return;
     }
 
-  /* FIXME: a re-label of a batch labelled elsewhere (created FALSE) is
-   * undone by deleting it, not by restoring the earlier label; the queue
-   * only hands out batches this user has not labelled, so it is rare. */
+  /* A re-label (of a batch labelled elsewhere meanwhile) is undone by
+   * restoring the label it replaced. */
   if (self->undo->len >= UNDO_MAX)
     g_ptr_array_remove_index (self->undo, 0);
-  g_ptr_array_add (self->undo, json_node_ref (self->batch));
+  entry = g_new0 (UndoEntry, 1);
+  entry->batch = json_node_ref (self->batch);
+  entry->previous = g_steal_pointer (&previous);
+  g_ptr_array_add (self->undo, entry);
   if (created)
     self->task_mine++;
 
@@ -822,18 +844,16 @@ cdl_annotate_page_zoom (CdlAnnotatePage *self,
     }
 }
 
+/* Shows the batch of the label taken back, or tells why it could not be. */
 static void
-deleted_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
+cdl_annotate_page_undone (CdlAnnotatePage *self,
+                          const GError    *error)
 {
-  g_autoptr(CdlAnnotatePage) self = user_data;
-  g_autoptr(JsonNode) batch = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(UndoEntry) entry = NULL;
 
-  batch = g_ptr_array_steal_index (self->undo, self->undo->len - 1);
+  entry = g_ptr_array_steal_index (self->undo, self->undo->len - 1);
 
-  if (!cdl_annotation_service_delete_finish (self->annotations, result, &error))
+  if (error != NULL)
     {
       g_autofree char *title = NULL;
 
@@ -845,15 +865,42 @@ deleted_cb (GObject      *source,
       return;
     }
 
-  self->task_mine = MAX (self->task_mine - 1, 0);
-  cdl_annotate_page_show_batch (self, batch);
+  cdl_annotate_page_show_batch (self, entry->batch);
   cdl_annotate_page_toast (self, _("Label undone"));
+}
+
+static void
+deleted_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(CdlAnnotatePage) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean done;
+
+  done = cdl_annotation_service_delete_finish (self->annotations, result, &error);
+  if (done)
+    self->task_mine = MAX (self->task_mine - 1, 0);
+  cdl_annotate_page_undone (self, error);
+}
+
+static void
+restored_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(CdlAnnotatePage) self = user_data;
+  g_autoptr(JsonNode) row = NULL;
+  g_autoptr(GError) error = NULL;
+
+  row = cdl_annotation_service_submit_finish (self->annotations, result, NULL, &error);
+  cdl_annotate_page_undone (self, error);
 }
 
 static void
 cdl_annotate_page_undo (CdlAnnotatePage *self)
 {
-  JsonNode *last;
+  UndoEntry *last;
 
   if (self->busy || self->task_id == NULL)
     return;
@@ -866,11 +913,16 @@ cdl_annotate_page_undo (CdlAnnotatePage *self)
 
   last = g_ptr_array_index (self->undo, self->undo->len - 1);
   cdl_annotate_page_set_busy (self, TRUE);
-  cdl_annotation_service_delete_async (self->annotations, self->task_id,
-                                       json_object_get_string_member (json_node_get_object (last),
-                                                                      "batch_id"),
-                                       self->user_id, self->cancellable, deleted_cb,
-                                       g_object_ref (self));
+  /* The replaced row is a valid body: it names the task and the batch. */
+  if (last->previous != NULL)
+    cdl_annotation_service_submit_async (self->annotations, self->user_id, last->previous,
+                                         self->cancellable, restored_cb, g_object_ref (self));
+  else
+    cdl_annotation_service_delete_async (self->annotations, self->task_id,
+                                         json_object_get_string_member (
+                                           json_node_get_object (last->batch), "batch_id"),
+                                         self->user_id, self->cancellable, deleted_cb,
+                                         g_object_ref (self));
 }
 
 /* The focused tile's position, or -1. */
@@ -1128,7 +1180,7 @@ cdl_annotate_page_init (CdlAnnotatePage *self)
 
   self->cancellable = g_cancellable_new ();
   self->tiles = g_ptr_array_new ();
-  self->undo = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+  self->undo = g_ptr_array_new_with_free_func ((GDestroyNotify) undo_entry_free);
   self->rejected = -1;
   cdl_annotate_page_set_busy (self, FALSE);
 }
