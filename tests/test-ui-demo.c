@@ -36,6 +36,8 @@ typedef struct
   char           *task_id;
   char           *last_task_id;
   const char     *tmpdir;
+  char           *worker_id;
+  char           *resumed_url;
 } Demo;
 
 static gboolean
@@ -272,6 +274,7 @@ demo_body (CdlApplication *app,
   g_assert_cmpstr (cdl_worker_get_name (wait.worker), ==, CDL_DEMO_WORKER_NAME);
   g_assert_cmpstr (cdl_worker_get_base_url (wait.worker), ==, demo->worker_url);
   g_assert_true (cdl_worker_get_status (wait.worker) == CDL_WORKER_STATUS_HEALTHY);
+  demo->worker_id = g_strdup (cdl_worker_get_id (wait.worker));
   g_clear_object (&wait.worker);
 
   /* Pilot it, and freeze it with the settings that worked… */
@@ -382,6 +385,45 @@ check_shortcuts (CdlApplication *app)
   gtk_window_destroy (GTK_WINDOW (overlay));
 }
 
+static gboolean
+port_answers (const char *url)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+
+  connection = g_socket_client_connect_to_uri (client, url, 80, NULL, NULL);
+
+  return connection != NULL;
+}
+
+/* The demo worker, registered in the last session, answers again: the app
+ * started a new subprocess on start-up and pointed the worker at it. */
+static gboolean
+demo_worker_resumed (gpointer data)
+{
+  Demo *demo = data;
+  CdlInstance *instance = cdl_application_get_instance (demo->app);
+  WorkerWait wait = { 0 };
+  gboolean resumed;
+
+  cdl_worker_service_get_async (cdl_instance_get_worker_service (instance), demo->worker_id,
+                                NULL, worker_got_cb, &wait);
+  while (!wait.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_no_error (wait.error);
+
+  resumed = cdl_worker_get_status (wait.worker) == CDL_WORKER_STATUS_HEALTHY &&
+            g_strcmp0 (cdl_worker_get_base_url (wait.worker), demo->worker_url) != 0;
+  if (resumed)
+    {
+      g_free (demo->resumed_url);
+      demo->resumed_url = g_strdup (cdl_worker_get_base_url (wait.worker));
+    }
+  g_clear_object (&wait.worker);
+
+  return resumed;
+}
+
 /* The next start opens the window at its saved size, on the page and the
  * task shown last. */
 static void
@@ -394,7 +436,17 @@ restore_body (CdlApplication *app,
   const char *debug_info;
   int width, height;
 
+  demo->app = app;
   demo->window = window;
+
+  /* Without a click, the demo worker is back. */
+  g_assert_true (cdl_test_ui_iterate_until (demo_worker_resumed, demo,
+                                            CDL_TEST_UI_WAIT_TIMEOUT_MS));
+  g_assert_cmpstr (demo->resumed_url, ==,
+                   cdl_demo_service_get_url (cdl_application_get_demo_service (app)));
+  g_assert_true (g_str_has_prefix (demo->resumed_url, "http://127.0.0.1:"));
+  g_assert_true (port_answers (demo->resumed_url));
+
   gtk_window_get_default_size (GTK_WINDOW (window), &width, &height);
   g_assert_cmpint (width, ==, 900);
   g_assert_cmpint (height, ==, 640);
@@ -413,17 +465,6 @@ restore_body (CdlApplication *app,
   gtk_window_destroy (about);
 
   check_shortcuts (app);
-}
-
-static gboolean
-port_answers (const char *url)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) connection = NULL;
-
-  connection = g_socket_client_connect_to_uri (client, url, 80, NULL, NULL);
-
-  return connection != NULL;
 }
 
 static void
@@ -461,9 +502,15 @@ test_demo_worker (void)
   again = cdl_test_ui_new_app (conninfo, tmpdir);
   cdl_test_ui_run (again, restore_body, &demo);
 
+  /* Quitting stopped the worker started again too. */
+  g_assert_nonnull (demo.resumed_url);
+  g_assert_false (port_answers (demo.resumed_url));
+
   g_clear_pointer (&demo.worker_url, g_free);
   g_clear_pointer (&demo.task_id, g_free);
   g_clear_pointer (&demo.last_task_id, g_free);
+  g_clear_pointer (&demo.worker_id, g_free);
+  g_clear_pointer (&demo.resumed_url, g_free);
   cdl_test_ui_remove_tree (tmpdir);
 }
 

@@ -50,6 +50,7 @@ static const char * const demo_subjects[] = {
 
 typedef struct
 {
+  char    *resume_id;    /* a resume: the registered worker to point here */
   char    *workflow_id;
   char    *pool_id;
   char    *pool_name;
@@ -61,6 +62,7 @@ start_data_free (gpointer data)
 {
   StartData *start = data;
 
+  g_free (start->resume_id);
   g_free (start->workflow_id);
   g_free (start->pool_id);
   g_free (start->pool_name);
@@ -328,6 +330,7 @@ worker_tested_cb (GObject      *object,
                   gpointer      user_data)
 {
   GTask *task = user_data;
+  StartData *start = g_task_get_task_data (task);
   g_autoptr(CdlWorkerTestResult) tested = NULL;
   GError *error = NULL;
 
@@ -343,6 +346,13 @@ worker_tested_cb (GObject      *object,
       cdl_demo_fail (task, g_error_new (CDL_SERVICE_ERROR, CDL_SERVICE_ERROR_FAILED,
                                         "The demo worker does not answer: %s",
                                         tested->message != NULL ? tested->message : ""));
+      return;
+    }
+
+  if (start->resume_id != NULL)
+    {
+      g_task_return_pointer (task, g_strdup (start->resume_id), g_free);
+      g_object_unref (task);
       return;
     }
 
@@ -380,6 +390,45 @@ worker_saved_cb (GObject      *object,
 
 /* Step 2: register the worker, or point an earlier registration at the
  * new port */
+
+/* The registration the demo made: its name and its "demo" tag. */
+static gboolean
+cdl_demo_is_demo_worker (CdlWorker *worker)
+{
+  const char * const *tags = cdl_worker_get_tags (worker);
+
+  return g_strcmp0 (cdl_worker_get_name (worker), CDL_DEMO_WORKER_NAME) == 0 &&
+         tags != NULL && g_strv_contains (tags, "demo");
+}
+
+/* A resume changes the address only: the rest may have been edited. */
+static void
+cdl_demo_point (GTask *task)
+{
+  CdlDemoService *self = g_task_get_source_object (task);
+  StartData *start = g_task_get_task_data (task);
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(JsonNode) node = NULL;
+  GError *error = NULL;
+  CdlWorkerInput *input;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "base_url");
+  json_builder_add_string_value (builder, self->url);
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+
+  input = cdl_worker_input_from_json (node, FALSE, &error);
+  if (input == NULL)
+    {
+      cdl_demo_fail (task, error);
+      return;
+    }
+
+  cdl_worker_service_update_async (cdl_instance_get_worker_service (self->instance),
+                                   start->resume_id, input, g_task_get_cancellable (task),
+                                   worker_saved_cb, task);
+}
 
 static void
 workers_listed_cb (GObject      *object,
@@ -480,7 +529,10 @@ listen_line_cb (GObject      *object,
   g_strstrip (self->url);
   g_message ("Demo worker listening on %s", self->url);
 
-  cdl_demo_register (task);
+  if (((StartData *) g_task_get_task_data (task))->resume_id != NULL)
+    cdl_demo_point (task);
+  else
+    cdl_demo_register (task);
 }
 
 static gboolean
@@ -556,6 +608,79 @@ char *
 cdl_demo_service_start_finish (CdlDemoService  *self,
                                GAsyncResult    *result,
                                GError         **error)
+{
+  g_return_val_if_fail (CDL_IS_DEMO_SERVICE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+resume_listed_cb (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  GTask *task = user_data;
+  CdlDemoService *self = g_task_get_source_object (task);
+  StartData *start = g_task_get_task_data (task);
+  g_autoptr(GPtrArray) list = NULL;
+  GError *error = NULL;
+
+  list = cdl_worker_service_list_finish (CDL_WORKER_SERVICE (object), result, &error);
+  if (list == NULL)
+    {
+      cdl_demo_fail (task, error);
+      return;
+    }
+
+  for (guint i = 0; i < list->len && start->resume_id == NULL; i++)
+    {
+      CdlWorker *worker = g_ptr_array_index (list, i);
+
+      if (cdl_demo_is_demo_worker (worker) && cdl_worker_get_enabled (worker))
+        start->resume_id = g_strdup (cdl_worker_get_id (worker));
+    }
+
+  /* Nothing to bring back, or a start got there first. */
+  if (start->resume_id == NULL || self->process != NULL)
+    {
+      g_task_return_pointer (task, g_strdup (start->resume_id), g_free);
+      g_object_unref (task);
+      return;
+    }
+
+  if (!cdl_demo_spawn (self, &error))
+    {
+      cdl_demo_fail (task, error);
+      return;
+    }
+
+  g_data_input_stream_read_line_async (self->output, G_PRIORITY_DEFAULT,
+                                       g_task_get_cancellable (task), listen_line_cb, task);
+}
+
+void
+cdl_demo_service_resume_async (CdlDemoService      *self,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (CDL_IS_DEMO_SERVICE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, cdl_demo_service_resume_async);
+  g_task_set_task_data (task, g_new0 (StartData, 1), start_data_free);
+
+  cdl_worker_service_list_async (cdl_instance_get_worker_service (self->instance),
+                                 cancellable, resume_listed_cb, task);
+}
+
+char *
+cdl_demo_service_resume_finish (CdlDemoService  *self,
+                                GAsyncResult    *result,
+                                GError         **error)
 {
   g_return_val_if_fail (CDL_IS_DEMO_SERVICE (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);

@@ -6,9 +6,10 @@
  * of subjects and a draft task on it. The subprocess is stopped with the
  * service (or with cdl_demo_service_stop ()).
  *
- * FIXME: a demo worker registered in an earlier session is not started
- * again when the app starts (it turns UNHEALTHY); "Start a Demo Worker"
- * in the primary menu brings it back on a new port.
+ * The worker a demo registered (named "Demo Worker", tagged "demo")
+ * outlives the session; cdl_demo_service_resume_async (), run when the
+ * app starts, starts a new subprocess for it and points its base_url at
+ * it, so the demo keeps working across restarts.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -43,6 +44,18 @@ void            cdl_demo_service_start_async    (CdlDemoService  *self,
                                                  GAsyncReadyCallback callback,
                                                  gpointer         user_data);
 char           *cdl_demo_service_start_finish   (CdlDemoService  *self,
+                                                 GAsyncResult    *result,
+                                                 GError         **error);
+
+/* When an enabled demo worker is registered, starts a subprocess for it
+ * (unless one runs), updates the worker's base_url through the worker
+ * service and waits for a healthy probe. Returns the worker's id, or
+ * NULL without an error when there is no demo worker. */
+void            cdl_demo_service_resume_async   (CdlDemoService  *self,
+                                                 GCancellable    *cancellable,
+                                                 GAsyncReadyCallback callback,
+                                                 gpointer         user_data);
+char           *cdl_demo_service_resume_finish  (CdlDemoService  *self,
                                                  GAsyncResult    *result,
                                                  GError         **error);
 

@@ -322,6 +322,19 @@ cdl_application_alert_cb (CdlAlertService *service,
 }
 
 static void
+cdl_application_demo_resumed_cb (GObject      *object,
+                                 GAsyncResult *result,
+                                 gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *worker_id = NULL;
+
+  worker_id = cdl_demo_service_resume_finish (CDL_DEMO_SERVICE (object), result, &error);
+  if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_message ("The demo worker was not started again: %s", error->message);
+}
+
+static void
 cdl_application_start_cb (GObject      *object,
                           GAsyncResult *result,
                           gpointer      user_data)
@@ -350,6 +363,10 @@ cdl_application_start_cb (GObject      *object,
   cdl_application_start_api_server (self, 0);
 
   cdl_application_set_state (self, CDL_APPLICATION_STATE_READY);
+
+  /* A demo worker registered in an earlier session works again. */
+  cdl_demo_service_resume_async (cdl_application_get_demo_service (self), self->cancellable,
+                                 cdl_application_demo_resumed_cb, NULL);
 }
 
 static void
