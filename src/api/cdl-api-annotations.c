@@ -21,10 +21,11 @@
  *        {batches_ready, batches_total, batches_labelled, my_labels}
  *   next-batch takes ?prefetch=0..50 (default 20) and ?ab_test=NAME:
  *   when the caller is assigned to that test, its variant's
- *   media_base_url starts every media link of the answer. With the task's repeat rate, the answer is
- *   now and then a batch the caller labelled before, with "is_repeat":
- *   true (no lease, no prefetch); its answer goes to POST /api/annotations
- *   with "is_repeat": true and never replaces the label.
+ *   media_base_url starts every media link of the answer. With the
+ *   task's repeat rate, the answer is now and then a batch the caller
+ *   labelled before, with "is_repeat": true (no lease, no prefetch); its
+ *   answer goes to POST /api/annotations with "is_repeat": true and never
+ *   replaces the label.
  *   PUT  /api/tasks/{id}/repeat-rate                operator
  *        {"repeat_rate": 0..0.2} -> {task_id, repeat_rate}
  *
