@@ -20,7 +20,7 @@
 #include "api/cdl-api-private.h"
 #include "api/cdl-api-server.h"
 #include "core/cdl-metrics.h"
-#include "db/cdl-pq.h"
+#include "services/cdl-ops-service.h"
 
 #define HEALTH_DEADLINE_MS 2000
 #define ALERTS_DEFAULT_LIMIT 100
@@ -104,35 +104,6 @@ raw_reply_send (RawReply   *raw,
 
 /* /healthz ------------------------------------------------------------------ */
 
-static gpointer
-ping_func (PGconn        *conn,
-           gpointer       data,
-           GCancellable  *cancellable,
-           GError       **error)
-{
-  g_autoptr(PGresult) res = NULL;
-  g_autoptr(GError) stale = NULL;
-
-  /* A pooled connection that the server ended (a restart, a failover)
-   * says so only when used: reconnect once, so that the answer is about
-   * the database, not about an old socket. */
-  if (!cdl_pq_command (conn, "SET statement_timeout = 2000", 0, NULL, &stale))
-    {
-      if (PQstatus (conn) != CONNECTION_BAD)
-        {
-          g_propagate_error (error, g_steal_pointer (&stale));
-          return NULL;
-        }
-      PQreset (conn);
-      if (!cdl_pq_command (conn, "SET statement_timeout = 2000", 0, NULL, error))
-        return NULL;
-    }
-  res = cdl_pq_exec (conn, "SELECT 1", 0, NULL, error);
-  cdl_pq_command (conn, "RESET statement_timeout", 0, NULL, NULL);
-
-  return res != NULL ? GINT_TO_POINTER (TRUE) : NULL;
-}
-
 static void
 ping_done_cb (GObject      *source,
               GAsyncResult *result,
@@ -141,7 +112,7 @@ ping_done_cb (GObject      *source,
   RawReply *raw = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (cdl_db_run_finish (CDL_DB (source), result, &error) != NULL)
+  if (cdl_ops_service_ping_finish (CDL_DB (source), result, &error))
     raw_reply_send (raw, 200, "text/plain; charset=utf-8", g_strdup ("ok\n"));
   else
     raw_reply_send (raw, 503, "text/plain; charset=utf-8",
@@ -168,8 +139,7 @@ serve_health (CdlInstance *instance,
   raw->deadline_id = g_timeout_add_full (G_PRIORITY_DEFAULT, HEALTH_DEADLINE_MS,
                                          ping_deadline_cb, raw_reply_ref (raw),
                                          (GDestroyNotify)raw_reply_unref);
-  cdl_db_run_async (cdl_instance_get_db (instance), ping_func, NULL, NULL, NULL, NULL,
-                    ping_done_cb, raw);
+  cdl_ops_service_ping_async (cdl_instance_get_db (instance), ping_done_cb, raw);
 }
 
 static void
@@ -180,69 +150,6 @@ handle_healthz (CdlApiRequest *request)
 
 /* /metrics ------------------------------------------------------------------ */
 
-/* Sets the gauges that come from the database, then renders.
- * FIXME: counts the done generations and the annotations on every scrape,
- * tens of milliseconds at a million rows; far beyond, use pg_class
- * estimates or a counter table. */
-static gpointer
-collect_func (PGconn        *conn,
-              gpointer       data,
-              GCancellable  *cancellable,
-              GError       **error)
-{
-  CdlMetrics *metrics = cdl_metrics_get_default ();
-  g_autoptr(PGresult) res = NULL;
-
-  res = cdl_pq_exec (conn,
-                     "SELECT 'w', s, (SELECT count (*) FROM workers"
-                     "                WHERE enabled AND status = s)"
-                     " FROM unnest (ARRAY['HEALTHY', 'UNHEALTHY']) AS s"
-                     " UNION ALL SELECT 'q', name, current_queue_len FROM workers"
-                     "  WHERE enabled"
-                     " UNION ALL SELECT 'i', '', count (*) FROM generations"
-                     "  WHERE state = 'done'"
-                     " UNION ALL SELECT 'a', '', count (*) FROM annotations"
-                     " UNION ALL SELECT 'f', kind, count (*) FROM alerts"
-                     "  WHERE state = 'firing' GROUP BY kind",
-                     0, NULL, error);
-  if (res == NULL)
-    return NULL;
-
-  cdl_metrics_reset (metrics, "cdl_worker_queue_depth");
-  cdl_metrics_reset (metrics, "cdl_alerts_firing");
-  for (int i = 0; i < PQntuples (res); i++)
-    {
-      const char *what = cdl_pq_get_string (res, i, 0);
-      const char *label = cdl_pq_get_string (res, i, 1);
-      double value = (double)cdl_pq_get_int64 (res, i, 2);
-      g_autofree char *labels = NULL;
-
-      switch (what[0])
-        {
-        case 'w':
-          labels = cdl_metrics_labels ("status", label, NULL);
-          cdl_metrics_set (metrics, "cdl_workers", labels, value);
-          break;
-        case 'q':
-          labels = cdl_metrics_labels ("worker", label, NULL);
-          cdl_metrics_set (metrics, "cdl_worker_queue_depth", labels, value);
-          break;
-        case 'i':
-          cdl_metrics_set (metrics, "cdl_images_done", NULL, value);
-          break;
-        case 'a':
-          cdl_metrics_set (metrics, "cdl_annotations", NULL, value);
-          break;
-        default:
-          labels = cdl_metrics_labels ("kind", label, NULL);
-          cdl_metrics_set (metrics, "cdl_alerts_firing", labels, value);
-          break;
-        }
-    }
-
-  return cdl_metrics_render (metrics);
-}
-
 static void
 collect_done_cb (GObject      *source,
                  GAsyncResult *result,
@@ -252,7 +159,7 @@ collect_done_cb (GObject      *source,
   g_autoptr(GError) error = NULL;
   char *text;
 
-  text = cdl_db_run_finish (CDL_DB (source), result, &error);
+  text = cdl_ops_service_collect_metrics_finish (CDL_DB (source), result, &error);
   if (text != NULL)
     raw_reply_send (raw, 200, "text/plain; version=0.0.4; charset=utf-8", text);
   else
@@ -274,7 +181,7 @@ serve_metrics (CdlInstance *instance,
   cdl_metrics_set (metrics, "cdl_db_pool_connections", size, cdl_db_get_pool_size (db));
   cdl_metrics_set (metrics, "cdl_db_pool_connections", in_use, cdl_db_get_in_use (db));
 
-  cdl_db_run_async (db, collect_func, NULL, NULL, g_free, NULL, collect_done_cb, raw);
+  cdl_ops_service_collect_metrics_async (db, collect_done_cb, raw);
 }
 
 static void
