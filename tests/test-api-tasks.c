@@ -237,10 +237,11 @@ test_create_1000x4 (Fixture       *f,
       JsonObject *p = json_node_get_object (g_ptr_array_index (prompts, i));
       JsonArray *seeds = json_object_get_array_member (p, "seeds");
       JsonObject *vars = json_object_get_object_member (p, "variables");
+      const char *text = json_object_get_string_member (p, "text");
       g_autofree char *expected = NULL;
 
       g_assert_cmpint (json_object_get_int_member (p, "position"), ==, i);
-      g_assert_true (g_hash_table_add (texts, (gpointer) json_object_get_string_member (p, "text")));
+      g_assert_true (g_hash_table_add (texts, (gpointer) text));
       expected = g_strdup_printf ("a photo of %s, %s",
                                   json_object_get_string_member (vars, "subject"),
                                   json_object_get_string_member (vars, "style"));
@@ -276,7 +277,8 @@ test_create_1000x4 (Fixture       *f,
       g_assert_cmpstr (json_object_get_string_member (a, "id"), !=,
                        json_object_get_string_member (b, "id"));
       for (guint s = 0; s < 4; s++)
-        g_assert_cmpint (json_array_get_int_element (sa, s), ==, json_array_get_int_element (sb, s));
+        g_assert_cmpint (json_array_get_int_element (sa, s), ==,
+                         json_array_get_int_element (sb, s));
     }
 
   /* Stored rows, not just the answer. */
@@ -398,7 +400,8 @@ test_freeze (Fixture       *f,
                                                "seeds"), ==, 24);
   g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (snapshot, "workflow"),
                                                "version"), ==, 1);
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (snapshot, "pools")), ==, 1);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (snapshot, "pools")),
+                    ==, 1);
   g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (snapshot, "settings"),
                                                "max_workflow_batch_size"), ==, 8);
   /* The summary leaves the raw graph out; the stored snapshot keeps it. */
@@ -596,9 +599,11 @@ test_regenerate (Fixture       *f,
   before = after;
   after = json_object_get_array_member (json_node_get_object (notes), "prompts");
   for (guint i = 0; i < 10; i++)
-    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (before, i), "id"),
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (before, i),
+                                                    "id"),
                      ==,
-                     json_object_get_string_member (json_array_get_object_element (after, i), "id"));
+                     json_object_get_string_member (json_array_get_object_element (after, i),
+                                                    "id"));
   g_assert_cmpstr (json_object_get_string_member (json_node_get_object (notes), "notes"), ==,
                    "checked");
 

@@ -450,7 +450,8 @@ test_corpus (Fixture       *f,
         }
       else if (strcmp (c->file, "missing-custom-node.json") == 0)
         {
-          JsonObject *p = json_array_get_object_element (json_object_get_array_member (w, "problems"), 0);
+          JsonObject *p = json_array_get_object_element (
+            json_object_get_array_member (w, "problems"), 0);
 
           g_assert_cmpstr (runnable, ==, "");
           g_assert_cmpstr (json_object_get_string_member (p, "class_type"), ==, "Image Film Grain");
@@ -458,7 +459,8 @@ test_corpus (Fixture       *f,
         }
       else if (strcmp (c->file, "ui-format.json") == 0)
         {
-          JsonObject *p = json_array_get_object_element (json_object_get_array_member (w, "problems"), 0);
+          JsonObject *p = json_array_get_object_element (
+            json_object_get_array_member (w, "problems"), 0);
 
           g_assert_nonnull (strstr (json_object_get_string_member (p, "message"),
                                     "Save (API)"));
@@ -473,8 +475,10 @@ test_corpus (Fixture       *f,
   {
     g_autoptr(JsonNode) node = upload_corpus (f, "flux-randomnoise.json", "flux");
     JsonObject *w = json_node_get_object (node);
-    JsonObject *prompt = json_array_get_object_element (json_object_get_array_member (w, "prompt_nodes"), 0);
-    JsonObject *seed = json_array_get_object_element (json_object_get_array_member (w, "seed_nodes"), 0);
+    JsonObject *prompt = json_array_get_object_element (
+      json_object_get_array_member (w, "prompt_nodes"), 0);
+    JsonObject *seed = json_array_get_object_element (
+      json_object_get_array_member (w, "seed_nodes"), 0);
 
     g_assert_cmpstr (json_object_get_string_member (prompt, "node_id"), ==, "6");
     g_assert_cmpstr (json_object_get_string_member (prompt, "role"), ==, "positive");
@@ -693,7 +697,8 @@ test_settings (Fixture       *f,
   s = json_node_get_object (cdl_test_expect_ok (root, status, 200));
   g_assert_cmpint (json_object_get_int_member (s, "max_workflow_batch_size"), ==, 2);
   g_assert_cmpint (json_object_get_int_member (s, "resolution_max_side"), ==, 2048);
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (s, "forbidden_node_types")),
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (s,
+                                                                       "forbidden_node_types")),
                     ==, 1);
   g_clear_pointer (&root, json_node_unref);
 
@@ -718,7 +723,8 @@ test_settings (Fixture       *f,
   root = api (f, "PATCH", "/api/settings", f->admin_token,
               "{\"queue_depth_threshold\": 0}", &status);
   cdl_test_expect_error (root, status, 400, "queue_depth_threshold");
-  g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (root), "error"),
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (json_node_get_object (root),
+                                                                 "error"),
                                    "queue_depth_threshold"));
   g_clear_pointer (&root, json_node_unref);
 

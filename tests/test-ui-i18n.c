@@ -64,7 +64,8 @@ test_zh_cn (CdlTestUiFixture *f)
 
   /* From the .ui templates. */
   empty = cdl_test_ui_named (workers, "workers-empty");
-  g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (empty)), ==, "还没有工作节点");
+  g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (empty)), ==,
+                   "还没有工作节点");
   g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (cdl_test_ui_named (workers,
                                                        "empty-demo-button"))),
                    ==, "启动演示工作节点(_D)");
